@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: MIT
+// MAGNET Market (interfaces/IMagnetMarket.sol) v0.1.0
+pragma solidity ^0.8.24;
+
+/// @notice Types, errors and events of the MAGNET training marketplace.
+/// @dev Every error is declared here once, so the Python client and the tests decode the same
+/// selectors. Amounts are in wei. Metrics are fixed-point integers scaled by 1e18 ("wad").
+interface IMagnetMarket {
+    // ─────────────────────────────────────────────────────────────── types
+
+    /// @dev Open: rounds run. Closed: no more rounds; funders reclaim escrow, contributors bonds.
+    enum TaskStatus {
+        None,
+        Open,
+        Closed
+    }
+
+    /// @dev Phase of one round, derived from its deadlines and counters (see `roundPhase`).
+    enum RoundPhase {
+        None,
+        Submitting,
+        Revealing,
+        Merging,
+        Challenge,
+        Final,
+        Voided
+    }
+
+    /// @dev Why a contributor's bond is slashed; rates are per task, in basis points.
+    enum SlashReason {
+        Timeout,
+        DishonestClaim,
+        BadVerification
+    }
+
+    /// @dev Durations in seconds of the phases of every round.
+    struct Timing {
+        uint64 submitDuration;
+        uint64 revealDuration;
+        uint64 mergeDuration;
+        uint64 challengeDuration;
+    }
+
+    /// @dev Share of a contributor's bond taken per offence, in basis points (10_000 = 100 %).
+    struct SlashRates {
+        uint16 timeoutBps;
+        uint16 dishonestClaimBps;
+        uint16 badVerificationBps;
+    }
+
+    /// @dev A task as `getTask` returns it.
+    struct TaskView {
+        address sponsor;
+        address coordinator;
+        TaskStatus status;
+        uint32 rounds;
+        uint32 currentRound;
+        uint32 contributorCount;
+        uint32 maxContributors;
+        uint256 claimBond;
+        uint256 escrow;
+        uint256 reserved;
+        uint256 bondsHeld;
+        uint256 totalFunded;
+        uint256 refundRemaining;
+        Timing timing;
+        SlashRates rates;
+        string specCID;
+    }
+
+    /// @dev A round as `getRound` returns it.
+    struct RoundView {
+        RoundPhase phase;
+        uint64 submitDeadline;
+        uint64 revealDeadline;
+        uint64 postedAt;
+        uint32 commits;
+        uint32 reveals;
+        bytes32 creditsRoot;
+        uint256 totalCredited;
+        uint256 claimedTotal;
+        address challenger;
+        uint256 challengeBond;
+    }
+
+    // ─────────────────────────────────────────────────────────────── errors
+
+    /// @dev No task has this id.
+    error TaskNotFound(uint256 taskId);
+    /// @dev The task is not in the status the action needs.
+    error TaskNotOpen(uint256 taskId);
+    /// @dev A task parameter is out of its bounds; `parameter` names it.
+    error TaskInvalidParameter(string parameter);
+    /// @dev Only the task's sponsor may do this.
+    error TaskNotSponsor(uint256 taskId, address caller);
+    /// @dev Only the task's coordinator may do this.
+    error TaskNotCoordinator(uint256 taskId, address caller);
+    /// @dev The task cannot be closed yet.
+    error TaskNotClosable(uint256 taskId);
+    /// @dev A payment that must carry value carried none.
+    error EscrowZeroAmount();
+    /// @dev The round's credits exceed its share of the escrow.
+    error EscrowInsufficientFunds(uint256 taskId, uint256 available, uint256 needed);
+    /// @dev The claim bond sent differs from the task's.
+    error ClaimWrongBond(uint256 taskId, uint256 sent, uint256 required);
+    /// @dev The caller already holds a slot in this task.
+    error ClaimAlreadyJoined(uint256 taskId, address contributor);
+    /// @dev Every contributor slot of the task is taken.
+    error ClaimTaskFull(uint256 taskId, uint32 maxContributors);
+    /// @dev The caller holds no slot in this task.
+    error ClaimNotContributor(uint256 taskId, address account);
+    /// @dev The round is not in the phase the action needs.
+    error RoundWrongPhase(uint256 taskId, uint32 round, RoundPhase phase);
+    /// @dev The caller already committed in this round.
+    error SubmissionAlreadyCommitted(uint256 taskId, uint32 round, address contributor);
+    /// @dev The caller has no commitment in this round.
+    error SubmissionNotCommitted(uint256 taskId, uint32 round, address contributor);
+    /// @dev The caller already revealed in this round.
+    error SubmissionAlreadyRevealed(uint256 taskId, uint32 round, address contributor);
+    /// @dev The revealed values do not hash to the commitment.
+    error SubmissionCommitmentMismatch(uint256 taskId, uint32 round, bytes32 expected, bytes32 actual);
+    /// @dev An empty content identifier.
+    error SubmissionEmptyCID();
+    /// @dev The round is already under challenge.
+    error ChallengeAlreadyOpen(uint256 taskId, uint32 round);
+    /// @dev The round has no pending challenge.
+    error ChallengeNotOpen(uint256 taskId, uint32 round);
+    /// @dev The challenge bond sent differs from the task's.
+    error ChallengeWrongBond(uint256 taskId, uint256 sent, uint256 required);
+    /// @dev The Merkle proof does not prove (account, amount) under the round's root.
+    error RewardInvalidProof(uint256 taskId, uint32 round, address account, uint256 amount);
+    /// @dev The account already claimed its reward for this round.
+    error RewardAlreadyClaimed(uint256 taskId, uint32 round, address account);
+    /// @dev The contributor was already slashed for this reason in this round.
+    error SlashAlreadyApplied(uint256 taskId, uint32 round, address contributor, SlashReason reason);
+    /// @dev The slash's condition does not hold (e.g. a timeout slash of a contributor who revealed).
+    error SlashNotJustified(uint256 taskId, uint32 round, address contributor, SlashReason reason);
+    /// @dev Nothing to withdraw, refund or release.
+    error NothingToPay(address account);
+    /// @dev The value transfer to the account failed.
+    error TransferFailed(address account, uint256 amount);
+
+    // ─────────────────────────────────────────────────────────────── events
+
+    /// @dev A sponsor created a task; round 0 starts now.
+    event TaskCreated(
+        uint256 indexed taskId,
+        address indexed sponsor,
+        address indexed coordinator,
+        string specCID,
+        uint32 rounds,
+        uint256 claimBond,
+        uint32 maxContributors,
+        Timing timing,
+        SlashRates rates
+    );
+    /// @dev A funder added `amount` to the task's escrow.
+    event TaskFunded(uint256 indexed taskId, address indexed funder, uint256 amount);
+    /// @dev A contributor took a slot, locking `bond`.
+    event ContributorJoined(uint256 indexed taskId, address indexed contributor, uint256 bond);
+    /// @dev A contributor committed to a submission without revealing it.
+    event SubmissionCommitted(
+        uint256 indexed taskId, uint32 indexed round, address indexed contributor, bytes32 commitment
+    );
+    /// @dev A contributor revealed its checkpoint CID and claimed metric.
+    event SubmissionRevealed(
+        uint256 indexed taskId, uint32 indexed round, address indexed contributor, string cid, int256 claimedMetric
+    );
+    /// @dev The coordinator posted a merged round; round `round + 1` (if any) started.
+    event RoundPosted(
+        uint256 indexed taskId,
+        uint32 indexed round,
+        string mergedCID,
+        string reportCID,
+        bytes32 creditsRoot,
+        uint256 totalCredited
+    );
+    /// @dev Someone disputed a posted round, locking `bond`.
+    event RoundChallenged(
+        uint256 indexed taskId, uint32 indexed round, address indexed challenger, uint256 bond, string reason
+    );
+    /// @dev The owner settled a challenge; an upheld challenge voids the round's credits.
+    event ChallengeResolved(uint256 indexed taskId, uint32 indexed round, bool upheld, uint256 refundedToEscrow);
+    /// @dev A credited account booked its reward for a round.
+    event RewardClaimed(uint256 indexed taskId, uint32 indexed round, address indexed account, uint256 amount);
+    /// @dev A contributor lost `amount` of its bond to the task's escrow.
+    event ContributorSlashed(
+        uint256 indexed taskId, uint32 indexed round, address indexed contributor, SlashReason reason, uint256 amount
+    );
+    /// @dev The task closed; `refundPool` is shared pro rata among its funders.
+    event TaskClosed(uint256 indexed taskId, address indexed closedBy, uint256 refundPool);
+    /// @dev A funder booked its share of the refund pool.
+    event RefundClaimed(uint256 indexed taskId, address indexed funder, uint256 amount);
+    /// @dev A contributor's remaining bond was booked back to it.
+    event BondReleased(uint256 indexed taskId, address indexed contributor, uint256 amount);
+    /// @dev An account took its withdrawable balance.
+    event Withdrawn(address indexed account, uint256 amount);
+}

@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: MIT
+// MAGNET Market (market/MarketStorage.sol) v0.1.0
+pragma solidity ^0.8.24;
+
+import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
+import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
+import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {IMagnetMarket} from "../interfaces/IMagnetMarket.sol";
+
+/// @notice State shared by the parts of the market, and the rules that read it.
+/// @dev Compiled for the Paris EVM (no transient storage, no PUSH0) so it deploys on any
+/// EVM chain, HOOTi included; the reentrancy guard is therefore the storage-based one.
+/// Storage is packed so the hot paths (claim, commit, reveal, claimReward) touch few slots.
+/// Accounting identity kept by every part (tested as an invariant):
+/// `address(this).balance == Σ_tasks (escrow + reserved + refundRemaining + bondsHeld) + Σ withdrawable`.
+abstract contract MarketStorage is IMagnetMarket, Ownable2Step, Pausable, ReentrancyGuard {
+    // ─────────────────────────────────────────────────────────────── constants
+
+    /// @dev Rounds are bounded by the width of `Contributor.rewardedRounds`, a bitmap.
+    uint32 public constant MAX_ROUNDS = 120;
+    /// @dev 100 % in basis points.
+    uint16 public constant MAX_SLASH_BPS = 10_000;
+    /// @dev HOOTi's published reward rules: timeout 10 %, dishonest claim 50 %, bad verification 30 %.
+    uint16 public constant DEFAULT_TIMEOUT_BPS = 1_000;
+    uint16 public constant DEFAULT_DISHONEST_CLAIM_BPS = 5_000;
+    uint16 public constant DEFAULT_BAD_VERIFICATION_BPS = 3_000;
+    /// @dev Upper bound for any phase duration, to keep deadlines far from uint40 overflow.
+    uint64 public constant MAX_PHASE_DURATION = 365 days;
+
+    // ─────────────────────────────────────────────────────────────── storage
+
+    /// @dev Lifecycle of a round's result, from which `roundPhase` is derived.
+    enum RoundStatus {
+        Active,
+        Posted,
+        Challenged,
+        Settled,
+        Voided
+    }
+
+    struct Task {
+        // slot: everything commit / reveal / claim read, so each touches one task slot
+        uint96 bondsHeld; // claim bonds + challenge bonds locked in this task (bounded at creation)
+        TaskStatus status;
+        uint32 contributorCount;
+        uint32 maxContributors;
+        uint32 currentRound; // == rounds once every round is posted
+        uint32 rounds;
+        // slot: the money
+        uint128 escrow; // unallocated bounty
+        uint128 reserved; // credited to posted rounds, not yet claimed
+        // slot
+        address sponsor;
+        uint32 funderCount;
+        uint32 pendingChallenges;
+        // slot
+        address coordinator;
+        // slot
+        uint128 claimBond;
+        uint128 totalFunded;
+        // slot
+        uint128 refundPool;
+        uint128 refundRemaining;
+        Timing timing;
+        SlashRates rates;
+        string specCID;
+    }
+
+    struct Round {
+        uint40 submitDeadline;
+        uint40 revealDeadline;
+        uint40 postedAt;
+        uint32 commits;
+        uint32 reveals;
+        RoundStatus status;
+        bool revealsOpen; // every contributor committed before the submit deadline
+        bytes32 creditsRoot;
+        uint128 totalCredited;
+        uint128 claimedTotal;
+        address challenger;
+        uint96 challengeBond;
+    }
+
+    struct Contributor {
+        uint96 bond; // remaining claim bond
+        bool joined;
+        uint32 firstRound; // first round the contributor was expected to submit in
+        uint120 rewardedRounds; // bit r set: reward of round r claimed
+    }
+
+    struct Submission {
+        bytes32 commitment;
+        bool revealed;
+        uint8 slashedMask; // bit per SlashReason already applied
+    }
+
+    uint256 internal _taskCount;
+    mapping(uint256 taskId => Task) internal _tasks;
+    mapping(uint256 taskId => mapping(uint32 round => Round)) internal _rounds;
+    mapping(uint256 taskId => mapping(address account => Contributor)) internal _contributors;
+    mapping(uint256 taskId => mapping(uint32 round => mapping(address account => Submission))) internal _submissions;
+    mapping(uint256 taskId => mapping(address funder => uint256)) internal _funded;
+    mapping(address account => uint256) internal _withdrawable;
+
+    // ─────────────────────────────────────────────────────────────── internal logic
+
+    /// @dev The task, reverting when it does not exist.
+    function _task(uint256 taskId) internal view returns (Task storage task) {
+        task = _tasks[taskId];
+        if (task.status == TaskStatus.None) revert TaskNotFound(taskId);
+    }
+
+    /// @dev The task, reverting unless it is open.
+    function _openTask(uint256 taskId) internal view returns (Task storage task) {
+        task = _task(taskId);
+        if (task.status != TaskStatus.Open) revert TaskNotOpen(taskId);
+    }
+
+    /// @dev Opens round `round` now: deadlines are relative to this block.
+    function _startRound(uint256 taskId, Task storage task, uint32 round) internal {
+        Round storage r = _rounds[taskId][round];
+        uint40 submitDeadline = uint40(block.timestamp + task.timing.submitDuration);
+        r.submitDeadline = submitDeadline;
+        r.revealDeadline = uint40(submitDeadline + task.timing.revealDuration);
+    }
+
+    /// @dev Phase of a round, derived from its status, deadlines and counters.
+    function _phase(Task storage task, Round storage r, uint32 round) internal view returns (RoundPhase) {
+        if (round >= task.rounds || round > task.currentRound) return RoundPhase.None;
+        RoundStatus status = r.status;
+        if (status == RoundStatus.Active) {
+            if (task.status != TaskStatus.Open) return RoundPhase.None;
+            if (block.timestamp < r.submitDeadline && !r.revealsOpen) return RoundPhase.Submitting;
+            if (block.timestamp < r.revealDeadline && r.reveals < r.commits) return RoundPhase.Revealing;
+            return RoundPhase.Merging;
+        }
+        if (status == RoundStatus.Posted) {
+            return block.timestamp < uint256(r.postedAt) + task.timing.challengeDuration
+                ? RoundPhase.Challenge
+                : RoundPhase.Final;
+        }
+        if (status == RoundStatus.Challenged) return RoundPhase.Challenge;
+        if (status == RoundStatus.Settled) return RoundPhase.Final;
+        return RoundPhase.Voided;
+    }
+
+    /// @dev Reverts unless round `round` of the task is in `expected` phase; returns the round.
+    function _requirePhase(uint256 taskId, Task storage task, uint32 round, RoundPhase expected)
+        internal
+        view
+        returns (Round storage r)
+    {
+        r = _rounds[taskId][round];
+        RoundPhase phase = _phase(task, r, round);
+        if (phase != expected) revert RoundWrongPhase(taskId, round, phase);
+    }
+
+    /// @dev Books `amount` to `account`'s withdrawable balance; money leaves only by `withdraw`.
+    function _credit(address account, uint256 amount) internal {
+        _withdrawable[account] += amount;
+    }
+}

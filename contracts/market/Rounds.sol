@@ -1,0 +1,233 @@
+// SPDX-License-Identifier: MIT
+// MAGNET Market (market/Rounds.sol) v0.1.0
+pragma solidity ^0.8.24;
+
+import {MarketStorage} from "./MarketStorage.sol";
+
+/// @notice Contributor slots and the round protocol: commit, reveal, post, challenge.
+/// @dev A round runs Submitting → Revealing → Merging → Challenge → Final. Reveals open at the
+/// submit deadline, or as soon as every contributor has committed, so nobody can copy a revealed
+/// CID into a later commitment. Posting a round starts the next one at once, so contributors
+/// train on the merged checkpoint while the challenge window of the previous round runs.
+/// NOTE: commit and reveal are never paused: a pause must not make contributors miss deadlines
+/// (and be slashed for a timeout); they move no money.
+/// NOTE: CIDs and claimed metrics live in events only (storage would cost ~20k gas per slot);
+/// clients rebuild them from `SubmissionRevealed` and `RoundPosted`.
+abstract contract Rounds is MarketStorage {
+    // ─────────────────────────────────────────────────────────────── public update
+
+    /// @notice Take a contributor slot in a task by locking its claim bond.
+    /// @dev The contributor is expected to submit from the current round if it is still
+    /// accepting commitments, otherwise from the next one (timeout slashes count from there).
+    /// @param taskId The task to join.
+    function claim(uint256 taskId) external payable whenNotPaused {
+        Task storage task = _openTask(taskId);
+        if (msg.value != task.claimBond) revert ClaimWrongBond(taskId, msg.value, task.claimBond);
+        Contributor storage c = _contributors[taskId][msg.sender];
+        if (c.joined) revert ClaimAlreadyJoined(taskId, msg.sender);
+        if (task.contributorCount >= task.maxContributors) revert ClaimTaskFull(taskId, task.maxContributors);
+        uint32 current = task.currentRound;
+        uint32 firstRound = _phase(task, _rounds[taskId][current], current) == RoundPhase.Submitting
+            ? current
+            : current + 1;
+        _contributors[taskId][msg.sender] =
+            Contributor({bond: uint96(msg.value), joined: true, firstRound: firstRound, rewardedRounds: 0});
+        unchecked {
+            // Cannot overflow: contributorCount < maxContributors (uint32), and createTask bounds
+            // claimBond * (maxContributors + rounds) by 2^96, the most bondsHeld can reach.
+            task.contributorCount += 1;
+            task.bondsHeld += uint96(msg.value);
+        }
+        emit ContributorJoined(taskId, msg.sender, msg.value);
+    }
+
+    /// @notice Commit to this round's submission without revealing it.
+    /// @dev `commitment` MUST equal `commitmentFor(taskId, round, msg.sender, cid, claimedMetric, salt)`.
+    /// @param taskId The task.
+    /// @param commitment Hash binding the task, round, sender, checkpoint CID, claimed metric and salt.
+    function commitSubmission(uint256 taskId, bytes32 commitment) external {
+        Task storage task = _openTask(taskId);
+        uint32 round = task.currentRound;
+        Round storage r = _requirePhase(taskId, task, round, RoundPhase.Submitting);
+        if (!_contributors[taskId][msg.sender].joined) revert ClaimNotContributor(taskId, msg.sender);
+        Submission storage s = _submissions[taskId][round][msg.sender];
+        if (s.commitment != bytes32(0)) revert SubmissionAlreadyCommitted(taskId, round, msg.sender);
+        s.commitment = commitment;
+        uint32 commits = r.commits + 1;
+        r.commits = commits;
+        if (commits == task.contributorCount) r.revealsOpen = true;
+        emit SubmissionCommitted(taskId, round, msg.sender, commitment);
+    }
+
+    /// @notice Reveal the committed checkpoint CID and claimed metric of this round.
+    /// @param taskId The task.
+    /// @param cid IPFS CID of the contributor's checkpoint.
+    /// @param claimedMetric Metric the contributor claims on the task's validation split (1e18-scaled).
+    /// @param salt The secret used in the commitment.
+    function revealSubmission(uint256 taskId, string calldata cid, int256 claimedMetric, bytes32 salt) external {
+        if (bytes(cid).length == 0) revert SubmissionEmptyCID();
+        Task storage task = _openTask(taskId);
+        uint32 round = task.currentRound;
+        Round storage r = _requirePhase(taskId, task, round, RoundPhase.Revealing);
+        Submission storage s = _submissions[taskId][round][msg.sender];
+        bytes32 expected = s.commitment;
+        if (expected == bytes32(0)) revert SubmissionNotCommitted(taskId, round, msg.sender);
+        if (s.revealed) revert SubmissionAlreadyRevealed(taskId, round, msg.sender);
+        bytes32 actual = commitmentFor(taskId, round, msg.sender, cid, claimedMetric, salt);
+        if (actual != expected) revert SubmissionCommitmentMismatch(taskId, round, expected, actual);
+        s.revealed = true;
+        r.reveals += 1;
+        emit SubmissionRevealed(taskId, round, msg.sender, cid, claimedMetric);
+    }
+
+    /// @notice Post the merged result of the current round and start the next one.
+    /// @dev Coordinator only, in the Merging phase. `totalCredited` may use at most an equal share
+    /// of the remaining escrow per remaining round. Gas does not depend on the number of
+    /// contributors: credits are a Merkle root (OpenZeppelin StandardMerkleTree, leaves
+    /// `(address account, uint256 amount)`), claimed one by one with `claimReward`.
+    /// @param taskId The task.
+    /// @param mergedCID CID of the merged checkpoint, the next round's parent.
+    /// @param reportCID CID of the round report (checks, metrics, credits) anyone can re-verify.
+    /// @param creditsRoot Merkle root of the credits.
+    /// @param totalCredited Sum of the credits, in wei.
+    function postRound(
+        uint256 taskId,
+        string calldata mergedCID,
+        string calldata reportCID,
+        bytes32 creditsRoot,
+        uint256 totalCredited
+    ) external whenNotPaused {
+        Task storage task = _openTask(taskId);
+        if (msg.sender != task.coordinator) revert TaskNotCoordinator(taskId, msg.sender);
+        if (bytes(mergedCID).length == 0 || bytes(reportCID).length == 0) revert SubmissionEmptyCID();
+        uint32 round = task.currentRound;
+        Round storage r = _requirePhase(taskId, task, round, RoundPhase.Merging);
+        if (totalCredited != 0 && creditsRoot == bytes32(0)) revert TaskInvalidParameter("creditsRoot");
+        uint256 budget = task.escrow / (task.rounds - round);
+        if (totalCredited > budget) revert EscrowInsufficientFunds(taskId, budget, totalCredited);
+        unchecked {
+            // Cannot underflow: totalCredited <= budget <= escrow. Cannot overflow: reserved + escrow
+            // only ever holds funded wei, which fits in uint128.
+            task.escrow -= uint128(totalCredited);
+            task.reserved += uint128(totalCredited);
+        }
+        r.status = RoundStatus.Posted;
+        r.postedAt = uint40(block.timestamp);
+        r.creditsRoot = creditsRoot;
+        r.totalCredited = uint128(totalCredited);
+        uint32 next = round + 1;
+        task.currentRound = next;
+        if (next < task.rounds) _startRound(taskId, task, next);
+        emit RoundPosted(taskId, round, mergedCID, reportCID, creditsRoot, totalCredited);
+    }
+
+    /// @notice Dispute a posted round during its challenge window by locking the task's bond.
+    /// @dev Freezes the round's reward claims until the owner resolves the challenge.
+    /// @param taskId The task.
+    /// @param round The posted round.
+    /// @param reason Short reason, e.g. the CID of evidence.
+    function challengeRound(uint256 taskId, uint32 round, string calldata reason) external payable whenNotPaused {
+        Task storage task = _openTask(taskId);
+        Round storage r = _rounds[taskId][round];
+        RoundPhase phase = _phase(task, r, round);
+        if (r.status == RoundStatus.Challenged) revert ChallengeAlreadyOpen(taskId, round);
+        if (phase != RoundPhase.Challenge) revert RoundWrongPhase(taskId, round, phase);
+        if (msg.value != task.claimBond) revert ChallengeWrongBond(taskId, msg.value, task.claimBond);
+        r.status = RoundStatus.Challenged;
+        r.challenger = msg.sender;
+        r.challengeBond = uint96(msg.value);
+        task.pendingChallenges += 1;
+        task.bondsHeld += uint96(msg.value);
+        emit RoundChallenged(taskId, round, msg.sender, msg.value, reason);
+    }
+
+    /// @notice Settle a challenge. Upheld: the round's credits return to escrow and the challenger
+    /// gets its bond back. Rejected: the challenger's bond goes to the task's escrow.
+    /// @dev Owner only: the arbiter of disputes.
+    /// @param taskId The task.
+    /// @param round The challenged round.
+    /// @param upheld Whether the challenge is right.
+    function resolveChallenge(uint256 taskId, uint32 round, bool upheld) external onlyOwner {
+        Task storage task = _task(taskId);
+        Round storage r = _rounds[taskId][round];
+        if (r.status != RoundStatus.Challenged) revert ChallengeNotOpen(taskId, round);
+        uint96 bond = r.challengeBond;
+        task.pendingChallenges -= 1;
+        task.bondsHeld -= bond;
+        uint128 refunded;
+        if (upheld) {
+            refunded = r.totalCredited - r.claimedTotal;
+            task.reserved -= refunded;
+            task.escrow += refunded;
+            r.status = RoundStatus.Voided;
+            _credit(r.challenger, bond);
+        } else {
+            task.escrow += bond;
+            r.status = RoundStatus.Settled;
+        }
+        emit ChallengeResolved(taskId, round, upheld, refunded);
+    }
+
+    // ─────────────────────────────────────────────────────────────── public read
+
+    /// @notice A round's phase, deadlines, counters and credits.
+    /// @param taskId The task.
+    /// @param round The round index, from 0.
+    function getRound(uint256 taskId, uint32 round) external view returns (RoundView memory) {
+        Task storage task = _task(taskId);
+        Round storage r = _rounds[taskId][round];
+        return RoundView({
+            phase: _phase(task, r, round),
+            submitDeadline: r.submitDeadline,
+            revealDeadline: r.revealDeadline,
+            postedAt: r.postedAt,
+            commits: r.commits,
+            reveals: r.reveals,
+            creditsRoot: r.creditsRoot,
+            totalCredited: r.totalCredited,
+            claimedTotal: r.claimedTotal,
+            challenger: r.challenger,
+            challengeBond: r.challengeBond
+        });
+    }
+
+    /// @notice A contributor's slot: whether it joined, its remaining bond, first expected round,
+    /// and the bitmap of rounds whose reward it claimed.
+    /// @param taskId The task.
+    /// @param account The contributor.
+    function getContributor(uint256 taskId, address account)
+        external
+        view
+        returns (bool joined, uint256 bond, uint32 firstRound, uint256 rewardedRounds)
+    {
+        Contributor storage c = _contributors[taskId][account];
+        return (c.joined, c.bond, c.firstRound, c.rewardedRounds);
+    }
+
+    /// @notice A contributor's submission in a round: commitment, whether revealed, slashes applied.
+    /// @param taskId The task.
+    /// @param round The round.
+    /// @param account The contributor.
+    function getSubmission(uint256 taskId, uint32 round, address account)
+        external
+        view
+        returns (bytes32 commitment, bool revealed, uint8 slashedMask)
+    {
+        Submission storage s = _submissions[taskId][round][account];
+        return (s.commitment, s.revealed, s.slashedMask);
+    }
+
+    /// @notice The commitment a contributor must post for a given reveal.
+    /// @dev keccak256(abi.encode(taskId, round, contributor, keccak256(cid), claimedMetric, salt)).
+    /// Binding the task, round and sender stops replays and copied commitments.
+    function commitmentFor(
+        uint256 taskId,
+        uint32 round,
+        address contributor,
+        string calldata cid,
+        int256 claimedMetric,
+        bytes32 salt
+    ) public pure returns (bytes32) {
+        return keccak256(abi.encode(taskId, round, contributor, keccak256(bytes(cid)), claimedMetric, salt));
+    }
+}

@@ -1,0 +1,279 @@
+"""Typed client of the ``MagnetMarket`` contract.
+
+Every write is signed locally (the key never leaves the process), priced with EIP-1559 fees
+when the chain has a base fee, and waited for with a timeout. Every revert — at gas estimation,
+in a mined transaction, or in a call — becomes the named exception of its custom error (see
+:mod:`magnet_market.chain.errors`), carrying the error's fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from eth_abi import encode as abi_encode
+from eth_account.signers.local import LocalAccount
+from eth_utils import keccak, to_checksum_address
+from web3.contract.contract import ContractFunction
+from web3.exceptions import ContractLogicError, TimeExhausted
+from web3.logs import DISCARD
+from web3.types import TxReceipt
+
+from magnet_market.chain.artifacts import load_artifact
+from magnet_market.chain.connection import Connection
+from magnet_market.chain.errors import (
+    ChainError,
+    RevertDecoder,
+    TransactionTimeoutError,
+    UnknownRevertError,
+)
+from magnet_market.chain.types import (
+    RoundInfo,
+    SlashRates,
+    SlashReason,
+    TaskInfo,
+    Timing,
+)
+
+T = TypeVar("T")
+
+
+def commitment_for(
+    task_id: int, round_: int, contributor: str, cid: str, claimed_metric: int, salt: bytes
+) -> bytes:
+    """The commitment ``commitSubmission`` expects (mirror of the contract's ``commitmentFor``)."""
+    encoded = abi_encode(
+        ["uint256", "uint32", "address", "bytes32", "int256", "bytes32"],
+        [task_id, round_, contributor, keccak(text=cid), claimed_metric, salt],
+    )
+    return keccak(encoded)
+
+
+class MarketClient:
+    """Reads and writes one deployed ``MagnetMarket``.
+
+    Args:
+        connection: a checked node connection.
+        address: the contract's address.
+        signer: the account that signs writes; ``None`` for a read-only client.
+        receipt_timeout: seconds to wait for a transaction to be mined.
+    """
+
+    def __init__(
+        self,
+        connection: Connection,
+        address: str,
+        signer: LocalAccount | None = None,
+        receipt_timeout: float = 120.0,
+    ) -> None:
+        self.connection = connection
+        self.w3 = connection.w3
+        self.address = to_checksum_address(address)
+        self.signer = signer
+        self.receipt_timeout = receipt_timeout
+        abi = load_artifact("MagnetMarket").abi
+        self.contract = self.w3.eth.contract(address=self.address, abi=abi)
+        self.decoder = RevertDecoder(abi)
+
+    def with_signer(self, signer: LocalAccount) -> MarketClient:
+        """The same client signing as ``signer``."""
+        return MarketClient(self.connection, self.address, signer, self.receipt_timeout)
+
+    # ───────────────────────────────────────────────────────── writes
+
+    def create_task(
+        self,
+        spec_cid: str,
+        coordinator: str,
+        rounds: int,
+        bounty: int,
+        claim_bond: int,
+        max_contributors: int,
+        timing: Timing | None = None,
+        rates: SlashRates | None = None,
+    ) -> tuple[int, TxReceipt]:
+        """Create and fund a task; returns its id and the receipt."""
+        fn = self.contract.functions.createTask(
+            spec_cid,
+            to_checksum_address(coordinator),
+            rounds,
+            (timing or Timing()).as_tuple(),
+            claim_bond,
+            max_contributors,
+            (rates or SlashRates()).as_tuple(),
+        )
+        receipt = self.transact(fn, value=bounty)
+        (event,) = self.contract.events.TaskCreated().process_receipt(receipt, errors=DISCARD)
+        return int(event["args"]["taskId"]), receipt
+
+    def fund(self, task_id: int, amount: int) -> TxReceipt:
+        """Add ``amount`` wei to a task's escrow."""
+        return self.transact(self.contract.functions.fund(task_id), value=amount)
+
+    def claim(self, task_id: int, bond: int | None = None) -> TxReceipt:
+        """Take a contributor slot, paying the task's claim bond (read from chain if not given)."""
+        if bond is None:
+            bond = self.task(task_id).claim_bond
+        return self.transact(self.contract.functions.claim(task_id), value=bond)
+
+    def commit(self, task_id: int, commitment: bytes) -> TxReceipt:
+        """Commit to this round's submission."""
+        return self.transact(self.contract.functions.commitSubmission(task_id, commitment))
+
+    def reveal(self, task_id: int, cid: str, claimed_metric: int, salt: bytes) -> TxReceipt:
+        """Reveal the committed CID and claimed metric (1e18-scaled)."""
+        fn = self.contract.functions.revealSubmission(task_id, cid, claimed_metric, salt)
+        return self.transact(fn)
+
+    def post_round(
+        self, task_id: int, merged_cid: str, report_cid: str, credits_root: bytes, total: int
+    ) -> TxReceipt:
+        """Post the current round's merge (coordinator only)."""
+        fn = self.contract.functions.postRound(task_id, merged_cid, report_cid, credits_root, total)
+        return self.transact(fn)
+
+    def challenge(self, task_id: int, round_: int, reason: str, bond: int | None = None) -> TxReceipt:
+        """Dispute a posted round, locking the task's claim bond."""
+        if bond is None:
+            bond = self.task(task_id).claim_bond
+        fn = self.contract.functions.challengeRound(task_id, round_, reason)
+        return self.transact(fn, value=bond)
+
+    def resolve_challenge(self, task_id: int, round_: int, upheld: bool) -> TxReceipt:
+        """Settle a challenge (owner only)."""
+        return self.transact(self.contract.functions.resolveChallenge(task_id, round_, upheld))
+
+    def claim_reward(
+        self, task_id: int, round_: int, account: str, amount: int, proof: Sequence[bytes]
+    ) -> TxReceipt:
+        """Book ``account``'s credited reward of a final round."""
+        fn = self.contract.functions.claimReward(
+            task_id, round_, to_checksum_address(account), amount, list(proof)
+        )
+        return self.transact(fn)
+
+    def slash(self, task_id: int, round_: int, contributor: str, reason: SlashReason) -> TxReceipt:
+        """Slash a contributor's bond (coordinator only)."""
+        fn = self.contract.functions.slash(
+            task_id, round_, to_checksum_address(contributor), int(reason)
+        )
+        return self.transact(fn)
+
+    def close_task(self, task_id: int) -> TxReceipt:
+        """Close a task (see the contract for who may, when)."""
+        return self.transact(self.contract.functions.closeTask(task_id))
+
+    def claim_refund(self, task_id: int) -> TxReceipt:
+        """Book the caller's refund share of a closed task."""
+        return self.transact(self.contract.functions.claimRefund(task_id))
+
+    def release_bond(self, task_id: int) -> TxReceipt:
+        """Book the caller's remaining bond of a closed task."""
+        return self.transact(self.contract.functions.releaseBond(task_id))
+
+    def withdraw(self) -> TxReceipt:
+        """Receive the caller's whole withdrawable balance."""
+        return self.transact(self.contract.functions.withdraw())
+
+    def pause(self) -> TxReceipt:
+        """Pause new activity (owner only)."""
+        return self.transact(self.contract.functions.pause())
+
+    def unpause(self) -> TxReceipt:
+        """Resume after a pause (owner only)."""
+        return self.transact(self.contract.functions.unpause())
+
+    # ───────────────────────────────────────────────────────── reads
+
+    def task_count(self) -> int:
+        """Number of tasks; ids run 1..task_count."""
+        return int(self.call(self.contract.functions.taskCount()))
+
+    def task(self, task_id: int) -> TaskInfo:
+        """A task's state."""
+        return TaskInfo.from_abi(task_id, self.call(self.contract.functions.getTask(task_id)))
+
+    def round(self, task_id: int, round_: int) -> RoundInfo:
+        """A round's state."""
+        raw = self.call(self.contract.functions.getRound(task_id, round_))
+        return RoundInfo.from_abi(task_id, round_, raw)
+
+    def contributor(self, task_id: int, account: str) -> dict[str, Any]:
+        """A contributor's slot: joined, bond, first_round, rewarded_rounds (bitmap)."""
+        joined, bond, first_round, rewarded = self.call(
+            self.contract.functions.getContributor(task_id, to_checksum_address(account))
+        )
+        return {"joined": joined, "bond": bond, "first_round": first_round, "rewarded_rounds": rewarded}
+
+    def submission(self, task_id: int, round_: int, account: str) -> dict[str, Any]:
+        """A contributor's submission in a round: commitment, revealed, slashed_mask."""
+        commitment, revealed, mask = self.call(
+            self.contract.functions.getSubmission(task_id, round_, to_checksum_address(account))
+        )
+        return {"commitment": bytes(commitment), "revealed": revealed, "slashed_mask": mask}
+
+    def withdrawable(self, account: str) -> int:
+        """What ``account`` can withdraw now."""
+        fn = self.contract.functions.withdrawableOf(to_checksum_address(account))
+        return int(self.call(fn))
+
+    def funded_by(self, task_id: int, funder: str) -> int:
+        """What ``funder`` put into a task and has not reclaimed."""
+        fn = self.contract.functions.fundedBy(task_id, to_checksum_address(funder))
+        return int(self.call(fn))
+
+    def balance(self) -> int:
+        """The contract's ether balance."""
+        return int(self.connection.rpc(lambda: self.w3.eth.get_balance(self.address)))
+
+    # ───────────────────────────────────────────────────────── plumbing
+
+    def call(self, fn: ContractFunction) -> Any:
+        """Run a read, decoding reverts."""
+        return self._decoding_reverts(lambda: fn.call())
+
+    def transact(self, fn: ContractFunction, value: int = 0) -> TxReceipt:
+        """Sign, send and wait for ``fn``; any revert raises its named exception."""
+        if self.signer is None:
+            raise ChainError("this client is read-only: give it a signer to send transactions")
+        chain_id = self.connection.chain_id
+        sender = self.signer.address
+        params: dict[str, Any] = {"from": sender, "value": value, "chainId": chain_id}
+        params |= self._fees()
+        params["nonce"] = self.connection.rpc(
+            lambda: self.w3.eth.get_transaction_count(sender, "pending")
+        )
+        tx = self._decoding_reverts(lambda: fn.build_transaction(params))
+        signed = self.signer.sign_transaction(tx)
+        tx_hash = self.connection.rpc(lambda: self.w3.eth.send_raw_transaction(signed.raw_transaction))
+        try:
+            receipt = self.connection.rpc(
+                lambda: self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.receipt_timeout)
+            )
+        except TimeExhausted:
+            raise TransactionTimeoutError(
+                f"transaction 0x{bytes(tx_hash).hex()} not mined within {self.receipt_timeout}s"
+            ) from None
+        if receipt["status"] != 1:
+            # Mined but reverted (state changed between estimate and inclusion): replay for the reason.
+            replay = {k: tx[k] for k in ("from", "to", "value", "data") if k in tx}
+            self._decoding_reverts(lambda: self.w3.eth.call(replay, receipt["blockNumber"] - 1))
+            raise UnknownRevertError("UnknownRevert", {"tx": bytes(tx_hash)}, b"")
+        return receipt
+
+    def _fees(self) -> dict[str, int]:
+        block = self.connection.rpc(lambda: self.w3.eth.get_block("latest"))
+        base_fee = block.get("baseFeePerGas")
+        if base_fee is None:
+            return {"gasPrice": self.connection.rpc(lambda: self.w3.eth.gas_price)}
+        tip = self.connection.rpc(lambda: self.w3.eth.max_priority_fee)
+        return {"maxPriorityFeePerGas": tip, "maxFeePerGas": 2 * base_fee + tip}
+
+    def _decoding_reverts(self, action: Callable[[], T]) -> T:
+        try:
+            return self.connection.rpc(action)
+        except ContractLogicError as e:
+            data = e.data if isinstance(e.data, str) else None
+            if data and data.startswith("0x") and len(data) >= 10:
+                raise self.decoder.decode(bytes.fromhex(data[2:])) from None
+            raise UnknownRevertError("UnknownRevert", {"message": str(e)}, b"") from None

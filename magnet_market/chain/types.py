@@ -1,0 +1,136 @@
+"""Python mirrors of the contract's enums and structs (see ``contracts/interfaces/IMagnetMarket.sol``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any
+
+#: Claimed metrics travel on chain as integers scaled by 1e18.
+METRIC_SCALE = 10**18
+
+
+class TaskStatus(IntEnum):
+    NONE = 0
+    OPEN = 1
+    CLOSED = 2
+
+
+class RoundPhase(IntEnum):
+    NONE = 0
+    SUBMITTING = 1
+    REVEALING = 2
+    MERGING = 3
+    CHALLENGE = 4
+    FINAL = 5
+    VOIDED = 6
+
+
+class SlashReason(IntEnum):
+    TIMEOUT = 0
+    DISHONEST_CLAIM = 1
+    BAD_VERIFICATION = 2
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Phase durations of every round, in seconds."""
+
+    submit: int = 3600
+    reveal: int = 1800
+    merge: int = 3600
+    challenge: int = 3600
+
+    def as_tuple(self) -> tuple[int, int, int, int]:
+        return (self.submit, self.reveal, self.merge, self.challenge)
+
+
+@dataclass(frozen=True)
+class SlashRates:
+    """Slash rates in basis points; defaults are HOOTi's published rules (10 % / 50 % / 30 %)."""
+
+    timeout_bps: int = 1_000
+    dishonest_claim_bps: int = 5_000
+    bad_verification_bps: int = 3_000
+
+    def __post_init__(self) -> None:
+        for name in ("timeout_bps", "dishonest_claim_bps", "bad_verification_bps"):
+            value = getattr(self, name)
+            if not 0 <= value <= 10_000:
+                raise ValueError(f"{name} must be between 0 and 10000 basis points, got {value}")
+
+    def as_tuple(self) -> tuple[int, int, int]:
+        return (self.timeout_bps, self.dishonest_claim_bps, self.bad_verification_bps)
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    """A task as stored on chain."""
+
+    task_id: int
+    sponsor: str
+    coordinator: str
+    status: TaskStatus
+    rounds: int
+    current_round: int
+    contributor_count: int
+    max_contributors: int
+    claim_bond: int
+    escrow: int
+    reserved: int
+    bonds_held: int
+    total_funded: int
+    refund_remaining: int
+    timing: Timing
+    rates: SlashRates
+    spec_cid: str
+
+    @property
+    def held(self) -> int:
+        """Everything the contract holds for this task (the invariant's per-task term)."""
+        return self.escrow + self.reserved + self.refund_remaining + self.bonds_held
+
+    @classmethod
+    def from_abi(cls, task_id: int, t: Any) -> TaskInfo:
+        return cls(
+            task_id=task_id,
+            sponsor=t[0],
+            coordinator=t[1],
+            status=TaskStatus(t[2]),
+            rounds=t[3],
+            current_round=t[4],
+            contributor_count=t[5],
+            max_contributors=t[6],
+            claim_bond=t[7],
+            escrow=t[8],
+            reserved=t[9],
+            bonds_held=t[10],
+            total_funded=t[11],
+            refund_remaining=t[12],
+            timing=Timing(*t[13]),
+            rates=SlashRates(*t[14]),
+            spec_cid=t[15],
+        )
+
+
+@dataclass(frozen=True)
+class RoundInfo:
+    """A round as stored on chain."""
+
+    task_id: int
+    round: int
+    phase: RoundPhase
+    submit_deadline: int
+    reveal_deadline: int
+    posted_at: int
+    commits: int
+    reveals: int
+    credits_root: bytes
+    total_credited: int
+    claimed_total: int
+    challenger: str
+    challenge_bond: int
+
+    @classmethod
+    def from_abi(cls, task_id: int, round_: int, r: Any) -> RoundInfo:
+        return cls(task_id, round_, RoundPhase(r[0]), *r[1:])
