@@ -71,7 +71,9 @@ class Devnet:
         self.accounts = accounts
         self.startup_timeout = startup_timeout
         self._process: subprocess.Popen[bytes] | None = None
-        self._log = tempfile.NamedTemporaryFile(prefix="anvil-", suffix=".log", delete=False)
+        fd, log = tempfile.mkstemp(prefix="anvil-", suffix=".log")
+        os.close(fd)
+        self.log_path = Path(log)
 
     @property
     def url(self) -> str:
@@ -96,9 +98,10 @@ class Devnet:
         """Start anvil and wait until it answers ``eth_chainId``."""
         if self._process is not None:
             raise DevnetError("devnet already started")
-        self._process = subprocess.Popen(
-            self.command(), stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-        )
+        with self.log_path.open("ab") as log:
+            self._process = subprocess.Popen(
+                self.command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            )
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
@@ -128,7 +131,7 @@ class Devnet:
 
     def log_tail(self, lines: int = 20) -> str:
         """The last lines anvil printed, for error messages."""
-        text = Path(self._log.name).read_text(errors="replace")
+        text = self.log_path.read_text(errors="replace")
         return "\n".join(text.splitlines()[-lines:])
 
     def _answers(self) -> bool:

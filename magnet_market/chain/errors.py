@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from eth_abi import decode as abi_decode
-from eth_utils import keccak
+from eth_utils import keccak, to_checksum_address
 
 from magnet_market.errors import MagnetError
 
@@ -112,7 +112,10 @@ class RevertDecoder:
         if known is None:
             return UnknownRevertError("UnknownRevert", {"data": bytes(data)}, bytes(data))
         name, names, types = known
-        values = abi_decode(types, bytes(data[4:]))
+        values = [
+            to_checksum_address(v) if t == "address" else v
+            for t, v in zip(types, abi_decode(types, bytes(data[4:])), strict=True)
+        ]
         return exception_class(name)(name, dict(zip(names, values, strict=True)), bytes(data))
 
 

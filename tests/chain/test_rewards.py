@@ -1,0 +1,217 @@
+"""claimReward / slash / releaseBond / withdraw, reentrancy, and a whole task's accounting."""
+
+from __future__ import annotations
+
+import pytest
+
+from magnet_market.chain import errors
+from magnet_market.chain.artifacts import load_artifact
+from magnet_market.chain.client import MarketClient, commitment_for
+from magnet_market.chain.merkle import CreditTree
+from magnet_market.chain.types import SlashRates, SlashReason, TaskStatus
+from tests.chain.helpers import (
+    BOND,
+    ETHER,
+    TIMING,
+    advance_time,
+    balance_and_obligations,
+    create_task,
+    reveal,
+    run_round,
+    submit,
+)
+
+
+@pytest.fixture
+def task_id(market, actors):
+    return create_task(market, actors.sponsor, actors.coordinator, rounds=2, max_contributors=5)
+
+
+def test_claim_reward_with_proof_books_once(market, actors, task_id):
+    a, b = actors.contributors[:2]
+    tree = run_round(market, actors, task_id, [(a, ETHER), (b, 2 * ETHER)])
+    with pytest.raises(errors.RoundWrongPhase):  # challenge window still open
+        market.claim_reward(task_id, 0, a.address, ETHER, tree.proof(a.address))
+    advance_time(market, TIMING.challenge)
+    with pytest.raises(errors.RewardInvalidProof):
+        market.claim_reward(task_id, 0, a.address, 2 * ETHER, tree.proof(a.address))
+    with pytest.raises(errors.RewardInvalidProof):
+        market.claim_reward(task_id, 0, a.address, ETHER, tree.proof(b.address))
+    market.claim_reward(task_id, 0, a.address, ETHER, tree.proof(a.address))  # anyone may relay
+    assert market.withdrawable(a.address) == ETHER
+    with pytest.raises(errors.RewardAlreadyClaimed):
+        market.with_signer(a).claim_reward(task_id, 0, a.address, ETHER, tree.proof(a.address))
+    assert market.call(market.contract.functions.rewardClaimed(task_id, 0, a.address)) is True
+    assert market.task(task_id).reserved == 2 * ETHER
+    before = market.w3.eth.get_balance(a.address)
+    receipt = market.with_signer(a).withdraw()
+    fee = receipt["gasUsed"] * receipt["effectiveGasPrice"]
+    assert market.w3.eth.get_balance(a.address) == before + ETHER - fee
+    with pytest.raises(errors.NothingToPay):
+        market.with_signer(a).withdraw()
+
+
+def test_claims_cannot_exceed_the_posted_total(market, actors, task_id):
+    """A coordinator's tree that over-promises cannot drain other tasks' money."""
+    a, b = actors.contributors[:2]
+    for who in (a, b):
+        market.with_signer(who).claim(task_id)
+    salts = [submit(market, task_id, who, "bafyc", 1) for who in (a, b)]
+    for who, salt in zip((a, b), salts, strict=True):
+        reveal(market, task_id, who, "bafyc", 1, salt)
+    tree = CreditTree.of([(a.address, ETHER), (b.address, ETHER)])
+    market.with_signer(actors.coordinator).post_round(task_id, "bafym", "bafyr", tree.root, ETHER)
+    advance_time(market, TIMING.challenge)
+    market.claim_reward(task_id, 0, a.address, ETHER, tree.proof(a.address))
+    with pytest.raises(errors.EscrowInsufficientFunds):
+        market.claim_reward(task_id, 0, b.address, ETHER, tree.proof(b.address))
+
+
+def test_slash_rates_and_conditions(market, actors, task_id):
+    honest, liar, sleeper = actors.contributors[:3]
+    for who in (honest, liar, sleeper):
+        market.with_signer(who).claim(task_id)
+    salts = {who.address: submit(market, task_id, who, "bafyc", 7) for who in (honest, liar)}
+    coordinator = market.with_signer(actors.coordinator)
+    with pytest.raises(errors.SlashNotJustified):  # reveals still running: not yet a timeout
+        coordinator.slash(task_id, 0, sleeper.address, SlashReason.TIMEOUT)
+    advance_time(market, TIMING.submit)
+    for who in (honest, liar):
+        reveal(market, task_id, who, "bafyc", 7, salts[who.address])
+    with pytest.raises(errors.TaskNotCoordinator):
+        market.with_signer(honest).slash(task_id, 0, liar.address, SlashReason.DISHONEST_CLAIM)
+    with pytest.raises(errors.SlashNotJustified):  # it revealed: no timeout
+        coordinator.slash(task_id, 0, honest.address, SlashReason.TIMEOUT)
+    with pytest.raises(errors.SlashNotJustified):  # nothing revealed to judge
+        coordinator.slash(task_id, 0, sleeper.address, SlashReason.DISHONEST_CLAIM)
+    coordinator.slash(task_id, 0, sleeper.address, SlashReason.TIMEOUT)
+    coordinator.slash(task_id, 0, liar.address, SlashReason.DISHONEST_CLAIM)
+    coordinator.slash(task_id, 0, liar.address, SlashReason.BAD_VERIFICATION)
+    with pytest.raises(errors.SlashAlreadyApplied):
+        coordinator.slash(task_id, 0, liar.address, SlashReason.DISHONEST_CLAIM)
+    assert market.contributor(task_id, sleeper.address)["bond"] == BOND * 90 // 100
+    assert market.contributor(task_id, liar.address)["bond"] == BOND * 20 // 100
+    task = market.task(task_id)
+    assert task.escrow == 10 * ETHER + BOND * 10 // 100 + BOND * 80 // 100
+    assert task.bonds_held == 3 * BOND - BOND * 90 // 100
+    assert market.submission(task_id, 0, liar.address)["slashed_mask"] == 0b110
+
+
+def test_slash_never_takes_more_than_the_remaining_bond(market, actors):
+    rates = SlashRates(timeout_bps=10_000, dishonest_claim_bps=10_000, bad_verification_bps=10_000)
+    task_id = create_task(market, actors.sponsor, actors.coordinator, rates=rates)
+    who = actors.contributors[0]
+    market.with_signer(who).claim(task_id)
+    salt = submit(market, task_id, who, "bafyc", 1)
+    reveal(market, task_id, who, "bafyc", 1, salt)
+    coordinator = market.with_signer(actors.coordinator)
+    coordinator.slash(task_id, 0, who.address, SlashReason.DISHONEST_CLAIM)
+    coordinator.slash(task_id, 0, who.address, SlashReason.BAD_VERIFICATION)
+    assert market.contributor(task_id, who.address)["bond"] == 0
+    assert market.task(task_id).escrow == 10 * ETHER + BOND
+
+
+def test_a_whole_task_pays_out_exactly_what_it_holds(market, actors, task_id):
+    a, b, c = actors.contributors[:3]
+    trees = [run_round(market, actors, task_id, [(a, ETHER), (b, 3 * ETHER)])]
+    trees.append(run_round(market, actors, task_id, [(a, 2 * ETHER), (c, ETHER)]))
+    market.with_signer(actors.funder).fund(task_id, ETHER)  # late funders share refunds too
+    advance_time(market, TIMING.challenge)
+    for round_, tree in enumerate(trees):
+        for account, amount in tree.values:
+            market.claim_reward(task_id, round_, account, amount, tree.proof(account))
+    market.with_signer(c).close_task(task_id)
+    for who in (a, b, c):
+        market.with_signer(who).release_bond(task_id)
+    for who in (actors.sponsor, actors.funder):
+        market.with_signer(who).claim_refund(task_id)
+    task = market.task(task_id)
+    assert task.status is TaskStatus.CLOSED
+    assert task.held == 0
+    people = (a, b, c, actors.sponsor, actors.funder)
+    balance, owed = balance_and_obligations(market, [p.address for p in people])
+    assert balance == owed == 11 * ETHER + 3 * BOND
+    # 11 ether funded, 7 credited: 4 refunded 10:1; the last funder takes the rounding dust.
+    sponsor_share = 4 * ETHER * 10 // 11
+    assert market.withdrawable(actors.sponsor.address) == sponsor_share
+    assert market.withdrawable(actors.funder.address) == 4 * ETHER - sponsor_share
+    assert market.withdrawable(a.address) == 3 * ETHER + BOND
+    for person in people:
+        market.with_signer(person).withdraw()
+    assert market.balance() == 0
+
+
+def test_refund_rounding_dust_goes_to_the_last_funder(market, actors):
+    task_id = create_task(market, actors.sponsor, actors.coordinator, rounds=1, bounty=2)
+    market.with_signer(actors.funder).fund(task_id, 1)
+    who = actors.contributors[0]
+    tree = run_round(market, actors, task_id, [(who, 1)])
+    advance_time(market, TIMING.challenge)
+    market.claim_reward(task_id, 0, who.address, 1, tree.proof(who.address))
+    market.with_signer(actors.sponsor).close_task(task_id)
+    market.with_signer(actors.sponsor).claim_refund(task_id)  # floor(2 * 2 / 3) = 1
+    market.with_signer(actors.funder).claim_refund(task_id)  # floor(2 * 1 / 3) = 0, but last: 1
+    assert market.withdrawable(actors.sponsor.address) == 1
+    assert market.withdrawable(actors.funder.address) == 1
+    assert market.task(task_id).refund_remaining == 0
+
+
+def _deploy_attacker(market: MarketClient, deployer) -> MarketClient:
+    artifact = load_artifact("ReentrantReceiver")
+    factory = market.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
+    receipt = market.with_signer(deployer).transact(factory.constructor(market.address))
+    return market.w3.eth.contract(address=receipt["contractAddress"], abi=artifact.abi)
+
+
+def _act(market: MarketClient, attacker, who, call, value: int = 0):
+    """Have the attacker contract call the market with ``call`` (a bound contract function)."""
+    data = call._encode_transaction_data()
+    return market.with_signer(who).transact(attacker.functions.act(data), value=value)
+
+
+def _attacker_with_reward(market: MarketClient, actors, task_id: int):
+    """A hostile contract that joined, submitted and got 1 ether credited next to an honest peer."""
+    attacker = _deploy_attacker(market, actors.challenger)
+    eve, m = actors.challenger, market.contract.functions
+    honest = actors.contributors[0]
+    _act(market, attacker, eve, m.claim(task_id), value=BOND)
+    market.with_signer(honest).claim(task_id)
+    salt_e = b"\x01" * 32
+    commitment = commitment_for(task_id, 0, attacker.address, "bafye", 1, salt_e)
+    _act(market, attacker, eve, m.commitSubmission(task_id, commitment))
+    salt_h = submit(market, task_id, honest, "bafyh", 1)
+    _act(market, attacker, eve, m.revealSubmission(task_id, "bafye", 1, salt_e))
+    reveal(market, task_id, honest, "bafyh", 1, salt_h)
+    tree = CreditTree.of([(attacker.address, ETHER), (honest.address, ETHER)])
+    market.with_signer(actors.coordinator).post_round(task_id, "bafym", "bafyr", tree.root, 2 * ETHER)
+    advance_time(market, TIMING.challenge)
+    market.claim_reward(task_id, 0, attacker.address, ETHER, tree.proof(attacker.address))
+    return attacker, tree
+
+
+@pytest.mark.parametrize("reentry", ["withdraw", "claimReward"])
+def test_reentrancy_on_payment_cannot_pay_twice(market, actors, task_id, reentry):
+    attacker, tree = _attacker_with_reward(market, actors, task_id)
+    eve, m = actors.challenger, market.contract.functions
+    proof = tree.proof(attacker.address)
+    call, expected = {
+        "withdraw": (m.withdraw(), "ReentrancyGuardReentrantCall"),
+        "claimReward": (m.claimReward(task_id, 0, attacker.address, ETHER, proof), "RewardAlreadyClaimed"),
+    }[reentry]
+    market.with_signer(eve).transact(attacker.functions.arm(call._encode_transaction_data(), False))
+    _act(market, attacker, eve, m.withdraw())
+    assert attacker.functions.reentrySucceeded().call() is False
+    assert market.decoder.decode(attacker.functions.reentryError().call()).name == expected
+    assert market.w3.eth.get_balance(attacker.address) == ETHER
+    assert market.withdrawable(attacker.address) == 0
+    assert market.task(task_id).reserved == ETHER  # the honest contributor's share is untouched
+
+
+def test_a_receiver_that_refuses_payment_keeps_its_balance(market, actors, task_id):
+    attacker, _ = _attacker_with_reward(market, actors, task_id)
+    eve, m = actors.challenger, market.contract.functions
+    market.with_signer(eve).transact(attacker.functions.arm(b"", True))
+    with pytest.raises(errors.TransferFailed) as e:
+        _act(market, attacker, eve, m.withdraw())
+    assert e.value.fields == {"account": attacker.address, "amount": ETHER}
+    assert market.withdrawable(attacker.address) == ETHER
