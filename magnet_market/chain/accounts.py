@@ -124,5 +124,6 @@ def resolve_signer(
     if network.is_devnet:
         return devnet_account(devnet_index)
     raise ConfigError(
-        f"no signing key for {network.name}: pass --account NAME (a keystore) or set MAGNET_PRIVATE_KEY"
+        f"no signing key for {network.name}: "
+        "pass --account NAME (a keystore) or set MAGNET_PRIVATE_KEY"
     )

@@ -8,6 +8,7 @@ in a mined transaction, or in a call — becomes the named exception of its cust
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -15,7 +16,7 @@ from eth_abi import encode as abi_encode
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
 from web3.contract.contract import ContractFunction
-from web3.exceptions import ContractLogicError, TimeExhausted
+from web3.exceptions import ContractLogicError, TransactionNotFound
 from web3.logs import DISCARD
 from web3.types import TxReceipt
 
@@ -132,7 +133,9 @@ class MarketClient:
         fn = self.contract.functions.postRound(task_id, merged_cid, report_cid, credits_root, total)
         return self.transact(fn)
 
-    def challenge(self, task_id: int, round_: int, reason: str, bond: int | None = None) -> TxReceipt:
+    def challenge(
+        self, task_id: int, round_: int, reason: str, bond: int | None = None
+    ) -> TxReceipt:
         """Dispute a posted round, locking the task's claim bond."""
         if bond is None:
             bond = self.task(task_id).claim_bond
@@ -203,7 +206,12 @@ class MarketClient:
         joined, bond, first_round, rewarded = self.call(
             self.contract.functions.getContributor(task_id, to_checksum_address(account))
         )
-        return {"joined": joined, "bond": bond, "first_round": first_round, "rewarded_rounds": rewarded}
+        return {
+            "joined": joined,
+            "bond": bond,
+            "first_round": first_round,
+            "rewarded_rounds": rewarded,
+        }
 
     def submission(self, task_id: int, round_: int, account: str) -> dict[str, Any]:
         """A contributor's submission in a round: commitment, revealed, slashed_mask."""
@@ -245,21 +253,32 @@ class MarketClient:
         )
         tx = self._decoding_reverts(lambda: fn.build_transaction(params))
         signed = self.signer.sign_transaction(tx)
-        tx_hash = self.connection.rpc(lambda: self.w3.eth.send_raw_transaction(signed.raw_transaction))
-        try:
-            receipt = self.connection.rpc(
-                lambda: self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.receipt_timeout)
-            )
-        except TimeExhausted:
-            raise TransactionTimeoutError(
-                f"transaction 0x{bytes(tx_hash).hex()} not mined within {self.receipt_timeout}s"
-            ) from None
+        tx_hash = self.connection.rpc(
+            lambda: self.w3.eth.send_raw_transaction(signed.raw_transaction)
+        )
+        receipt = self._wait_for_receipt(tx_hash)
         if receipt["status"] != 1:
-            # Mined but reverted (state changed between estimate and inclusion): replay for the reason.
+            # Mined but reverted (state changed after the estimate): replay it for the reason.
             replay = {k: tx[k] for k in ("from", "to", "value", "data") if k in tx}
             self._decoding_reverts(lambda: self.w3.eth.call(replay, receipt["blockNumber"] - 1))
             raise UnknownRevertError("UnknownRevert", {"tx": bytes(tx_hash)}, b"")
         return receipt
+
+    def _wait_for_receipt(self, tx_hash: bytes) -> TxReceipt:
+        """Poll for the receipt: at once (instant-mining devnets), then backing off to 1 s."""
+        deadline = time.monotonic() + self.receipt_timeout
+        delay = 0.005
+        while True:
+            try:
+                return self.connection.rpc(lambda: self.w3.eth.get_transaction_receipt(tx_hash))
+            except TransactionNotFound:
+                if time.monotonic() >= deadline:
+                    raise TransactionTimeoutError(
+                        f"transaction 0x{bytes(tx_hash).hex()} not mined "
+                        f"within {self.receipt_timeout}s"
+                    ) from None
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
 
     def _fees(self) -> dict[str, int]:
         block = self.connection.rpc(lambda: self.w3.eth.get_block("latest"))

@@ -82,7 +82,7 @@ def deploy_market(
 
 
 def find_deployment(connection: Connection) -> Deployment:
-    """The market for this network: ``MAGNET_MARKET_ADDRESS`` or the saved record, with code checked."""
+    """The market of this network (``MAGNET_MARKET_ADDRESS`` or the saved record), code checked."""
     chain_id = connection.chain_id
     override = os.environ.get("MAGNET_MARKET_ADDRESS")
     if override:

@@ -105,7 +105,9 @@ class Devnet:
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
-                raise DevnetError(f"anvil exited with {self._process.returncode}: {self.log_tail()}")
+                raise DevnetError(
+                    f"anvil exited with {self._process.returncode}: {self.log_tail()}"
+                )
             if self._answers():
                 return self
             time.sleep(0.05)

@@ -14,7 +14,7 @@ so a new error in ``IMagnetMarket.sol`` needs no Python edit::
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from eth_abi import decode as abi_decode
 from eth_utils import keccak, to_checksum_address
@@ -91,7 +91,7 @@ def _canonical_type(param: dict[str, Any]) -> str:
 class RevertDecoder:
     """Maps revert data to named exceptions, using the error entries of an ABI."""
 
-    _builtin = {
+    _builtin: ClassVar[dict[bytes, tuple[str, list[str], list[str]]]] = {
         keccak(text="Error(string)")[:4]: ("Error", ["message"], ["string"]),
         keccak(text="Panic(uint256)")[:4]: ("Panic", ["code"], ["uint256"]),
     }

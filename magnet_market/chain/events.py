@@ -57,7 +57,9 @@ class EventReader:
                 events.extend(self._iter(name, to_block, filters))
         return sorted(events, key=lambda e: (e["blockNumber"], e["logIndex"]))
 
-    def _iter(self, name: str, to_block: int | None, filters: dict[str, Any]) -> Iterator[EventData]:
+    def _iter(
+        self, name: str, to_block: int | None, filters: dict[str, Any]
+    ) -> Iterator[EventData]:
         conn = self.client.connection
         last = to_block if to_block is not None else conn.rpc(lambda: conn.w3.eth.block_number)
         event = getattr(self.client.contract.events, name)()

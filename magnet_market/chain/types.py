@@ -1,4 +1,4 @@
-"""Python mirrors of the contract's enums and structs (see ``contracts/interfaces/IMagnetMarket.sol``)."""
+"""Python mirrors of the enums and structs in ``contracts/interfaces/IMagnetMarket.sol``."""
 
 from __future__ import annotations
 

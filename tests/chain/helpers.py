@@ -42,11 +42,15 @@ def submit(market: MarketClient, task_id: int, who: LocalAccount, cid: str, metr
     """Commit; returns the salt to reveal with."""
     salt = os.urandom(32)
     round_ = market.task(task_id).current_round
-    market.with_signer(who).commit(task_id, commitment_for(task_id, round_, who.address, cid, metric, salt))
+    market.with_signer(who).commit(
+        task_id, commitment_for(task_id, round_, who.address, cid, metric, salt)
+    )
     return salt
 
 
-def reveal(market: MarketClient, task_id: int, who: LocalAccount, cid: str, metric: int, salt: bytes) -> None:
+def reveal(
+    market: MarketClient, task_id: int, who: LocalAccount, cid: str, metric: int, salt: bytes
+) -> None:
     market.with_signer(who).reveal(task_id, cid, metric, salt)
 
 
@@ -63,12 +67,17 @@ def run_round(market, actors, task_id, credits) -> CreditTree:
     for who, _ in credits:
         if not market.contributor(task_id, who.address)["joined"]:
             market.with_signer(who).claim(task_id)
-    salts = {who.address: submit(market, task_id, who, f"bafy{who.address[-4:]}", 1) for who, _ in credits}
+    salts = {
+        who.address: submit(market, task_id, who, f"bafy{who.address[-4:]}", 1)
+        for who, _ in credits
+    }
     if market.round(task_id, current).phase is RoundPhase.SUBMITTING:
         advance_time(market, TIMING.submit)
     for who, _ in credits:
         reveal(market, task_id, who, f"bafy{who.address[-4:]}", 1, salts[who.address])
     tree = CreditTree.of([(who.address, amount) for who, amount in credits])
     total = sum(amount for _, amount in credits)
-    market.with_signer(actors.coordinator).post_round(task_id, "bafymerged", "bafyreport", tree.root, total)
+    market.with_signer(actors.coordinator).post_round(
+        task_id, "bafymerged", "bafyreport", tree.root, total
+    )
     return tree

@@ -183,7 +183,9 @@ def _attacker_with_reward(market: MarketClient, actors, task_id: int):
     _act(market, attacker, eve, m.revealSubmission(task_id, "bafye", 1, salt_e))
     reveal(market, task_id, honest, "bafyh", 1, salt_h)
     tree = CreditTree.of([(attacker.address, ETHER), (honest.address, ETHER)])
-    market.with_signer(actors.coordinator).post_round(task_id, "bafym", "bafyr", tree.root, 2 * ETHER)
+    market.with_signer(actors.coordinator).post_round(
+        task_id, "bafym", "bafyr", tree.root, 2 * ETHER
+    )
     advance_time(market, TIMING.challenge)
     market.claim_reward(task_id, 0, attacker.address, ETHER, tree.proof(attacker.address))
     return attacker, tree
@@ -196,7 +198,10 @@ def test_reentrancy_on_payment_cannot_pay_twice(market, actors, task_id, reentry
     proof = tree.proof(attacker.address)
     call, expected = {
         "withdraw": (m.withdraw(), "ReentrancyGuardReentrantCall"),
-        "claimReward": (m.claimReward(task_id, 0, attacker.address, ETHER, proof), "RewardAlreadyClaimed"),
+        "claimReward": (
+            m.claimReward(task_id, 0, attacker.address, ETHER, proof),
+            "RewardAlreadyClaimed",
+        ),
     }[reentry]
     market.with_signer(eve).transact(attacker.functions.arm(call._encode_transaction_data(), False))
     _act(market, attacker, eve, m.withdraw())
