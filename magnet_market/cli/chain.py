@@ -1,0 +1,105 @@
+"""``magnet devnet``, ``magnet deploy`` and ``magnet account``: the chain's front door."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+
+from magnet_market.chain.accounts import Keystore, devnet_account, resolve_signer
+from magnet_market.chain.deploy import deploy_market
+from magnet_market.chain.devnet import Devnet
+from magnet_market.cli import main
+from magnet_market.cli._common import (
+    connect,
+    console,
+    emit_json,
+    json_option,
+    key_value_table,
+    network_options,
+    out,
+)
+from magnet_market.config import DEVNET_CHAIN_ID
+
+
+@main.command()
+@click.option("--port", default=8545, show_default=True, help="TCP port on 127.0.0.1.")
+@click.option("--chain-id", default=DEVNET_CHAIN_ID, show_default=True, help="Chain id.")
+@click.option(
+    "--state",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="State file: loaded at start, written at exit, so the chain survives restarts.",
+)
+@click.option("--accounts", default=10, show_default=True, help="Funded dev accounts.")
+def devnet(port: int, chain_id: int, state: Path | None, accounts: int) -> None:
+    """Run a local anvil devnet in the foreground until Ctrl-C."""
+    node = Devnet(port=port, chain_id=chain_id, state_path=state, accounts=accounts).start()
+    console.print(f"devnet on [bold]{node.url}[/] (chain id {chain_id}); Ctrl-C stops it")
+    for i in range(min(accounts, 10)):
+        console.print(f"  devnet:{i}  {devnet_account(i).address}")
+    try:
+        while node.running:
+            time.sleep(0.5)
+        raise click.ClickException(f"anvil stopped unexpectedly: {node.log_tail()}")
+    except KeyboardInterrupt:
+        console.print("stopping devnet")
+    finally:
+        node.stop()
+
+
+@main.command()
+@network_options
+@click.option("--owner", default=None, help="Owner (challenge arbiter); default: the deployer.")
+@json_option
+def deploy(network: str, account: str | None, owner: str | None, as_json: bool) -> None:
+    """Deploy MagnetMarket and record where it lives."""
+    net, conn = connect(network)
+    signer = resolve_signer(net, account)
+    with console.status(f"deploying MagnetMarket to {net.name}…"):
+        record = deploy_market(conn, signer, owner=owner)
+    if as_json:
+        emit_json(record.__dict__)
+        return
+    out.print(key_value_table("MagnetMarket deployed", list(record.__dict__.items())))
+
+
+@main.group()
+def account() -> None:
+    """Manage encrypted keystore accounts ($MAGNET_HOME/keystore)."""
+
+
+@account.command("new")
+@click.argument("name")
+@click.password_option(envvar="MAGNET_KEYSTORE_PASSWORD", help="Keystore password.")
+def account_new(name: str, password: str) -> None:
+    """Create a random key, stored encrypted as NAME; prints its address only."""
+    click.echo(Keystore().new(name, password))
+
+
+@account.command("import")
+@click.argument("name")
+@click.option(
+    "--private-key",
+    prompt=True,
+    hide_input=True,
+    envvar="MAGNET_IMPORT_KEY",
+    help="The key to import (prompted, never echoed).",
+)
+@click.password_option(envvar="MAGNET_KEYSTORE_PASSWORD", help="Keystore password.")
+def account_import(name: str, private_key: str, password: str) -> None:
+    """Encrypt an existing private key as NAME; prints its address only."""
+    click.echo(Keystore().import_key(name, private_key, password))
+
+
+@account.command("list")
+@json_option
+def account_list(as_json: bool) -> None:
+    """List stored accounts (names and addresses, never keys)."""
+    accounts = Keystore().list()
+    if as_json:
+        emit_json([{"name": n, "address": a} for n, a in accounts])
+        return
+    for name, address in accounts:
+        out.print(f"{name}\t{address}")
