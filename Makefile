@@ -5,23 +5,30 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP_PY := $(VENV)/.installed
 STAMP_NODE := node_modules/.installed
+STAMP_BROWNIE := $(VENV)/.brownie-ready
 
 .PHONY: install demo test bench lint compile clean
 
-install: $(STAMP_PY) $(STAMP_NODE)
+install: $(STAMP_PY) $(STAMP_NODE) $(STAMP_BROWNIE)
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
 
-# One pip call for everything so the resolver sees brownie's pins and ours together.
-# torch is named exactly (2.13.0 is the CPU build on local disk); a range could pull CUDA.
-$(STAMP_PY): pyproject.toml | $(VENV)/bin/python
+# One pip call for everything, so the resolver sees brownie's pins and ours together; torch is
+# pinned exactly in pyproject.toml (2.13.0, the CPU build on local disk). "compat" editable
+# mode is a plain path entry: new modules and the in-place native kernel need no reinstall.
+$(STAMP_PY): pyproject.toml setup.py magnet_market/bitnet/_ternary.c | $(VENV)/bin/python
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -e '.[dev,brownie]'
+	$(PIP) install --quiet -e '.[dev,brownie]' --config-settings editable_mode=compat
 	touch $@
 
 $(STAMP_NODE): package.json package-lock.json
 	npm ci --no-audit --no-fund
+	touch $@
+
+# brownie needs a `solc` where py-solc-x looks and its networks registered (no downloads).
+$(STAMP_BROWNIE): $(STAMP_PY) $(STAMP_NODE) magnet_market/chain/brownie_setup.py
+	$(PY) -m magnet_market.chain.brownie_setup
 	touch $@
 
 compile: install
@@ -35,10 +42,13 @@ test: install
 
 bench: install
 	$(PY) benchmarks/gas.py
+	$(PY) benchmarks/storage.py
+	$(PY) benchmarks/bitnet.py
 
 lint: install
-	$(VENV)/bin/ruff check magnet_market tests benchmarks scripts
-	$(VENV)/bin/ruff format --check magnet_market tests benchmarks scripts
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) -m magnet_market.chain.compile --check
 
 clean:
-	rm -rf $(VENV) node_modules
+	rm -rf $(VENV) node_modules build

@@ -1,0 +1,75 @@
+"""Storage fixtures: a real offline IPFS daemon on loopback, fresh stores, the CID vectors."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from magnet_market.storage import KuboStore, LocalStore
+from magnet_market.storage.devnode import DevNode, DevNodeError
+
+DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+
+
+def gen(n: int) -> bytes:
+    """The vectors' generator: ``bytes(i % 251 for i in range(n))``, built fast."""
+    period = bytes(range(251))
+    return (period * (n // 251 + 1))[:n]
+
+
+def vector_bytes(vector: dict[str, Any]) -> bytes:
+    if vector["generator"] == "b'hello world'":
+        return b"hello world"
+    assert vector["generator"] == f"gen({vector['size']})", vector["generator"]
+    return gen(vector["size"])
+
+
+def load_vectors() -> list[dict[str, Any]]:
+    return json.loads((DATA / "cid_vectors.json").read_text())["vectors"]
+
+
+FILE_VECTORS = [v for v in load_vectors() if v["kind"] == "file"]
+DIR_VECTORS = [v for v in load_vectors() if v["kind"].startswith("directory")]
+
+
+def write_dir_vector(vector: dict[str, Any], folder: Path) -> Path:
+    """Materialise a directory vector (its generator is a literal dict of name -> bytes)."""
+    files = {
+        "dir_wrap_two_files": {"a.txt": b"hello\n", "b.bin": bytes(range(256))},
+    }[vector["name"]]
+    folder.mkdir(parents=True)
+    for name, content in files.items():
+        (folder / name).write_bytes(content)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def ipfs_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevNode]:
+    """One js-ipfs daemon (offline, loopback) for the session; absent binary = failure."""
+    node = DevNode(tmp_path_factory.mktemp("ipfs-node"), startup_timeout=60)
+    failure = None
+    try:
+        node.start()
+    except DevNodeError as e:
+        failure = str(e)
+    if failure:  # outside the except block, so the report is the message alone
+        pytest.fail(f"cannot start the test IPFS node: {failure}", pytrace=False)
+    try:
+        yield node
+    finally:
+        node.stop()
+
+
+@pytest.fixture
+def kubo(ipfs_node: DevNode) -> Iterator[KuboStore]:
+    with KuboStore(ipfs_node.api_url, timeout=10) as store:
+        yield store
+
+
+@pytest.fixture
+def local(tmp_path: Path) -> LocalStore:
+    return LocalStore(tmp_path / "store")
