@@ -56,8 +56,9 @@ def register_networks() -> list[str]:
         subprocess.run(
             [str(brownie), "networks", "delete", network_id], capture_output=True, check=False
         )
+        add = ["networks", "add", group, network_id, f"host={host}", f"chainid={chain_id}"]
         subprocess.run(
-            [str(brownie), "networks", "add", group, network_id, f"host={host}", f"chainid={chain_id}"],
+            [str(brownie), *add],
             capture_output=True,
             check=True,
             timeout=120,

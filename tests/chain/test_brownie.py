@@ -31,7 +31,7 @@ def test_brownie_compiles_and_deploys_with_our_routine(tmp_path, devnet_network)
     shutil.copy(PROJECT_ROOT / "brownie-config.yaml", project)
     (project / "node_modules").symlink_to(PROJECT_ROOT / "node_modules")
     # A private HOME: brownie's network config and py-solc-x's compiler folder live there.
-    env = {**os.environ, "HOME": str(tmp_path / "home"), "MAGNET_DEVNET_URL": devnet_network.rpc_url}
+    env = dict(os.environ, HOME=str(tmp_path / "home"), MAGNET_DEVNET_URL=devnet_network.rpc_url)
     env.pop("SOLCX_BINARY_PATH", None)
 
     def run(*args: str) -> str:
