@@ -73,7 +73,7 @@ interface IMagnetMarket {
         RoundPhase phase;
         uint64 submitDeadline;
         uint64 revealDeadline;
-        uint64 postedAt;
+        uint64 challengeDeadline;
         uint32 commits;
         uint32 reveals;
         bytes32 creditsRoot;

@@ -46,18 +46,17 @@ abstract contract MarketStorage is IMagnetMarket, Ownable2Step, Pausable, Reentr
         uint32 maxContributors;
         uint32 currentRound; // == rounds once every round is posted
         uint32 rounds;
-        // slot: the money
+        // slot: the money. Credited-but-unclaimed rewards ("reserved") are not stored: they are
+        // Σ (totalCredited - claimedTotal) over posted rounds, so claimReward writes one slot less.
         uint128 escrow; // unallocated bounty
-        uint128 reserved; // credited to posted rounds, not yet claimed
+        uint128 totalFunded;
         // slot
         address sponsor;
         uint32 funderCount;
         uint32 pendingChallenges;
         // slot
         address coordinator;
-        // slot
-        uint128 claimBond;
-        uint128 totalFunded;
+        uint96 claimBond;
         // slot
         uint128 refundPool;
         uint128 refundRemaining;
@@ -69,7 +68,7 @@ abstract contract MarketStorage is IMagnetMarket, Ownable2Step, Pausable, Reentr
     struct Round {
         uint40 submitDeadline;
         uint40 revealDeadline;
-        uint40 postedAt;
+        uint40 challengeDeadline; // set when posted: claims wait for it, challenges must beat it
         uint32 commits;
         uint32 reveals;
         RoundStatus status;
@@ -135,9 +134,7 @@ abstract contract MarketStorage is IMagnetMarket, Ownable2Step, Pausable, Reentr
             return RoundPhase.Merging;
         }
         if (status == RoundStatus.Posted) {
-            return block.timestamp < uint256(r.postedAt) + task.timing.challengeDuration
-                ? RoundPhase.Challenge
-                : RoundPhase.Final;
+            return block.timestamp < r.challengeDeadline ? RoundPhase.Challenge : RoundPhase.Final;
         }
         if (status == RoundStatus.Challenged) return RoundPhase.Challenge;
         if (status == RoundStatus.Settled) return RoundPhase.Final;
@@ -153,6 +150,15 @@ abstract contract MarketStorage is IMagnetMarket, Ownable2Step, Pausable, Reentr
         r = _rounds[taskId][round];
         RoundPhase phase = _phase(task, r, round);
         if (phase != expected) revert RoundWrongPhase(taskId, round, phase);
+    }
+
+    /// @dev Credited rewards of the task's posted rounds not yet claimed (voided rounds hold none).
+    function _reserved(uint256 taskId, Task storage task) internal view returns (uint256 total) {
+        uint32 posted = task.currentRound;
+        for (uint32 round = 0; round < posted; ++round) {
+            Round storage r = _rounds[taskId][round];
+            total += r.totalCredited - r.claimedTotal;
+        }
     }
 
     /// @dev Books `amount` to `account`'s withdrawable balance; money leaves only by `withdraw`.

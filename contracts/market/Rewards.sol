@@ -38,10 +38,6 @@ abstract contract Rewards is MarketStorage {
         if (claimed > r.totalCredited) revert EscrowInsufficientFunds(taskId, r.totalCredited - r.claimedTotal, amount);
         c.rewardedRounds |= bit;
         r.claimedTotal = uint128(claimed);
-        unchecked {
-            // Cannot underflow: reserved includes this round's totalCredited - claimedTotal >= amount.
-            task.reserved -= uint128(amount);
-        }
         _credit(account, amount);
         emit RewardClaimed(taskId, round, account, amount);
     }

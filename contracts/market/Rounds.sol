@@ -106,13 +106,11 @@ abstract contract Rounds is MarketStorage {
         uint256 budget = task.escrow / (task.rounds - round);
         if (totalCredited > budget) revert EscrowInsufficientFunds(taskId, budget, totalCredited);
         unchecked {
-            // Cannot underflow: totalCredited <= budget <= escrow. Cannot overflow: reserved + escrow
-            // only ever holds funded wei, which fits in uint128.
+            // Cannot underflow: totalCredited <= budget <= escrow.
             task.escrow -= uint128(totalCredited);
-            task.reserved += uint128(totalCredited);
         }
         r.status = RoundStatus.Posted;
-        r.postedAt = uint40(block.timestamp);
+        r.challengeDeadline = uint40(block.timestamp + task.timing.challengeDuration);
         r.creditsRoot = creditsRoot;
         r.totalCredited = uint128(totalCredited);
         uint32 next = round + 1;
@@ -154,10 +152,11 @@ abstract contract Rounds is MarketStorage {
         uint96 bond = r.challengeBond;
         task.pendingChallenges -= 1;
         task.bondsHeld -= bond;
-        uint128 refunded;
+        uint128 refunded = 0;
         if (upheld) {
+            // Claims wait for the challenge to settle, so nothing of this round was claimed yet.
             refunded = r.totalCredited - r.claimedTotal;
-            task.reserved -= refunded;
+            r.totalCredited = r.claimedTotal;
             task.escrow += refunded;
             r.status = RoundStatus.Voided;
             _credit(r.challenger, bond);
@@ -180,7 +179,7 @@ abstract contract Rounds is MarketStorage {
             phase: _phase(task, r, round),
             submitDeadline: r.submitDeadline,
             revealDeadline: r.revealDeadline,
-            postedAt: r.postedAt,
+            challengeDeadline: r.challengeDeadline,
             commits: r.commits,
             reveals: r.reveals,
             creditsRoot: r.creditsRoot,

@@ -42,7 +42,7 @@ abstract contract TaskEscrow is MarketStorage {
         task.status = TaskStatus.Open;
         task.rounds = rounds;
         task.maxContributors = maxContributors;
-        task.claimBond = uint128(claimBond);
+        task.claimBond = uint96(claimBond);
         task.timing = timing;
         task.rates = rates;
         task.specCID = specCID;
@@ -121,7 +121,7 @@ abstract contract TaskEscrow is MarketStorage {
             maxContributors: task.maxContributors,
             claimBond: task.claimBond,
             escrow: task.escrow,
-            reserved: task.reserved,
+            reserved: _reserved(taskId, task),
             bondsHeld: task.bondsHeld,
             totalFunded: task.totalFunded,
             refundRemaining: task.refundRemaining,

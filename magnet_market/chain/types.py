@@ -122,7 +122,7 @@ class RoundInfo:
     phase: RoundPhase
     submit_deadline: int
     reveal_deadline: int
-    posted_at: int
+    challenge_deadline: int
     commits: int
     reveals: int
     credits_root: bytes

@@ -1,0 +1,141 @@
+"""Gas per market action on a real anvil, and how it scales with the number of contributors.
+
+    python benchmarks/gas.py            # table
+    python benchmarks/gas.py --json     # one JSON object
+    python benchmarks/gas.py --contributors 100   # a quicker run
+
+Targets (issue 3): claim ≤ 90k, commit ≤ 60k, reveal ≤ 90k, postRound ≤ 150k and the same for
+10 and 1,000 contributors, claimReward ≤ 80k with a 1,000-leaf tree. Figures are gasUsed of the
+transaction (including the 21k base), measured for the last contributor of each round.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from magnet_market.chain.accounts import devnet_account
+from magnet_market.chain.client import MarketClient, commitment_for
+from magnet_market.chain.connection import Connection
+from magnet_market.chain.deploy import deploy_market
+from magnet_market.chain.devnet import Devnet
+from magnet_market.chain.merkle import CreditTree
+from magnet_market.chain.types import Timing
+from magnet_market.config import Network
+
+TARGETS = {
+    "claim": 90_000,
+    "commit": 60_000,
+    "reveal": 90_000,
+    "postRound_10": 150_000,
+    "postRound_1000": 150_000,
+    "claimReward_1000": 80_000,
+}
+
+
+def _funded_accounts(client: MarketClient, n: int) -> list[LocalAccount]:
+    accounts = [Account.create() for _ in range(n)]
+    for a in accounts:
+        client.w3.provider.make_request("anvil_setBalance", [a.address, hex(10**20)])
+    return accounts
+
+
+def run_round(
+    client: MarketClient, coordinator: LocalAccount, n: int, leaves: int
+) -> tuple[dict[str, int], CreditTree, int, list[LocalAccount]]:
+    """A task whose round 0 has ``n`` contributors and a credit tree of ``leaves`` leaves.
+
+    Returns the gas of the last claim/commit/reveal and of postRound, the tree, the task id and
+    the contributors.
+    """
+    sponsor = client.signer
+    assert sponsor is not None
+    timing = Timing(3600, 3600, 3600, 60)
+    task_id, receipt = client.create_task(
+        "bafkreispec", coordinator.address, 2, 10**21, 10**16, n, timing
+    )
+    gas = {"createTask": int(receipt["gasUsed"])}
+    people = _funded_accounts(client, n)
+    salts = {}
+    for who in people:
+        gas["claim"] = int(client.with_signer(who).claim(task_id, 10**16)["gasUsed"])
+    for who in people:
+        salts[who.address] = os.urandom(32)
+        c = commitment_for(task_id, 0, who.address, "bafkreickpt", 10**18, salts[who.address])
+        gas["commit"] = int(client.with_signer(who).commit(task_id, c)["gasUsed"])
+    for who in people:
+        receipt = client.with_signer(who).reveal(task_id, "bafkreickpt", 10**18, salts[who.address])
+        gas["reveal"] = int(receipt["gasUsed"])
+    credited = [(p.address, 10**15) for p in people]
+    credited += [(Account.create().address, 10**15) for _ in range(max(0, leaves - n))]
+    tree = CreditTree.of(credited)
+    total = sum(v for _, v in credited)
+    receipt = client.with_signer(coordinator).post_round(
+        task_id, "bafkreimerged", "bafkreireport", tree.root, total
+    )
+    gas["postRound"] = int(receipt["gasUsed"])
+    return gas, tree, task_id, people
+
+
+def measure(contributors: int = 1000, leaves: int = 1000) -> dict[str, int]:
+    """Every figure of the gas table, on a fresh devnet."""
+    with Devnet(accounts=3) as node:
+        conn = Connection(Network("devnet", node.url, node.chain_id))
+        owner, coordinator = devnet_account(0), devnet_account(1)
+        record = deploy_market(conn, owner, save=False)
+        client = MarketClient(conn, record.address, owner)
+        small, _, _, _ = run_round(client, coordinator, 10, 10)
+        big, tree, task_id, people = run_round(client, coordinator, contributors, leaves)
+        client.w3.provider.make_request("evm_increaseTime", [61])
+        client.w3.provider.make_request("evm_mine", [])
+        who = people[-1]
+        receipt = client.claim_reward(task_id, 0, who.address, 10**15, tree.proof(who.address))
+        claim_reward = int(receipt["gasUsed"])
+        withdraw = int(client.with_signer(who).withdraw()["gasUsed"])
+    return {
+        "createTask": small["createTask"],
+        "claim": big["claim"],
+        "commit": big["commit"],
+        "reveal": big["reveal"],
+        "postRound_10": small["postRound"],
+        f"postRound_{contributors}": big["postRound"],
+        f"claimReward_{leaves}": claim_reward,
+        "withdraw": withdraw,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--contributors", type=int, default=1000, help="contributors in a round")
+    args = parser.parse_args()
+    started = time.monotonic()
+    figures = measure(args.contributors, args.contributors)
+    if args.json:
+        print(json.dumps(figures))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"gas per action ({time.monotonic() - started:.0f} s on anvil)")
+    for col in ("action", "gas", "target", ""):
+        table.add_column(col)
+    for action, gas in figures.items():
+        target = TARGETS.get(action)
+        verdict = "" if target is None else ("[green]ok" if gas <= target else "[red]over")
+        table.add_row(action, f"{gas:,}", f"≤ {target:,}" if target else "", verdict)
+    Console().print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
