@@ -200,11 +200,14 @@ static int best_path(void) {
 }
 
 static void run_gemm(const gemm_args *a, int path, int threads) {
-    /* Rows are split in multiples of 4 so that every thread runs whole 4-row tiles. */
+    /* Rows are split in multiples of 4 so that every thread runs whole 4-row tiles. Dynamic
+     * chunks of 16 tiles: on a busy machine a descheduled thread holds up at most one chunk. */
     const int64_t tiles = (a->N + 3) / 4;
+    /* Waking a thread costs microseconds; below ~1M multiply-adds one thread is faster. */
+    if ((double)a->M * (double)a->N * (double)a->Kp < (double)(1 << 20)) threads = 1;
     (void)threads;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
+#pragma omp parallel for schedule(dynamic, 16) num_threads(threads) if (threads > 1)
 #endif
     for (int64_t i = 0; i < tiles; i++) {
         const int64_t n0 = i * 4, n1 = n0 + 4 < a->N ? n0 + 4 : a->N;
@@ -230,7 +233,8 @@ static void row_sums(const int8_t *x, int32_t *xs, int64_t M, int64_t Kp) {
     }
 }
 
-/* Per-token absmax int8, as quant.py: s = 127 / max(max|x|, 1e-5); q = clamp(rint(x*s)). */
+/* Per-token absmax int8, as quant.py: s = (1 / max(max|x|, 1e-5)) * 127; q = clamp(rint(x*s)).
+ * (torch evaluates 127 / t as reciprocal(t) * 127; dividing directly can differ by 1 ulp.) */
 static void quant_rows(const float *x, int8_t *q, float *s, int64_t M, int64_t K, int64_t Kp) {
     for (int64_t m = 0; m < M; m++) {
         const float *xr = x + m * K;
@@ -239,7 +243,7 @@ static void quant_rows(const float *x, int8_t *q, float *s, int64_t M, int64_t K
             const float v = fabsf(xr[k]);
             amax = v > amax ? v : amax;
         }
-        const float sc = 127.0f / (amax > 1e-5f ? amax : 1e-5f);
+        const float sc = (1.0f / (amax > 1e-5f ? amax : 1e-5f)) * 127.0f;
         int8_t *qr = q + m * Kp;
         for (int64_t k = 0; k < K; k++) {
             float v = nearbyintf(xr[k] * sc);
@@ -454,8 +458,14 @@ static PyMethodDef methods[] = {
     {"has_openmp", py_openmp, METH_NOARGS, "True when built with OpenMP threading."},
     {NULL, NULL, 0, NULL}};
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_ternary",
-                                    "Packed ternary x int8 matmul kernels for BitNet b1.58.", -1,
-                                    methods};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT,
+                                    "_ternary",
+                                    "Packed ternary x int8 matmul kernels for BitNet b1.58.",
+                                    -1,
+                                    methods,
+                                    NULL,
+                                    NULL,
+                                    NULL,
+                                    NULL};
 
 PyMODINIT_FUNC PyInit__ternary(void) { return PyModule_Create(&module); }

@@ -26,7 +26,7 @@ BLOCK = 256  # weights per packed block; K is padded up to a multiple of this
 
 def weight_scale(w: torch.Tensor) -> torch.Tensor:
     """Per-tensor absmean scale ``1 / mean(|W|)`` (0-d float32 tensor)."""
-    return 1.0 / w.abs().mean().clamp(min=EPS)
+    return w.abs().mean().clamp(min=EPS).reciprocal()
 
 
 def ternarize(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -36,8 +36,12 @@ def ternarize(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def activation_scale(x: torch.Tensor) -> torch.Tensor:
-    """Per-token absmax scale ``127 / max(|x|)`` over the last dim, shape ``(..., 1)``."""
-    return QMAX / x.abs().amax(dim=-1, keepdim=True).clamp(min=EPS)
+    """Per-token absmax scale ``127 / max(|x|)`` over the last dim, shape ``(..., 1)``.
+
+    Written as ``reciprocal * 127``: that is what torch evaluates for ``127 / tensor`` (the
+    microsoft/BitNet code), and the C kernel repeats it exactly; ``127 / a`` can differ by 1 ulp.
+    """
+    return x.abs().amax(dim=-1, keepdim=True).clamp(min=EPS).reciprocal() * QMAX
 
 
 def quantize_activations(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from magnet_market import __version__
+from magnet_market.errors import MagnetError
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class MagnetGroup(click.Group):
+    """Turns our own errors into clean one-line failures (exit 1) at the CLI boundary."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except MagnetError as e:
+            raise click.ClickException(f"{type(e).__name__}: {e}") from None
+
+
+@click.group(cls=MagnetGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="magnet")
 def main() -> None:
     """MAGNET Market: train BitNet models for on-chain bounties."""
@@ -16,6 +29,10 @@ def main() -> None:
 def _register() -> None:
     # Imported here so each command module can import `main` without a cycle.
     from magnet_market.cli import chain as _chain  # noqa: F401
+    from magnet_market.cli import demo as _demo  # noqa: F401
+    from magnet_market.cli import infer as _infer  # noqa: F401
+    from magnet_market.cli import ipfs as _ipfs  # noqa: F401
+    from magnet_market.cli import market as _market  # noqa: F401
 
 
 _register()
