@@ -54,35 +54,10 @@ def test_a_round_through_the_cli(runner, devnet_network, actors, tmp_path):
     run(runner, "task", "fund", 1, "1ether", "--account", "devnet:3")
     alice = "devnet:5"
     run(runner, "claim", 1, "--account", alice)
-    submitted = json.loads(
-        run(
-            runner,
-            "submit",
-            1,
-            "--cid",
-            "bafyalice",
-            "--metric",
-            "1.25",
-            "--account",
-            alice,
-            "--json",
-        ).stdout
-    )
+    submit = ["submit", 1, "--cid", "bafyalice", "--metric", "1.25", "--account", alice, "--json"]
+    submitted = json.loads(run(runner, *submit).stdout)
     assert submitted["claimed_metric"] == 125 * 10**16 and submitted["revealed_now"]
-    again = json.loads(
-        run(
-            runner,
-            "submit",
-            1,
-            "--cid",
-            "bafyalice",
-            "--metric",
-            "1.25",
-            "--account",
-            alice,
-            "--json",
-        ).stdout
-    )
+    again = json.loads(run(runner, *submit).stdout)
     assert not again["committed_now"] and not again["revealed_now"]  # idempotent
     credits = tmp_path / "credits.json"
     credits.write_text(json.dumps({actors.contributors[0].address: 10**18}))
