@@ -233,6 +233,7 @@ def train(
             return step >= cfg.steps
         return time.perf_counter() - t0 >= cfg.time_budget
 
+    evaluated_at = -1
     while not done():
         if cfg.steps is not None:
             progress = step / cfg.steps
@@ -256,14 +257,17 @@ def train(
         lrs.append(lr)
         if cfg.eval_every and step % cfg.eval_every == 0 and not done():
             metrics = data.evaluate(model)
+            evaluated_at = step
             if on_eval:
                 on_eval(step, metrics)
         if cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
             ck = training_checkpoint(model, opt, step, parent_cid, metrics, cfg)
             ckpts.append(ck.save(Path(cfg.checkpoint_dir) / f"step{step:07d}.safetensors"))
-    metrics = data.evaluate(model)
-    if on_eval:
-        on_eval(step, metrics)
+    # A time budget can run out right after a periodic evaluation: don't evaluate that step twice.
+    if evaluated_at != step:
+        metrics = data.evaluate(model)
+        if on_eval:
+            on_eval(step, metrics)
     return TrainResult(losses, lrs, metrics, step, time.perf_counter() - t0, ckpts)
 
 
