@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -17,13 +17,14 @@ from magnet_market.chain.connection import Connection
 from magnet_market.chain.deploy import find_deployment
 from magnet_market.chain.events import EventReader
 from magnet_market.config import Network, resolve_network
+from magnet_market.storage import ContentStore, KuboStore, LocalStore
+from magnet_market.units import format_ether as format_ether
+from magnet_market.units import parse_wei
 
 F = TypeVar("F", bound=Callable[..., Any])
 #: Tables and results go to stdout; progress and confirmations to stderr, so stdout stays parseable.
 out = Console()
 console = Console(stderr=True)
-
-_UNITS = {"wei": 0, "gwei": 9, "ether": 18, "eth": 18}
 
 
 class WeiType(click.ParamType):
@@ -32,29 +33,13 @@ class WeiType(click.ParamType):
     name = "amount"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
-        if isinstance(value, int):
-            return value
-        text = str(value).strip().lower().replace(" ", "")
-        unit = next((u for u in sorted(_UNITS, key=len, reverse=True) if text.endswith(u)), "wei")
-        number = text.removesuffix(unit) if text.endswith(unit) else text
         try:
-            wei = Decimal(number) * (Decimal(10) ** _UNITS[unit])
-        except InvalidOperation:
-            self.fail(f"{value!r} is not an amount (e.g. 3ether, 20gwei, 1000)", param, ctx)
-        if wei != wei.to_integral_value() or wei < 0:
-            self.fail(f"{value!r} is not a whole, non-negative number of wei", param, ctx)
-        return int(wei)
+            return parse_wei(value)
+        except ValueError as e:
+            self.fail(str(e), param, ctx)
 
 
 WEI = WeiType()
-
-
-def format_ether(wei: int) -> str:
-    """``1.5 ETH`` style, exact (no float rounding)."""
-    text = format(Decimal(wei) / Decimal(10**18), "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return f"{text} ETH"
 
 
 def network_options(f: F) -> F:
@@ -73,6 +58,29 @@ def network_options(f: F) -> F:
         show_default=True,
         help="devnet, hooti-testnet, hooti, or an http(s):// RPC URL.",
     )(f)
+
+
+def store_options(f: F) -> F:
+    """``--ipfs-api`` (an IPFS node) or ``--store`` (the embedded store's folder)."""
+    f = click.option(
+        "--store",
+        "store_path",
+        envvar="MAGNET_STORE",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Embedded content store folder (default: $MAGNET_HOME/ipfs).",
+    )(f)
+    return click.option(
+        "--ipfs-api",
+        envvar="MAGNET_IPFS_API",
+        default=None,
+        help="IPFS node RPC URL (Kubo), e.g. http://127.0.0.1:5001; default: embedded store.",
+    )(f)
+
+
+def open_store(ipfs_api: str | None, store_path: Path | None) -> ContentStore:
+    """The node at ``ipfs_api`` if given, else the embedded LocalStore."""
+    return KuboStore(ipfs_api) if ipfs_api else LocalStore(store_path)
 
 
 def json_option(f: F) -> F:

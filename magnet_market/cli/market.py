@@ -24,9 +24,13 @@ from magnet_market.cli._common import (
     key_value_table,
     network_options,
     open_market,
+    open_store,
     out,
+    store_options,
     tx_line,
 )
+from magnet_market.sponsor import publish_task
+from magnet_market.tasks.spec import load_spec
 
 
 def _task_dict(task: TaskInfo) -> dict[str, object]:
@@ -43,10 +47,26 @@ def task() -> None:
     """Create, fund, inspect and close tasks."""
 
 
+_RAW_ONLY = (
+    "rounds",
+    "bond",
+    "max_contributors",
+    "submit_seconds",
+    "reveal_seconds",
+    "merge_seconds",
+    "challenge_seconds",
+    "timeout_bps",
+    "dishonest_bps",
+    "bad_verification_bps",
+)
+
+
 @task.command("create")
 @network_options
-@click.option("--spec-cid", required=True, help="CID of the task spec on IPFS.")
-@click.option("--bounty", type=WEI, required=True, help="Escrowed bounty, e.g. 3ether.")
+@store_options
+@click.argument("spec", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--spec-cid", default=None, help="Without SPEC: CID of an already pinned spec.")
+@click.option("--bounty", type=WEI, default=None, help="Escrowed bounty, e.g. 3ether.")
 @click.option("--coordinator", default=None, help="Coordinator address (default: yourself).")
 @click.option("--rounds", default=2, show_default=True, help="Merge rounds (1-120).")
 @click.option("--bond", type=WEI, default="0.01ether", show_default=True, help="Claim bond.")
@@ -59,11 +79,16 @@ def task() -> None:
 @click.option("--dishonest-bps", default=5_000, show_default=True, help="Dishonest claim (bps).")
 @click.option("--bad-verification-bps", default=3_000, show_default=True, help="Bad work (bps).")
 @json_option
+@click.pass_context
 def task_create(
+    ctx: click.Context,
     network: str,
     account: str | None,
-    spec_cid: str,
-    bounty: int,
+    ipfs_api: str | None,
+    store_path: Path | None,
+    spec: Path | None,
+    spec_cid: str | None,
+    bounty: int | None,
     coordinator: str | None,
     rounds: int,
     bond: int,
@@ -77,29 +102,57 @@ def task_create(
     bad_verification_bps: int,
     as_json: bool,
 ) -> None:
-    """Create a task and escrow its bounty."""
-    client = open_market(network, account)
-    try:
-        rates = SlashRates(timeout_bps, dishonest_bps, bad_verification_bps)
-    except ValueError as e:
-        raise click.BadParameter(str(e)) from None
-    timing = Timing(submit_seconds, reveal_seconds, merge_seconds, challenge_seconds)
-    assert client.signer is not None
-    task_id, receipt = client.create_task(
-        spec_cid,
-        coordinator or client.signer.address,
-        rounds,
-        bounty,
-        bond,
-        max_contributors,
-        timing,
-        rates,
-    )
+    """Create a task and escrow its bounty.
+
+    With SPEC (a TOML task spec): validate it, pin it and its base checkpoint, and take rounds,
+    bond, slots, timing and slash rates from it. Without SPEC: --spec-cid and --bounty name an
+    already pinned spec and the options set the rest.
+    """
+    if spec is not None:
+        given = [n for n in (*_RAW_ONLY, "spec_cid") if _given(ctx, n)]
+        if given:
+            raise click.UsageError(f"with SPEC, set {', '.join(given)} in the spec file instead")
+        task_spec = load_spec(spec)
+        client = open_market(network, account)
+        assert client.signer is not None
+        published = publish_task(
+            task_spec,
+            open_store(ipfs_api, store_path),
+            client,
+            coordinator or client.signer.address,
+            bounty,
+        )
+        task_id, receipt = published.task_id, published.receipt
+    else:
+        if spec_cid is None or bounty is None:
+            raise click.UsageError("give a SPEC file, or --spec-cid and --bounty")
+        try:
+            rates = SlashRates(timeout_bps, dishonest_bps, bad_verification_bps)
+        except ValueError as e:
+            raise click.BadParameter(str(e)) from None
+        timing = Timing(submit_seconds, reveal_seconds, merge_seconds, challenge_seconds)
+        client = open_market(network, account)
+        assert client.signer is not None
+        task_id, receipt = client.create_task(
+            spec_cid,
+            coordinator or client.signer.address,
+            rounds,
+            bounty,
+            bond,
+            max_contributors,
+            timing,
+            rates,
+        )
+    info = client.task(task_id)
     if as_json:
-        emit_json(_task_dict(client.task(task_id)))
+        emit_json(_task_dict(info))
         return
-    tx_line(f"task {task_id} created with {format_ether(bounty)}", receipt)
-    _print_task(client.task(task_id))
+    tx_line(f"task {task_id} created with {format_ether(info.escrow)}", receipt)
+    _print_task(info)
+
+
+def _given(ctx: click.Context, name: str) -> bool:
+    return ctx.get_parameter_source(name) not in (None, click.core.ParameterSource.DEFAULT)
 
 
 @task.command("fund")

@@ -1,0 +1,186 @@
+"""The task spec a sponsor writes (TOML) and pins to IPFS: what to train, how, and for what.
+
+Every field is validated with a message that names it, so a bad spec fails before anything is
+pinned or any ether moves. The pinned form is canonical JSON (sorted keys), so the same spec
+always gets the same CID. Example (``docs/task-spec.md`` lists every field)::
+
+    name = "tinylm-stdlib"
+    kind = "tinylm"
+    rounds = 2
+    inner_steps = 50
+
+    [model]
+    d_model = 64
+    n_layers = 2
+
+    [market]
+    bounty = "3ether"
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from magnet_market.bitnet.checkpoint import Checkpoint
+from magnet_market.bitnet.model import ModelConfig, build_model, config_from_dict
+from magnet_market.errors import MagnetError
+from magnet_market.units import parse_wei
+
+#: The metric each task kind is scored on, and whether lower is better.
+METRICS: dict[str, tuple[str, bool]] = {
+    "tinylm": ("val_loss", True),
+    "digits": ("balanced_accuracy", False),
+}
+_MODEL_KIND = {"tinylm": "transformer", "digits": "classifier"}
+
+
+class SpecError(MagnetError, ValueError):
+    """A task spec is invalid; the message lists every bad field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Timing(_Strict):
+    """Phase lengths of each round, in seconds."""
+
+    submit: int = Field(3600, ge=1, le=365 * 86400)
+    reveal: int = Field(1800, ge=1, le=365 * 86400)
+    merge: int = Field(3600, ge=1, le=365 * 86400)
+    challenge: int = Field(3600, ge=0, le=365 * 86400)
+
+
+class Market(_Strict):
+    """What the chain holds: bounty, bonds, slots, timing, slash rates (basis points)."""
+
+    bounty: int = Field(..., gt=0)
+    claim_bond: int = Field(10**16, ge=0)
+    max_contributors: int = Field(8, ge=1, le=10_000)
+    timing: Timing = Timing()
+    timeout_bps: int = Field(1_000, ge=0, le=10_000)
+    dishonest_claim_bps: int = Field(5_000, ge=0, le=10_000)
+    bad_verification_bps: int = Field(3_000, ge=0, le=10_000)
+
+    @field_validator("bounty", "claim_bond", mode="before")
+    @classmethod
+    def _wei(cls, value: Any) -> int:
+        return parse_wei(value)
+
+
+class Verification(_Strict):
+    """How the coordinator judges a submission (relative tolerances on the task's metric)."""
+
+    claim_tolerance: float = Field(
+        0.02, ge=0, le=1
+    )  # claim better than measured by more: dishonest
+    regression_tolerance: float = Field(0.05, ge=0, le=1)  # worse than the parent by more: rejected
+
+
+class Search(_Strict):
+    """The contributor's autoresearch budget and search space (validated by autoresearch)."""
+
+    trials: int = Field(4, ge=0, le=10_000)
+    budget_seconds: float = Field(10.0, gt=0, le=86_400)
+    space: dict[str, Any] = Field(default_factory=dict)
+
+
+class TaskSpec(_Strict):
+    """A training task. ``base_cid`` is filled in when the sponsor publishes the base checkpoint."""
+
+    version: Literal[1] = 1
+    name: str = Field(..., min_length=1, max_length=100)
+    kind: Literal["tinylm", "digits"]
+    seed: int = Field(0, ge=0)
+    rounds: int = Field(..., ge=1, le=120)
+    inner_steps: int = Field(..., ge=1, le=1_000_000)
+    batch_size: int = Field(16, ge=1, le=65_536)
+    model: dict[str, Any] = Field(default_factory=dict)
+    base_cid: str | None = None
+    search: Search = Search()
+    verification: Verification = Verification()
+    market: Market
+
+    @model_validator(mode="after")
+    def _model_fits_kind(self) -> TaskSpec:
+        try:
+            self.model_config_obj()
+        except ValueError as e:
+            raise ValueError(f"model: {e}") from None
+        return self
+
+    @property
+    def metric(self) -> str:
+        """Name of the validation metric."""
+        return METRICS[self.kind][0]
+
+    @property
+    def lower_is_better(self) -> bool:
+        """Whether a smaller metric is an improvement."""
+        return METRICS[self.kind][1]
+
+    def model_config_obj(self) -> ModelConfig:
+        """The BitNet model config this task trains."""
+        expected = _MODEL_KIND[self.kind]
+        kind = self.model.get("kind", expected)
+        if kind != expected:
+            raise ValueError(f"model.kind must be {expected!r} for a {self.kind} task")
+        return config_from_dict({**self.model, "kind": expected})
+
+    def canonical_json(self) -> bytes:
+        """The pinned form: sorted keys, no whitespace, wei as integers."""
+        return json.dumps(
+            self.model_dump(mode="json"), sort_keys=True, separators=(",", ":")
+        ).encode()
+
+
+def base_checkpoint(spec: TaskSpec) -> Checkpoint:
+    """Round 0's parent: the task's model, freshly initialised from the spec's seed."""
+    cfg = spec.model_config_obj()
+    torch.manual_seed(spec.seed)
+    model = build_model(cfg)
+    return Checkpoint(tensors=dict(model.state_dict()), config=cfg, metrics={})
+
+
+def _explain(e: ValidationError) -> str:
+    lines = []
+    for err in e.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "spec"
+        lines.append(f"  {where}: {err['msg']}")
+    return "invalid task spec:\n" + "\n".join(lines)
+
+
+def parse_spec(data: dict[str, Any]) -> TaskSpec:
+    """Validate a spec given as a mapping (from TOML or JSON)."""
+    try:
+        return TaskSpec.model_validate(data)
+    except ValidationError as e:
+        raise SpecError(_explain(e)) from None
+
+
+def load_spec(path: str | Path) -> TaskSpec:
+    """Read and validate a TOML (``.toml``) or JSON spec file."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise SpecError(f"cannot read task spec {path}: {e.strerror}") from None
+    try:
+        data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as e:
+        raise SpecError(f"{path} is not valid {path.suffix.lstrip('.') or 'TOML'}: {e}") from None
+    return parse_spec(data)
+
+
+def spec_from_bytes(data: bytes) -> TaskSpec:
+    """A pinned spec fetched from storage (canonical JSON)."""
+    try:
+        return parse_spec(json.loads(data))
+    except json.JSONDecodeError as e:
+        raise SpecError(f"pinned task spec is not JSON: {e}") from None

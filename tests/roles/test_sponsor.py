@@ -1,0 +1,50 @@
+"""The sponsor: `magnet task create SPEC.toml` pins the spec and base checkpoint, then funds."""
+
+from __future__ import annotations
+
+import json
+
+from magnet_market.bitnet import checkpoint
+from magnet_market.chain.client import MarketClient
+from magnet_market.chain.connection import Connection
+from magnet_market.chain.deploy import find_deployment
+from magnet_market.cli import main
+from magnet_market.storage import LocalStore
+from magnet_market.tasks.spec import spec_from_bytes
+from tests.tasks.test_spec import SPEC_TOML
+
+
+def test_task_create_from_a_spec_file(runner, devnet_network, actors, tmp_path):
+    assert runner.invoke(main, ["deploy"]).exit_code == 0
+    spec_path = tmp_path / "task.toml"
+    spec_path.write_text(SPEC_TOML)
+    store_dir = tmp_path / "store"
+    args = ["task", "create", str(spec_path), "--store", str(store_dir), "--account", "devnet:1"]
+    result = runner.invoke(main, [*args, "--coordinator", actors.coordinator.address, "--json"])
+    assert result.exit_code == 0, result.output
+    task = json.loads(result.stdout)
+    assert task["escrow"] == 3 * 10**18 and task["rounds"] == 2
+    assert task["timing"]["submit"] == 120
+    store = LocalStore(store_dir)
+    pinned = spec_from_bytes(store.get(task["spec_cid"]))
+    assert pinned.name == "tinylm-stdlib" and pinned.base_cid
+    base = checkpoint.from_bytes(store.get(pinned.base_cid))
+    assert base.config == pinned.model_config_obj()
+    conn = Connection(devnet_network)
+    client = MarketClient(conn, find_deployment(conn).address)
+    assert client.task(1).sponsor == actors.sponsor.address
+
+
+def test_a_bad_spec_sends_no_transaction(runner, devnet_network, tmp_path):
+    assert runner.invoke(main, ["deploy"]).exit_code == 0
+    spec_path = tmp_path / "task.toml"
+    spec_path.write_text(SPEC_TOML.replace('bounty = "3ether"', 'bounty = "-3ether"'))
+    result = runner.invoke(main, ["task", "create", str(spec_path), "--store", str(tmp_path / "s")])
+    assert result.exit_code == 1
+    assert "SpecError" in result.output and "market.bounty" in result.output
+    conn = Connection(devnet_network)
+    assert MarketClient(conn, find_deployment(conn).address).task_count() == 0
+    mixed = runner.invoke(main, ["task", "create", str(spec_path), "--rounds", "3"])
+    assert mixed.exit_code == 2 and "set rounds in the spec file" in mixed.output
+    neither = runner.invoke(main, ["task", "create"])
+    assert neither.exit_code == 2 and "--spec-cid and --bounty" in neither.output

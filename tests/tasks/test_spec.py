@@ -1,0 +1,103 @@
+"""Task specs: every bad field named, canonical pinned form, base checkpoints."""
+
+from __future__ import annotations
+
+import pytest
+
+from magnet_market.bitnet import checkpoint
+from magnet_market.tasks.spec import (
+    SpecError,
+    base_checkpoint,
+    load_spec,
+    parse_spec,
+    spec_from_bytes,
+)
+
+SPEC_TOML = """
+name = "tinylm-stdlib"
+kind = "tinylm"
+rounds = 2
+inner_steps = 20
+
+[model]
+seq_len = 32
+d_model = 32
+n_layers = 1
+n_heads = 2
+
+[market]
+bounty = "3ether"
+claim_bond = "0.01 ether"
+
+[market.timing]
+submit = 120
+"""
+
+
+def test_toml_spec_loads_with_defaults_and_units(tmp_path):
+    path = tmp_path / "task.toml"
+    path.write_text(SPEC_TOML)
+    spec = load_spec(path)
+    assert (spec.metric, spec.lower_is_better) == ("val_loss", True)
+    assert spec.market.bounty == 3 * 10**18 and spec.market.claim_bond == 10**16
+    assert spec.market.timing.submit == 120 and spec.market.timing.reveal == 1800
+    assert spec.model_config_obj().d_model == 32
+    assert spec_from_bytes(spec.canonical_json()) == spec
+
+
+def test_every_bad_field_is_named():
+    with pytest.raises(SpecError) as e:
+        parse_spec(
+            {
+                "name": "",
+                "kind": "imagenet",
+                "rounds": 500,
+                "inner_steps": 0,
+                "market": {"bounty": "3 bananas", "timeout_bps": 20_000},
+                "typo": 1,
+            }
+        )
+    message = str(e.value)
+    for field in (
+        "name",
+        "kind",
+        "rounds",
+        "inner_steps",
+        "market.bounty",
+        "market.timeout_bps",
+        "typo",
+    ):
+        assert f"  {field}:" in message, (field, message)
+
+
+def test_model_must_fit_the_task_kind():
+    base = {"name": "d", "kind": "digits", "rounds": 1, "inner_steps": 5, "market": {"bounty": 1}}
+    with pytest.raises(SpecError, match="model: hidden must be >= 1"):
+        parse_spec({**base, "model": {"hidden": 0}})
+    with pytest.raises(SpecError, match=r"model\.kind must be 'classifier'"):
+        parse_spec({**base, "model": {"kind": "transformer"}})
+    with pytest.raises(SpecError, match="unknown classifier config keys"):
+        parse_spec({**base, "model": {"d_model": 3}})
+
+
+def test_unreadable_and_malformed_files(tmp_path):
+    with pytest.raises(SpecError, match="cannot read"):
+        load_spec(tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("name = ")
+    with pytest.raises(SpecError, match="not valid toml"):
+        load_spec(bad)
+    with pytest.raises(SpecError, match="not JSON"):
+        spec_from_bytes(b"\x00")
+
+
+def test_base_checkpoint_is_deterministic_and_loadable(tmp_path):
+    path = tmp_path / "task.toml"
+    path.write_text(SPEC_TOML)
+    spec = load_spec(path)
+    first, second = base_checkpoint(spec).to_bytes(), base_checkpoint(spec).to_bytes()
+    assert first == second  # same spec, same bytes, same CID
+    loaded = checkpoint.from_bytes(first)
+    assert loaded.config == spec.model_config_obj() and loaded.step == 0
+    other = base_checkpoint(spec.model_copy(update={"seed": 1})).to_bytes()
+    assert other != first
