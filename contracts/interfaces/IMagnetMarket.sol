@@ -91,8 +91,8 @@ interface IMagnetMarket {
     error TaskNotOpen(uint256 taskId);
     /// @dev A task parameter is out of its bounds; `parameter` names it.
     error TaskInvalidParameter(string parameter);
-    /// @dev Only the task's sponsor may do this.
-    error TaskNotSponsor(uint256 taskId, address caller);
+    /// @dev The task must be closed first (refunds, bond release).
+    error TaskNotClosed(uint256 taskId);
     /// @dev Only the task's coordinator may do this.
     error TaskNotCoordinator(uint256 taskId, address caller);
     /// @dev The task cannot be closed yet.

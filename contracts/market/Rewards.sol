@@ -77,7 +77,7 @@ abstract contract Rewards is MarketStorage {
     /// @param taskId The closed task.
     function releaseBond(uint256 taskId) external {
         Task storage task = _task(taskId);
-        if (task.status != TaskStatus.Closed) revert TaskNotOpen(taskId);
+        if (task.status != TaskStatus.Closed) revert TaskNotClosed(taskId);
         Contributor storage c = _contributors[taskId][msg.sender];
         uint96 bond = c.bond;
         if (bond == 0) revert NothingToPay(msg.sender);

@@ -81,7 +81,7 @@ abstract contract TaskEscrow is MarketStorage {
     /// @param taskId The closed task.
     function claimRefund(uint256 taskId) external {
         Task storage task = _task(taskId);
-        if (task.status != TaskStatus.Closed) revert TaskNotClosable(taskId);
+        if (task.status != TaskStatus.Closed) revert TaskNotClosed(taskId);
         uint256 funded = _funded[taskId][msg.sender];
         if (funded == 0) revert NothingToPay(msg.sender);
         _funded[taskId][msg.sender] = 0;

@@ -178,3 +178,14 @@ def test_pause_stops_new_work_but_not_commits(market, actors, task_id):
     submit(market, task_id, a, "bafya", 1)
     market.unpause()
     market.with_signer(actors.contributors[1]).claim(task_id)
+
+
+def test_second_reveal_while_others_still_reveal(market, actors, task_id):
+    a, b = actors.contributors[:2]
+    for who in (a, b):
+        market.with_signer(who).claim(task_id)
+    salt = submit(market, task_id, a, "bafya", 1)
+    submit(market, task_id, b, "bafyb", 2)
+    reveal(market, task_id, a, "bafya", 1, salt)
+    with pytest.raises(errors.SubmissionAlreadyRevealed):
+        reveal(market, task_id, a, "bafya", 1, salt)

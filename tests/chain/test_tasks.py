@@ -113,3 +113,24 @@ def test_close_requires_all_rounds_final_or_a_stalled_coordinator(market, actors
     assert market.task(task_id).status is TaskStatus.CLOSED
     market.with_signer(alice).release_bond(task_id)
     assert market.withdrawable(alice.address) == BOND
+
+
+def test_refunds_and_bonds_wait_for_close(market, actors):
+    task_id = create_task(market, actors.sponsor, actors.coordinator)
+    market.with_signer(actors.contributors[0]).claim(task_id)
+    with pytest.raises(errors.TaskNotClosed):
+        market.with_signer(actors.sponsor).claim_refund(task_id)
+    with pytest.raises(errors.TaskNotClosed):
+        market.with_signer(actors.contributors[0]).release_bond(task_id)
+
+
+def test_ownership_moves_in_two_steps(market, actors):
+    new_owner = market.with_signer(actors.funder)
+    market.transact(market.contract.functions.transferOwnership(actors.funder.address))
+    with pytest.raises(errors.OwnableUnauthorizedAccount):
+        new_owner.pause()  # pending, not yet accepted
+    new_owner.transact(market.contract.functions.acceptOwnership())
+    new_owner.pause()
+    with pytest.raises(errors.OwnableUnauthorizedAccount):
+        market.unpause()
+    new_owner.unpause()
