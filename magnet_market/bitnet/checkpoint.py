@@ -163,6 +163,26 @@ def load(path: str | Path) -> Checkpoint:
     return from_bytes(Path(path).read_bytes())
 
 
+def from_model(
+    model: torch.nn.Module,
+    *,
+    step: int = 0,
+    parent_cid: str = "",
+    metrics: dict[str, float] | None = None,
+    extra: dict[str, str] | None = None,
+) -> Checkpoint:
+    """A ``train`` checkpoint of ``model``'s weights alone (no optimizer state)."""
+    tensors = {f"model.{k}": v.detach().clone() for k, v in model.state_dict().items()}
+    return Checkpoint(
+        tensors=tensors,
+        config=model.config,
+        step=step,
+        parent_cid=parent_cid,
+        metrics=dict(metrics or {}),
+        extra=dict(extra or {}),
+    )
+
+
 def model_tensors(ckpt: Checkpoint) -> dict[str, torch.Tensor]:
     """The ``model.`` entries with the prefix stripped (a state dict)."""
     return {k[len("model.") :]: v for k, v in ckpt.tensors.items() if k.startswith("model.")}

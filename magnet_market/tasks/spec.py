@@ -27,7 +27,7 @@ from typing import Any, Literal
 import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from magnet_market.bitnet.checkpoint import Checkpoint
+from magnet_market.bitnet.checkpoint import Checkpoint, from_model
 from magnet_market.bitnet.model import ModelConfig, build_model, config_from_dict
 from magnet_market.errors import MagnetError
 from magnet_market.units import parse_wei
@@ -142,10 +142,8 @@ class TaskSpec(_Strict):
 
 def base_checkpoint(spec: TaskSpec) -> Checkpoint:
     """Round 0's parent: the task's model, freshly initialised from the spec's seed."""
-    cfg = spec.model_config_obj()
     torch.manual_seed(spec.seed)
-    model = build_model(cfg)
-    return Checkpoint(tensors=dict(model.state_dict()), config=cfg, metrics={})
+    return from_model(build_model(spec.model_config_obj()))
 
 
 def _explain(e: ValidationError) -> str:

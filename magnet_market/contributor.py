@@ -1,0 +1,132 @@
+"""The contributor's workflow for one round: fetch, train, publish, commit and reveal.
+
+Every step can be repeated safely: joining is skipped when the slot is held, a checkpoint
+already trained for this round and parent is reused from the work folder, and
+:func:`~magnet_market.chain.submission.submit_checkpoint` resumes a half-done commit-reveal.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from magnet_market.bitnet import checkpoint
+from magnet_market.bitnet.checkpoint import Checkpoint
+from magnet_market.bitnet.model import build_model
+from magnet_market.bitnet.train import TrainConfig, train
+from magnet_market.chain.client import MarketClient
+from magnet_market.chain.events import EventReader
+from magnet_market.chain.submission import Submitted, scale_metric, submit_checkpoint
+from magnet_market.errors import MagnetError
+from magnet_market.storage import ContentStore
+from magnet_market.tasks.data import task_data
+from magnet_market.tasks.spec import TaskSpec, spec_from_bytes
+
+
+class ContributorError(MagnetError, RuntimeError):
+    """The contributor cannot take part in this round (task closed, parent missing)."""
+
+
+@dataclass(frozen=True)
+class RoundWork:
+    """What a contributor did in one round."""
+
+    task_id: int
+    round: int
+    parent_cid: str
+    cid: str
+    metric: float
+    submitted: Submitted
+
+
+def fetch_spec(client: MarketClient, store: ContentStore, task_id: int) -> TaskSpec:
+    """The task's spec, fetched by the CID on chain and verified against it."""
+    return spec_from_bytes(store.get(client.task(task_id).spec_cid))
+
+
+def parent_cid(reader: EventReader, spec: TaskSpec, task_id: int, round_: int) -> str:
+    """Round 0 trains on the base checkpoint; round r on round r-1's merged checkpoint."""
+    if round_ == 0:
+        if not spec.base_cid:
+            raise ContributorError(f"task {task_id}'s spec names no base checkpoint")
+        return spec.base_cid
+    posted = reader.get("RoundPosted", taskId=task_id, round=round_ - 1)
+    if not posted:
+        raise ContributorError(f"round {round_ - 1} of task {task_id} has not been posted")
+    return str(posted[-1]["args"]["mergedCID"])
+
+
+class Contributor:
+    """One contributor account taking part in tasks.
+
+    Args:
+        client: the market, signing as the contributor.
+        store: where specs and checkpoints are fetched and published.
+        reader: the market's events.
+        workdir: where trained checkpoints are kept until submitted.
+    """
+
+    def __init__(
+        self, client: MarketClient, store: ContentStore, reader: EventReader, workdir: Path
+    ) -> None:
+        if client.signer is None:
+            raise ContributorError("a contributor needs a signing account")
+        self.client = client
+        self.store = store
+        self.reader = reader
+        self.workdir = workdir
+        self.address = client.signer.address
+
+    def join(self, task_id: int) -> bool:
+        """Claim a slot unless already holding one; returns whether a claim was sent."""
+        if self.client.contributor(task_id, self.address)["joined"]:
+            return False
+        self.client.claim(task_id)
+        return True
+
+    def work_round(self, task_id: int, claim_bias: float = 0.0) -> RoundWork:
+        """Train on the current round's parent, publish the checkpoint, commit and reveal.
+
+        Args:
+            task_id: the task.
+            claim_bias: added to the measured metric before claiming it. Honest contributors
+                leave it at 0; the demo uses it to show a dishonest claim being slashed.
+        """
+        self.join(task_id)
+        spec = fetch_spec(self.client, self.store, task_id)
+        round_ = self.client.task(task_id).current_round
+        if round_ >= spec.rounds:
+            raise ContributorError(f"task {task_id} has no open round left")
+        parent = parent_cid(self.reader, spec, task_id, round_)
+        path = self.workdir / f"task{task_id}-round{round_}-{self.address}.safetensors"
+        ckpt = checkpoint.load(path) if path.is_file() else None
+        if ckpt is None or ckpt.parent_cid != parent:
+            ckpt = self._train(spec, task_id, round_, parent)
+            ckpt.save(path)
+        metric = ckpt.metrics[spec.metric]
+        cid = str(self.store.add_bytes(ckpt.to_bytes()))
+        submitted = submit_checkpoint(
+            self.client, task_id, cid, scale_metric(metric + claim_bias), reveal_timeout=3600
+        )
+        return RoundWork(task_id, round_, parent, cid, metric, submitted)
+
+    def _train(self, spec: TaskSpec, task_id: int, round_: int, parent: str) -> Checkpoint:
+        base = checkpoint.from_bytes(self.store.get(parent))
+        model = build_model(base.config)
+        checkpoint.load_into(model, base)
+        # A seed of our own per round: contributors explore different batches of the same data.
+        seed = int.from_bytes(bytes.fromhex(self.address[2:10]), "big") + round_
+        torch.manual_seed(seed)
+        cfg = TrainConfig(steps=spec.inner_steps, batch_size=spec.batch_size, seed=seed)
+        result = train(model, task_data(spec), cfg, parent_cid=parent)
+        submission = {"task_id": task_id, "round": round_, "author": self.address}
+        return checkpoint.from_model(
+            model,
+            step=result.step,
+            parent_cid=parent,
+            metrics=result.metrics,
+            extra={"submission": json.dumps(submission, sort_keys=True), "train": cfg.to_json()},
+        )

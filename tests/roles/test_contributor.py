@@ -1,0 +1,79 @@
+"""A contributor's round on a real devnet and the embedded store: train, publish, commit, reveal."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from magnet_market.bitnet import checkpoint
+from magnet_market.bitnet.model import build_model
+from magnet_market.chain.events import EventReader
+from magnet_market.chain.submission import scale_metric
+from magnet_market.contributor import Contributor, ContributorError
+from magnet_market.sponsor import publish_task
+from magnet_market.storage import LocalStore, StorageError, cid_of_bytes
+from magnet_market.tasks import DigitsData
+from magnet_market.tasks.spec import parse_spec
+
+DIGITS_SPEC = {
+    "name": "digits-small",
+    "kind": "digits",
+    "rounds": 2,
+    "inner_steps": 30,
+    "batch_size": 32,
+    "model": {"hidden": 32, "n_layers": 1},
+    "market": {"bounty": "2ether", "max_contributors": 3},
+}
+
+
+@pytest.fixture
+def store(tmp_path):
+    return LocalStore(tmp_path / "store")
+
+
+def test_contributor_round_is_published_and_revealed(market, actors, store, tmp_path):
+    sponsor = market.with_signer(actors.sponsor)
+    task = publish_task(parse_spec(DIGITS_SPEC), store, sponsor, actors.coordinator.address)
+    reader = EventReader(market)
+    alice = Contributor(market.with_signer(actors.contributors[0]), store, reader, tmp_path / "w")
+    work = alice.work_round(task.task_id)
+    assert (work.round, work.parent_cid) == (0, task.base_cid)
+    assert work.submitted.committed_now and work.submitted.revealed_now
+    ckpt = checkpoint.from_bytes(store.get(work.cid))
+    assert ckpt.parent_cid == task.base_cid and ckpt.step == 30
+    meta = json.loads(ckpt.extra["submission"])
+    assert meta == {"task_id": 1, "round": 0, "author": actors.contributors[0].address}
+    base = checkpoint.from_bytes(store.get(task.base_cid))
+    untrained = build_model(base.config)
+    checkpoint.load_into(untrained, base)
+    before = DigitsData(split_seed=0).evaluate(untrained)["balanced_accuracy"]
+    assert ckpt.metrics["balanced_accuracy"] == work.metric > before + 0.05  # it learned
+    (revealed,) = reader.get("SubmissionRevealed", taskId=1)
+    assert revealed["args"]["cid"] == work.cid
+    assert revealed["args"]["claimedMetric"] == scale_metric(work.metric)
+    again = alice.work_round(task.task_id)  # a restart: nothing is sent twice
+    assert again.cid == work.cid
+    assert not again.submitted.committed_now and not again.submitted.revealed_now
+
+
+def test_later_rounds_need_the_previous_merge(market, actors, store, tmp_path):
+    sponsor = market.with_signer(actors.sponsor)
+    spec = parse_spec({**DIGITS_SPEC, "market": {**DIGITS_SPEC["market"], "timing": {"submit": 1}}})
+    task = publish_task(spec, store, sponsor, actors.coordinator.address)
+    market.w3.provider.make_request("evm_increaseTime", [10])
+    market.w3.provider.make_request("evm_mine", [])
+    missing = str(cid_of_bytes(b"a merge nobody stored"))
+    market.with_signer(actors.coordinator).post_round(task.task_id, missing, "bafyr", bytes(32), 0)
+    bob = Contributor(
+        market.with_signer(actors.contributors[1]), store, EventReader(market), tmp_path
+    )
+    with pytest.raises(StorageError, match=missing):
+        bob.work_round(task.task_id)  # round 1's parent is the posted merge, absent from the store
+    with pytest.raises(ContributorError, match="signing account"):
+        Contributor(
+            market.with_signer(actors.owner).__class__(market.connection, market.address),
+            store,
+            EventReader(market),
+            tmp_path,
+        )
