@@ -8,6 +8,8 @@ already trained for this round and parent is reused from the work folder, and
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +22,9 @@ from magnet_market.bitnet.train import TrainConfig, train
 from magnet_market.chain.client import MarketClient
 from magnet_market.chain.events import EventReader
 from magnet_market.chain.submission import Submitted, scale_metric, submit_checkpoint
+from magnet_market.chain.types import RoundPhase, TaskStatus
 from magnet_market.errors import MagnetError
+from magnet_market.reports import load_round
 from magnet_market.storage import ContentStore
 from magnet_market.tasks.data import task_data
 from magnet_market.tasks.spec import TaskSpec, spec_from_bytes
@@ -28,6 +32,16 @@ from magnet_market.tasks.spec import TaskSpec, spec_from_bytes
 
 class ContributorError(MagnetError, RuntimeError):
     """The contributor cannot take part in this round (task closed, parent missing)."""
+
+
+@dataclass(frozen=True)
+class ContributorSummary:
+    """A contributor's whole participation in a task."""
+
+    task_id: int
+    rounds: tuple[RoundWork, ...]
+    rewards: int
+    withdrawn: int
 
 
 @dataclass(frozen=True)
@@ -112,6 +126,79 @@ class Contributor:
             self.client, task_id, cid, scale_metric(metric + claim_bias), reveal_timeout=3600
         )
         return RoundWork(task_id, round_, parent, cid, metric, submitted)
+
+    def claim_rewards(self, task_id: int) -> int:
+        """Book every credited reward of final rounds not claimed yet; returns the wei booked."""
+        booked = 0
+        for round_ in range(self.client.task(task_id).current_round):
+            if self.client.round(task_id, round_).phase is not RoundPhase.FINAL:
+                continue
+            if self.client.call(
+                self.client.contract.functions.rewardClaimed(task_id, round_, self.address)
+            ):
+                continue
+            tree = load_round(self.store, self.reader, task_id, round_).tree
+            amount = tree.amount(self.address) if tree else 0
+            if amount:
+                self.client.claim_reward(
+                    task_id, round_, self.address, amount, tree.proof(self.address)
+                )
+                booked += amount
+        return booked
+
+    def run(
+        self,
+        task_id: int,
+        claim_bias: float = 0.0,
+        poll: float = 1.0,
+        on_progress: Callable[[str], None] | None = None,
+    ) -> ContributorSummary:
+        """Work every round of the task, then claim rewards, release the bond and withdraw.
+
+        Returns once the task is closed and everything owed has been withdrawn.
+        """
+        say = on_progress or (lambda _: None)
+        if self.join(task_id):
+            say(f"joined task {task_id}")
+        rounds: list[RoundWork] = []
+        rewards = 0
+        while True:
+            info = self.client.task(task_id)
+            if info.status is TaskStatus.OPEN and self._should_work(task_id, info.current_round):
+                say(f"round {info.current_round}: training")
+                work = self.work_round(task_id, claim_bias)
+                say(f"round {work.round}: revealed {work.cid} ({work.metric:.4f})")
+                rounds.append(work)
+                continue
+            booked = self.claim_rewards(task_id)
+            if booked:
+                say(f"reward booked: {booked} wei")
+            rewards += booked
+            if info.status is TaskStatus.CLOSED:
+                break
+            time.sleep(poll)
+        if self.client.contributor(task_id, self.address)["bond"]:
+            self.client.release_bond(task_id)
+        withdrawn = self.client.withdrawable(self.address)
+        if withdrawn:
+            self.client.withdraw()
+        say(f"withdrew {withdrawn} wei")
+        return ContributorSummary(task_id, tuple(rounds), rewards, withdrawn)
+
+    def _should_work(self, task_id: int, round_: int) -> bool:
+        """This round still takes our submission and we have not revealed one."""
+        info = self.client.task(task_id)
+        if (
+            round_ >= info.rounds
+            or self.client.contributor(task_id, self.address)["first_round"] > round_
+        ):
+            return False
+        sub = self.client.submission(task_id, round_, self.address)
+        phase = self.client.round(task_id, round_).phase
+        committed = sub["commitment"] != bytes(32)
+        return not sub["revealed"] and (
+            phase is RoundPhase.SUBMITTING or (committed and phase is RoundPhase.REVEALING)
+        )
 
     def _train(self, spec: TaskSpec, task_id: int, round_: int, parent: str) -> Checkpoint:
         base = checkpoint.from_bytes(self.store.get(parent))

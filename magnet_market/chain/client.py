@@ -251,6 +251,10 @@ class MarketClient:
         params["nonce"] = self.connection.rpc(
             lambda: self.w3.eth.get_transaction_count(sender, "pending")
         )
+        estimate = self._decoding_reverts(lambda: fn.estimate_gas(params))
+        # Headroom: state can change between estimate and inclusion (e.g. another contributor's
+        # commit makes ours the last one, which opens reveals and costs an extra write).
+        params["gas"] = estimate * 5 // 4 + 10_000
         tx = self._decoding_reverts(lambda: fn.build_transaction(params))
         signed = self.signer.sign_transaction(tx)
         tx_hash = self.connection.rpc(
@@ -261,7 +265,8 @@ class MarketClient:
             # Mined but reverted (state changed after the estimate): replay it for the reason.
             replay = {k: tx[k] for k in ("from", "to", "value", "data") if k in tx}
             self._decoding_reverts(lambda: self.w3.eth.call(replay, receipt["blockNumber"] - 1))
-            raise UnknownRevertError("UnknownRevert", {"tx": bytes(tx_hash)}, b"")
+            fields = {"tx": bytes(tx_hash), "gas_used": receipt["gasUsed"], "gas_limit": tx["gas"]}
+            raise UnknownRevertError("UnknownRevert", fields, b"")
         return receipt
 
     def _wait_for_receipt(self, tx_hash: bytes) -> TxReceipt:

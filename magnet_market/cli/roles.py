@@ -1,0 +1,122 @@
+"""``magnet contributor run`` and ``magnet coordinator run``: the two long-running roles."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+import click
+
+from magnet_market.cli import main
+from magnet_market.cli._common import (
+    console,
+    emit_json,
+    event_reader,
+    format_ether,
+    json_option,
+    network_options,
+    open_market,
+    open_store,
+    store_options,
+)
+from magnet_market.config import magnet_home
+from magnet_market.contributor import Contributor
+from magnet_market.coordinator import Coordinator
+
+
+def _workdir(path: Path | None, role: str) -> Path:
+    return path or magnet_home() / "work" / role
+
+
+@main.group()
+def contributor() -> None:
+    """Train for tasks and get paid."""
+
+
+@contributor.command("run")
+@network_options
+@store_options
+@click.argument("task_id", type=int)
+@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option("--poll", default=1.0, show_default=True, help="Seconds between chain checks.")
+@click.option(
+    "--claim-bias",
+    default=0.0,
+    hidden=True,
+    help="Added to the measured metric before claiming (demo of a dishonest claim).",
+)
+@json_option
+def contributor_run(
+    network: str,
+    account: str | None,
+    ipfs_api: str | None,
+    store_path: Path | None,
+    task_id: int,
+    workdir: Path | None,
+    poll: float,
+    claim_bias: float,
+    as_json: bool,
+) -> None:
+    """Claim a slot in TASK_ID, train every round, claim rewards and withdraw (restartable)."""
+    client = open_market(network, account)
+    worker = Contributor(
+        client,
+        open_store(ipfs_api, store_path),
+        event_reader(client, network),
+        _workdir(workdir, "contributor"),
+    )
+    summary = worker.run(task_id, claim_bias=claim_bias, poll=poll, on_progress=console.print)
+    if as_json:
+        emit_json(asdict(summary))
+        return
+    console.print(
+        f"[green]✓[/] {len(summary.rounds)} rounds, rewards {format_ether(summary.rewards)}, "
+        f"withdrew {format_ether(summary.withdrawn)}"
+    )
+
+
+@main.group()
+def coordinator() -> None:
+    """Merge rounds and pay contributors."""
+
+
+@coordinator.command("run")
+@network_options
+@store_options
+@click.argument("task_id", type=int)
+@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option("--poll", default=1.0, show_default=True, help="Seconds between chain checks.")
+@json_option
+def coordinator_run(
+    network: str,
+    account: str | None,
+    ipfs_api: str | None,
+    store_path: Path | None,
+    task_id: int,
+    workdir: Path | None,
+    poll: float,
+    as_json: bool,
+) -> None:
+    """Merge TASK_ID's rounds as they become ready, then close it (restartable)."""
+    client = open_market(network, account)
+    worker = Coordinator(
+        client,
+        open_store(ipfs_api, store_path),
+        event_reader(client, network),
+        _workdir(workdir, "coordinator"),
+    )
+    posted = worker.run(task_id, poll=poll, on_progress=console.print)
+    if as_json:
+        emit_json(
+            [
+                {
+                    "round": p.round,
+                    "merged_cid": p.merged_cid,
+                    "report_cid": p.report_cid,
+                    "merged_metric": p.report.merged_metric,
+                    "total_credited": p.total_credited,
+                    "slashed": [[who, reason.name.lower()] for who, reason in p.slashed],
+                }
+                for p in posted
+            ]
+        )

@@ -1,0 +1,81 @@
+"""The round report: what the coordinator pins next to the merged checkpoint.
+
+A plain dataclass tree turned into JSON deterministically (sorted keys, fixed indent), so the
+same round gives the same bytes and the same CID. Amounts in wei are written as decimal strings
+(``"credit_wei": "1000000000000000000"``): JSON readers in JavaScript would round integers above
+2**53. Anyone can rebuild the credits from this file (``credit.largest_remainder``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+from magnet_market.diloco.verify import Check, Verdict
+
+
+@dataclass(frozen=True)
+class SubmissionReport:
+    """One submission's line in the report."""
+
+    cid: str
+    author: str
+    status: str  # "accepted" | "rejected" | "dishonest" (rejected and slashable)
+    checks: tuple[Check, ...]
+    claimed: float | None
+    measured: float | None
+    improvement: float | None
+    update_norm: float | None
+    steps: int | None
+    work: int | None
+    weight: float  # share in the merge; 0 when not merged
+    credit_wei: int
+
+    @classmethod
+    def of(cls, verdict: Verdict, weight: float, credit_wei: int) -> SubmissionReport:
+        status = (
+            "accepted" if verdict.accepted else "dishonest" if verdict.dishonest else "rejected"
+        )
+        return cls(
+            cid=verdict.cid,
+            author=verdict.author,
+            status=status,
+            checks=verdict.checks,
+            claimed=verdict.claimed,
+            measured=verdict.measured,
+            improvement=verdict.improvement,
+            update_norm=verdict.update_norm,
+            steps=verdict.steps,
+            work=verdict.work,
+            weight=weight,
+            credit_wei=credit_wei,
+        )
+
+
+@dataclass(frozen=True)
+class RoundReport:
+    """Everything needed to re-check a round: inputs, verdicts, merge, credits, settings."""
+
+    task_id: int
+    round: int
+    metric: str
+    parent_cid: str
+    parent_metric: float
+    merged_cid: str  # set by the coordinator once the merged file is stored ("" if no merge)
+    merged_metric: float | None
+    reward_wei: int
+    credited_wei: int  # == reward_wei when any submission earned credit, else 0
+    submissions: tuple[SubmissionReport, ...]
+    config: dict = field(default_factory=dict)  # the RoundConfig used, as plain JSON values
+
+    def to_json(self) -> str:
+        """Deterministic JSON text (same report, same bytes)."""
+        return json.dumps(_wei_as_strings(asdict(self)), sort_keys=True, indent=1) + "\n"
+
+
+def _wei_as_strings(value: object) -> object:
+    if isinstance(value, dict):
+        return {k: str(v) if k.endswith("_wei") else _wei_as_strings(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_wei_as_strings(v) for v in value]
+    return value

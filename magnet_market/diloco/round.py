@@ -1,0 +1,172 @@
+"""One coordinator round, end to end: verify, weigh, merge, evaluate, credit, report.
+
+This is the function the coordinator role calls after fetching every revealed CID to a file
+(the CID already recomputed from the bytes). It writes the merged checkpoint and returns the
+report; storing the file, filling ``merged_cid`` and posting on chain are the role's job.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from magnet_market.bitnet import checkpoint
+from magnet_market.bitnet.model import ModelConfig, build_model
+from magnet_market.diloco.aggregate import AggregationConfig
+from magnet_market.diloco.credit import (
+    CREDIT_RULES,
+    largest_remainder,
+    leave_one_out_scores,
+)
+from magnet_market.diloco.outer import DilocoMerger, OuterConfig
+from magnet_market.diloco.report import RoundReport, SubmissionReport
+from magnet_market.diloco.verify import (
+    Evaluate,
+    RoundParent,
+    Submission,
+    VerifyRules,
+    verify,
+)
+from magnet_market.diloco.weights import WEIGHTINGS, merge_weights
+
+
+@dataclass(frozen=True)
+class RoundConfig:
+    """The rules of a round (from the task spec); recorded in the report."""
+
+    rules: VerifyRules = field(default_factory=VerifyRules)
+    outer: OuterConfig = field(default_factory=OuterConfig)
+    aggregation: AggregationConfig = field(default_factory=AggregationConfig)
+    weighting: str = "work"  # "equal" | "work" | "improvement"
+    credit: str = "improvement"  # "improvement" | "leave_one_out"
+
+    def __post_init__(self) -> None:
+        if self.weighting not in WEIGHTINGS:
+            raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {self.weighting!r}")
+        if self.credit not in CREDIT_RULES:
+            raise ValueError(f"credit must be one of {CREDIT_RULES}, got {self.credit!r}")
+
+
+@dataclass(frozen=True)
+class RoundOutcome:
+    """The report and the merged file (``None`` when nothing was accepted: parent stays)."""
+
+    report: RoundReport
+    merged_path: Path | None
+
+
+def run_round(
+    *,
+    task_id: int,
+    round_index: int,
+    parent_path: str | Path,
+    parent_cid: str,
+    model_config: ModelConfig,
+    submissions: Sequence[Submission],
+    evaluate: Evaluate,
+    reward_wei: int,
+    out: str | Path,
+    config: RoundConfig | None = None,
+) -> RoundOutcome:
+    """Verify every submission, merge the accepted ones into ``out`` and credit them.
+
+    Args:
+        task_id, round_index: recorded in the report.
+        parent_path, parent_cid: the round's parent checkpoint and its CID.
+        model_config: the task's model config (submissions must match it exactly).
+        submissions: revealed submissions, fetched to files.
+        evaluate: the task's evaluation on the coordinator's held-out split.
+        reward_wei: this round's reward; credits sum to it exactly (or to 0 if nobody earned).
+        out: where the merged checkpoint is written.
+        config: the round's rules; defaults documented in docs/diloco.md.
+    """
+    cfg = config or RoundConfig()
+    metric = cfg.rules.metric
+    parent = RoundParent.measure(parent_path, parent_cid, model_config, evaluate, metric)
+    verdicts = [verify(s, parent, evaluate, cfg.rules) for s in submissions]
+    accepted = [i for i, v in enumerate(verdicts) if v.accepted]
+    weights = [0.0] * len(verdicts)
+    for i, w in zip(
+        accepted, merge_weights([verdicts[i] for i in accepted], cfg.weighting), strict=True
+    ):
+        weights[i] = w
+    merged = [i for i in accepted if weights[i] > 0]
+    merger = DilocoMerger(cfg.outer, cfg.aggregation)
+    merged_path, merged_metric = None, None
+    paths = [submissions[i].path for i in merged]
+    merged_weights = [weights[i] for i in merged]
+    if merged:
+        result = merger.merge(
+            parent_path, paths, out, weights=merged_weights, parent_cid=parent_cid
+        )
+        merged_path = result.path
+        merged_metric = _evaluate_file(merged_path, model_config, evaluate)[metric.name]
+    scores = [0.0] * len(verdicts)
+    if cfg.credit == "improvement":
+        for i in accepted:
+            scores[i] = max(0.0, verdicts[i].improvement or 0.0)
+    elif merged:
+        without = _leave_one_out_metrics(
+            merger,
+            parent_path,
+            paths,
+            merged_weights,
+            lambda path: _evaluate_file(path, model_config, evaluate)[metric.name],
+            parent.metric,
+        )
+        for i, s in zip(merged, leave_one_out_scores(merged_metric, without, metric), strict=True):
+            scores[i] = s
+    credits = largest_remainder(scores, reward_wei)
+    report = RoundReport(
+        task_id=task_id,
+        round=round_index,
+        metric=metric.name,
+        parent_cid=parent_cid,
+        parent_metric=parent.metric,
+        merged_cid="",
+        merged_metric=merged_metric,
+        reward_wei=reward_wei,
+        credited_wei=sum(credits),
+        submissions=tuple(
+            SubmissionReport.of(v, w, c) for v, w, c in zip(verdicts, weights, credits, strict=True)
+        ),
+        config=asdict(cfg),
+    )
+    return RoundOutcome(report, merged_path)
+
+
+def with_merged_cid(report: RoundReport, cid: str) -> RoundReport:
+    """The report once the coordinator has stored the merged file and knows its CID."""
+    return dataclasses.replace(report, merged_cid=cid)
+
+
+def _evaluate_file(path: Path, config: ModelConfig, evaluate: Evaluate) -> dict[str, float]:
+    model = build_model(config)
+    checkpoint.load_into(model, checkpoint.load(path))
+    return evaluate(model)
+
+
+def _drop(items: list, j: int) -> list:
+    return items[:j] + items[j + 1 :]
+
+
+def _leave_one_out_metrics(
+    merger: DilocoMerger,
+    parent_path: str | Path,
+    paths: list[Path],
+    weights: list[float],
+    measure: Callable[[Path], float],
+    parent_metric: float,
+) -> list[float]:
+    """Metric of the merge without each contribution in turn (the parent's if it was alone)."""
+    if len(paths) == 1:
+        return [parent_metric]
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "without.safetensors"
+        return [
+            measure(merger.merge(parent_path, _drop(paths, j), out, weights=_drop(weights, j)).path)
+            for j in range(len(paths))
+        ]

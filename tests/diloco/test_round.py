@@ -1,0 +1,144 @@
+"""A whole coordinator round on digits: verify, merge, credit, report; then a chained round."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from magnet_market.bitnet import checkpoint
+from magnet_market.diloco.round import RoundConfig, run_round, with_merged_cid
+from magnet_market.diloco.verify import Submission, VerifyRules
+from magnet_market.tasks import DigitsData
+from tests.diloco._digits import (
+    CONFIG,
+    INNER_STEPS,
+    PARENT_CID,
+    contribute,
+    parent_checkpoint,
+    tamper,
+)
+
+REWARD = 10**18 + 7  # odd on purpose: largest-remainder must place every wei
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    torch.set_num_threads(1)
+    tmp = tmp_path_factory.mktemp("round")
+    data = DigitsData()
+    parent = parent_checkpoint(tmp / "parent.safetensors")
+    honest = [contribute(parent, data, seed=s, path=tmp / f"h{s}.safetensors") for s in (1, 2, 3)]
+    liar = tamper(honest[0], tmp / "liar.safetensors", metrics={"val_loss": 0.01})
+    wrong_parent = tamper(honest[1], tmp / "stale.safetensors", parent_cid="bafyold")
+    subs = [Submission(f"bafyh{i}", f"0x{i}", p) for i, p in enumerate(honest)]
+    subs += [Submission("bafyliar", "0xl", liar), Submission("bafystale", "0xs", wrong_parent)]
+    return data, parent, subs, tmp
+
+
+def go(setup, out_name, **config):
+    data, parent, subs, tmp = setup
+    return run_round(
+        task_id=7,
+        round_index=1,
+        parent_path=parent,
+        parent_cid=PARENT_CID,
+        model_config=CONFIG,
+        submissions=subs,
+        evaluate=data.evaluate,
+        reward_wei=REWARD,
+        out=tmp / out_name,
+        config=RoundConfig(rules=VerifyRules(max_steps=INNER_STEPS), **config),
+    )
+
+
+def test_round_merges_honest_work_and_credits_it(setup):
+    outcome = go(setup, "merged.safetensors")
+    rep = outcome.report
+    assert [s.status for s in rep.submissions] == ["accepted"] * 3 + ["dishonest", "rejected"]
+    credits = [s.credit_wei for s in rep.submissions]
+    assert sum(credits) == rep.credited_wei == REWARD and credits[3:] == [0, 0]
+    assert all(c > 0 for c in credits[:3])
+    # credit follows measured improvement
+    imps = [s.improvement for s in rep.submissions[:3]]
+    assert [c / REWARD for c in credits[:3]] == pytest.approx(
+        [i / sum(imps) for i in imps], abs=1e-9
+    )
+    assert [s.weight for s in rep.submissions] == pytest.approx([1 / 3] * 3 + [0, 0])  # equal work
+    assert rep.merged_metric < rep.parent_metric  # the merge helps
+    merged = checkpoint.load(outcome.merged_path)
+    assert merged.parent_cid == PARENT_CID and any(
+        k.startswith("outer_momentum.") for k in merged.tensors
+    )
+
+
+def test_report_json_is_deterministic_and_complete(setup):
+    a = go(setup, "m1.safetensors").report
+    b = go(setup, "m2.safetensors").report
+    text = with_merged_cid(a, "bafymerged").to_json()
+    assert text == with_merged_cid(b, "bafymerged").to_json()
+    doc = json.loads(text)
+    assert doc["merged_cid"] == "bafymerged" and doc["parent_cid"] == PARENT_CID
+    assert doc["reward_wei"] == str(REWARD) and doc["credited_wei"] == str(REWARD)
+    assert sum(int(s["credit_wei"]) for s in doc["submissions"]) == REWARD
+    liar = doc["submissions"][3]
+    assert liar["status"] == "dishonest" and liar["claimed"] == 0.01
+    assert [c["name"] for c in liar["checks"] if not c["passed"]] == ["claim"]
+    assert doc["config"]["outer"] == {"lr": 0.7, "momentum": 0.9, "nesterov": True}
+    assert doc["config"]["aggregation"]["method"] == "trimmed_mean"
+
+
+def test_leave_one_out_credit(setup):
+    rep = go(setup, "loo.safetensors", credit="leave_one_out").report
+    credits = [s.credit_wei for s in rep.submissions]
+    assert credits[3:] == [0, 0]
+    assert sum(credits) in (0, REWARD)  # all of it, or nothing if no one was indispensable
+
+
+def test_no_accepted_submission_keeps_the_parent(setup):
+    data, parent, subs, tmp = setup
+    outcome = run_round(
+        task_id=7,
+        round_index=1,
+        parent_path=parent,
+        parent_cid=PARENT_CID,
+        model_config=CONFIG,
+        submissions=subs[3:],
+        evaluate=data.evaluate,
+        reward_wei=REWARD,
+        out=tmp / "none.safetensors",
+    )
+    assert outcome.merged_path is None and outcome.report.merged_metric is None
+    assert outcome.report.credited_wei == 0 and not (tmp / "none.safetensors").exists()
+
+
+def test_rounds_chain_through_the_merged_checkpoint(setup):
+    """Round 2 trains from round 1's merge, which carries the outer momentum forward."""
+    data, _, _, tmp = setup
+    first = go(setup, "r1.safetensors")
+    r1_cid = "bafyr1"
+    subs = [
+        Submission(
+            f"bafyr2c{s}",
+            f"0x{s}",
+            contribute(first.merged_path, data, s + 10, tmp / f"r2c{s}.st", r1_cid),
+        )
+        for s in (1, 2, 3)
+    ]
+    second = run_round(
+        task_id=7,
+        round_index=2,
+        parent_path=first.merged_path,
+        parent_cid=r1_cid,
+        model_config=CONFIG,
+        submissions=subs,
+        evaluate=data.evaluate,
+        reward_wei=REWARD,
+        out=tmp / "r2.safetensors",
+        config=RoundConfig(rules=VerifyRules(max_steps=INNER_STEPS)),
+    )
+    assert [s.status for s in second.report.submissions] == ["accepted"] * 3
+    assert second.report.parent_metric == pytest.approx(first.report.merged_metric)
+    assert second.report.merged_metric < second.report.parent_metric
+    assert checkpoint.load(second.merged_path).step == 2

@@ -1,0 +1,61 @@
+"""Two rounds of a market with every role running at once, as separate workers."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from magnet_market.chain.audit import verify_task
+from magnet_market.chain.events import EventReader
+from magnet_market.chain.types import TaskStatus
+from magnet_market.contributor import Contributor
+from magnet_market.coordinator import Coordinator
+from magnet_market.reports import load_round
+from magnet_market.sponsor import publish_task
+from magnet_market.storage import LocalStore
+from magnet_market.tasks.spec import parse_spec
+from tests.roles.test_contributor import DIGITS_SPEC
+from tests.roles.test_coordinator import _client
+
+
+def test_two_rounds_end_to_end(market, actors, tmp_path):
+    store = LocalStore(tmp_path / "store")
+    timing = {"submit": 600, "reveal": 600, "merge": 600, "challenge": 0}
+    spec = parse_spec({**DIGITS_SPEC, "market": {**DIGITS_SPEC["market"], "timing": timing}})
+    task = publish_task(spec, store, market.with_signer(actors.sponsor), actors.coordinator.address)
+    people = actors.contributors[:3]
+    for who in people:  # everyone holds a slot before round 0 starts being judged
+        market.with_signer(who).claim(task.task_id)
+    bias = {people[0].address: 0.0, people[1].address: 0.0, people[2].address: 0.4}
+
+    def contribute(who):
+        worker = Contributor(_client(market, who), store, EventReader(market), tmp_path / "c")
+        return worker.run(task.task_id, claim_bias=bias[who.address], poll=0.2)
+
+    def coordinate():
+        worker = Coordinator(
+            _client(market, actors.coordinator), store, EventReader(market), tmp_path / "k"
+        )
+        return worker.run(task.task_id, poll=0.2)
+
+    with ThreadPoolExecutor(4) as pool:
+        futures = [pool.submit(contribute, who) for who in people]
+        posted = pool.submit(coordinate).result(timeout=600)
+        summaries = [f.result(timeout=600) for f in futures]
+
+    assert [p.round for p in posted] == [0, 1]
+    assert market.task(task.task_id).status is TaskStatus.CLOSED
+    liar = people[2].address
+    for p in posted:
+        status = {s.author: s.status for s in p.report.submissions}
+        assert status[liar] == "dishonest"
+        assert p.total_credited > 0
+    assert posted[1].report.parent_cid == posted[0].merged_cid
+    round1 = load_round(store, EventReader(market), task.task_id, 1)
+    assert round1.merged_cid == posted[1].merged_cid
+    honest_rewards = sum(s.rewards for s in summaries[:2])
+    assert honest_rewards == sum(p.total_credited for p in posted)
+    assert summaries[2].rewards == 0
+    for who in people:
+        assert market.withdrawable(who.address) == 0
+    audit = verify_task(market, EventReader(market), task.task_id)
+    assert audit.ok, audit.as_dict()
