@@ -101,13 +101,14 @@ class Contributor:
         self.client.claim(task_id)
         return True
 
-    def work_round(self, task_id: int, claim_bias: float = 0.0) -> RoundWork:
+    def work_round(self, task_id: int, claim_bias: float = 0.0, corrupt: bool = False) -> RoundWork:
         """Train on the current round's parent, publish the checkpoint, commit and reveal.
 
         Args:
             task_id: the task.
             claim_bias: added to the measured metric before claiming it. Honest contributors
                 leave it at 0; the demo uses it to show a dishonest claim being slashed.
+            corrupt: publish a truncated checkpoint (the demo's broken upload, rejected).
         """
         self.join(task_id)
         spec = fetch_spec(self.client, self.store, task_id)
@@ -121,7 +122,8 @@ class Contributor:
             ckpt = self._train(spec, task_id, round_, parent)
             ckpt.save(path)
         metric = ckpt.metrics[spec.metric]
-        cid = str(self.store.add_bytes(ckpt.to_bytes()))
+        data = ckpt.to_bytes()
+        cid = str(self.store.add_bytes(data[: len(data) // 2] if corrupt else data))
         submitted = submit_checkpoint(
             self.client, task_id, cid, scale_metric(metric + claim_bias), reveal_timeout=3600
         )
@@ -152,6 +154,7 @@ class Contributor:
         claim_bias: float = 0.0,
         poll: float = 1.0,
         on_progress: Callable[[str], None] | None = None,
+        corrupt: bool = False,
     ) -> ContributorSummary:
         """Work every round of the task, then claim rewards, release the bond and withdraw.
 
@@ -166,7 +169,7 @@ class Contributor:
             info = self.client.task(task_id)
             if info.status is TaskStatus.OPEN and self._should_work(task_id, info.current_round):
                 say(f"round {info.current_round}: training")
-                work = self.work_round(task_id, claim_bias)
+                work = self.work_round(task_id, claim_bias, corrupt)
                 say(f"round {work.round}: revealed {work.cid} ({work.metric:.4f})")
                 rounds.append(work)
                 continue

@@ -54,6 +54,8 @@ class Devnet:
         state_path: JSON state file loaded on start and written on stop.
         accounts: number of funded dev accounts (from the well-known devnet mnemonic).
         startup_timeout: seconds to wait for the RPC to answer.
+        block_time: mine a block every this many seconds (clocks advance like a real chain's)
+            instead of one block per transaction.
     """
 
     def __init__(
@@ -63,6 +65,7 @@ class Devnet:
         state_path: Path | None = None,
         accounts: int = 10,
         startup_timeout: float = 15.0,
+        block_time: float | None = None,
     ) -> None:
         self.host = "127.0.0.1"
         self.port = port or free_port(self.host)
@@ -70,6 +73,7 @@ class Devnet:
         self.state_path = state_path
         self.accounts = accounts
         self.startup_timeout = startup_timeout
+        self.block_time = block_time
         self._process: subprocess.Popen[bytes] | None = None
         fd, log = tempfile.mkstemp(prefix="anvil-", suffix=".log")
         os.close(fd)
@@ -92,6 +96,8 @@ class Devnet:
         ]  # fmt: skip
         if self.state_path is not None:
             cmd += ["--state", str(self.state_path)]
+        if self.block_time is not None:
+            cmd += ["--block-time", str(self.block_time)]
         return cmd
 
     def start(self) -> Devnet:

@@ -45,6 +45,12 @@ def contributor() -> None:
     hidden=True,
     help="Added to the measured metric before claiming (demo of a dishonest claim).",
 )
+@click.option(
+    "--corrupt",
+    is_flag=True,
+    hidden=True,
+    help="Upload truncated checkpoints (demo of a rejection).",
+)
 @json_option
 def contributor_run(
     network: str,
@@ -55,6 +61,7 @@ def contributor_run(
     workdir: Path | None,
     poll: float,
     claim_bias: float,
+    corrupt: bool,
     as_json: bool,
 ) -> None:
     """Claim a slot in TASK_ID, train every round, claim rewards and withdraw (restartable)."""
@@ -65,7 +72,9 @@ def contributor_run(
         event_reader(client, network),
         _workdir(workdir, "contributor"),
     )
-    summary = worker.run(task_id, claim_bias=claim_bias, poll=poll, on_progress=console.print)
+    summary = worker.run(
+        task_id, claim_bias=claim_bias, poll=poll, on_progress=console.print, corrupt=corrupt
+    )
     if as_json:
         emit_json(asdict(summary))
         return
