@@ -36,6 +36,7 @@ from magnet_market.tasks.data import task_data
 from magnet_market.tasks.spec import TaskSpec
 
 #: Failed checks that mean the work itself is bad (slashed), as opposed to merely unlucky.
+#: A failed fetch is not among them: the coordinator's own network may be at fault.
 BAD_WORK_CHECKS = frozenset(
     {"safetensors", "kind", "config", "tensors", "parent", "finite", "update_norm", "work"}
 )
@@ -179,16 +180,17 @@ class Coordinator:
         """Fetch a revealed checkpoint (verified against its CID) to a file for verification."""
         author, cid = reveal["contributor"], reveal["cid"]
         path = folder / f"{author}.safetensors"
+        fetch_error = None
         try:
             write_atomic(path, self.store.get(cid))
         except StorageError as e:
-            # Left without a file: verification records the failure as the first check.
-            path = folder / f"{author}.unfetchable ({type(e).__name__}: {e})"[:200]
+            fetch_error = f"could not fetch {cid}: {type(e).__name__}: {e}"
         return Submission(
             cid=cid,
             author=author,
             path=path,
             claimed_metric=reveal["claimedMetric"] / METRIC_SCALE,
+            fetch_error=fetch_error,
         )
 
     def _slash(

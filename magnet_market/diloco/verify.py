@@ -66,6 +66,7 @@ class Submission:
     path: Path
     claimed_metric: float | None = None  # from the reveal; None: the checkpoint's ``metrics``
     declared_steps: int | None = None  # from the reveal; checked against the metadata
+    fetch_error: str | None = None  # why the coordinator could not get the bytes (no file then)
 
 
 @dataclass(frozen=True)
@@ -136,6 +137,9 @@ def verify(sub: Submission, parent: RoundParent, evaluate: Evaluate, rules: Veri
     def verdict() -> Verdict:
         return Verdict(sub.cid, sub.author, tuple(checks), **found)
 
+    if sub.fetch_error is not None:
+        record("fetch", False, sub.fetch_error)
+        return verdict()
     try:
         ck = checkpoint.from_bytes(Path(sub.path).read_bytes())
     except (CheckpointError, OSError) as exc:

@@ -18,7 +18,7 @@ from magnet_market.chain.types import RoundPhase, SlashReason
 from magnet_market.contributor import Contributor
 from magnet_market.coordinator import Coordinator, CoordinatorError
 from magnet_market.sponsor import publish_task
-from magnet_market.storage import LocalStore
+from magnet_market.storage import LocalStore, cid_of_bytes
 from magnet_market.tasks.spec import parse_spec
 from tests.roles.test_contributor import DIGITS_SPEC
 
@@ -92,3 +92,22 @@ def test_round_merges_credits_slashes_and_pays(market, actors, tmp_path):
     assert market.withdrawable(honest.address) == reward
     audit = verify_task(market, EventReader(market), task.task_id)
     assert audit.ok, audit.as_dict()
+
+
+def test_unfetchable_submission_is_rejected_not_slashed(market, actors, tmp_path):
+    store = LocalStore(tmp_path / "store")
+    spec = parse_spec(DIGITS_SPEC)
+    task = publish_task(spec, store, market.with_signer(actors.sponsor), actors.coordinator.address)
+    ghost = actors.contributors[0]
+    market.with_signer(ghost).claim(task.task_id)
+    missing = str(cid_of_bytes(b"never uploaded anywhere"))
+    submit_checkpoint(market.with_signer(ghost), task.task_id, missing, scale_metric(0.5))
+    coordinator = Coordinator(
+        market.with_signer(actors.coordinator), store, EventReader(market), tmp_path / "k"
+    )
+    posted = coordinator.merge_round(task.task_id)
+    (line,) = posted.report.submissions
+    assert line.status == "rejected"
+    assert line.checks[0].name == "fetch" and missing in line.checks[0].reason
+    assert posted.slashed == () and posted.total_credited == 0
+    assert posted.merged_cid == task.base_cid  # nothing accepted: the parent carries over
