@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from magnet_market.chain.audit import Check
 from magnet_market.chain.events import EventReader
 from magnet_market.chain.merkle import CreditTree
 from magnet_market.diloco import RoundReport
@@ -68,3 +69,27 @@ def load_round(store: ContentStore, reader: EventReader, task_id: int, round_: i
         report,
         tree,
     )
+
+
+def verify_reports(store: ContentStore, reader: EventReader, task_id: int) -> list[Check]:
+    """Re-check every posted round against its pinned report.
+
+    For each round: the report's Merkle tree rebuilds the posted root (``load_round``), its
+    credits add up to the posted total and to the report's own ``credited_wei``, and every
+    reward claimed on chain is exactly the tree's amount for that account.
+    """
+    checks: list[Check] = []
+    claims = reader.get("RewardClaimed", taskId=task_id)
+    for posted in reader.get("RoundPosted", taskId=task_id):
+        round_ = posted["args"]["round"]
+        pinned = load_round(store, reader, task_id, round_)
+        tree_total = sum(v for _, v in pinned.tree.values) if pinned.tree else 0
+        checks.append(Check(f"round {round_} tree total", pinned.total_credited, tree_total))
+        reported = int(pinned.report["credited_wei"])
+        checks.append(Check(f"round {round_} report total", pinned.total_credited, reported))
+        for e in claims:
+            if e["args"]["round"] == round_:
+                who = e["args"]["account"]
+                owed = pinned.tree.amount(who) if pinned.tree else 0
+                checks.append(Check(f"round {round_} reward of {who}", owed, e["args"]["amount"]))
+    return checks

@@ -30,7 +30,7 @@ from magnet_market.chain.events import EventReader
 from magnet_market.cli import main
 from magnet_market.cli._common import console, format_ether, open_store, out
 from magnet_market.config import Network
-from magnet_market.reports import load_round
+from magnet_market.reports import load_round, verify_reports
 from magnet_market.sponsor import publish_task
 from magnet_market.tasks.spec import parse_spec
 
@@ -143,6 +143,7 @@ def _summarize(
     info = client.task(task_id)
     rounds = [load_round(store, reader, task_id, r) for r in range(info.current_round)]
     audit = verify_task(client, reader, task_id)
+    audit.checks.extend(verify_reports(store, reader, task_id))
     table = Table(title=f"task {task_id}: rounds")
     for col in ("round", "parent val_loss", "merged val_loss", "credited", "submissions"):
         table.add_column(col)

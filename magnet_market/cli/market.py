@@ -29,6 +29,7 @@ from magnet_market.cli._common import (
     store_options,
     tx_line,
 )
+from magnet_market.reports import verify_reports
 from magnet_market.sponsor import publish_task
 from magnet_market.tasks.spec import load_spec
 
@@ -472,12 +473,32 @@ def payouts() -> None:
 
 @payouts.command("verify")
 @network_options
+@store_options
 @click.argument("task_id", type=int)
+@click.option(
+    "--no-reports", is_flag=True, help="Check events and contract state only (no content store)."
+)
 @json_option
-def payouts_verify(network: str, account: str | None, task_id: int, as_json: bool) -> None:
-    """Rebuild TASK_ID's books from events and reconcile them with the contract (exit 1 if not)."""
+def payouts_verify(
+    network: str,
+    account: str | None,
+    ipfs_api: str | None,
+    store_path: Path | None,
+    task_id: int,
+    no_reports: bool,
+    as_json: bool,
+) -> None:
+    """Rebuild TASK_ID's books from events and pinned round reports; exit 1 on any mismatch.
+
+    Events give escrow, credits, bonds and refunds, reconciled with the contract's state; each
+    round's pinned report must rebuild the posted Merkle root, add up to the posted total, and
+    match every reward claimed.
+    """
     client = open_market(network, account, signer=False)
-    audit = verify_task(client, event_reader(client, network), task_id)
+    reader = event_reader(client, network)
+    audit = verify_task(client, reader, task_id)
+    if not no_reports:
+        audit.checks.extend(verify_reports(open_store(ipfs_api, store_path), reader, task_id))
     if as_json:
         emit_json(audit.as_dict())
     else:

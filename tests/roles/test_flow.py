@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
+
+import pytest
 
 from magnet_market.chain.audit import verify_task
 from magnet_market.chain.events import EventReader
+from magnet_market.chain.merkle import CreditTree
 from magnet_market.chain.types import TaskStatus
 from magnet_market.contributor import Contributor
 from magnet_market.coordinator import Coordinator
-from magnet_market.reports import load_round
+from magnet_market.reports import ReportError, load_round, verify_reports
 from magnet_market.sponsor import publish_task
 from magnet_market.storage import LocalStore
 from magnet_market.tasks.spec import parse_spec
@@ -59,3 +63,23 @@ def test_two_rounds_end_to_end(market, actors, tmp_path):
         assert market.withdrawable(who.address) == 0
     audit = verify_task(market, EventReader(market), task.task_id)
     assert audit.ok, audit.as_dict()
+    report_checks = verify_reports(store, EventReader(market), task.task_id)
+    assert report_checks and all(c.ok for c in report_checks)
+    assert sum(c.name.startswith("round 1 reward") for c in report_checks) == 2
+
+
+def test_a_report_that_does_not_match_its_root_is_refused(market, actors, tmp_path):
+    store = LocalStore(tmp_path / "store")
+    spec = parse_spec(DIGITS_SPEC)
+    task = publish_task(spec, store, market.with_signer(actors.sponsor), actors.coordinator.address)
+    who = actors.contributors[0].address
+    honest_tree = CreditTree.of([(who, 10**17)])
+    lying_tree = CreditTree.of([(who, 10**18)])
+    report = json.dumps({"report": {"credited_wei": str(10**18)}, "credits": lying_tree.dump()})
+    report_cid = str(store.add_bytes(report.encode()))
+    market.w3.provider.make_request("evm_increaseTime", [spec.market.timing.submit])
+    market.w3.provider.make_request("evm_mine", [])
+    coordinator = market.with_signer(actors.coordinator)
+    coordinator.post_round(task.task_id, task.base_cid, report_cid, honest_tree.root, 10**17)
+    with pytest.raises(ReportError, match="does not match the posted root"):
+        verify_reports(store, EventReader(market), task.task_id)
