@@ -111,3 +111,44 @@ def test_unfetchable_submission_is_rejected_not_slashed(market, actors, tmp_path
     assert line.checks[0].name == "fetch" and missing in line.checks[0].reason
     assert posted.slashed == () and posted.total_credited == 0
     assert posted.merged_cid == task.base_cid  # nothing accepted: the parent carries over
+
+
+class _Crash(Exception):
+    """Stands for the coordinator process dying at one exact point."""
+
+
+def test_a_coordinator_killed_before_posting_resumes_without_doing_anything_twice(
+    market, actors, tmp_path, monkeypatch
+):
+    store = LocalStore(tmp_path / "store")
+    spec = parse_spec(DIGITS_SPEC)
+    task = publish_task(spec, store, market.with_signer(actors.sponsor), actors.coordinator.address)
+    liar = actors.contributors[0]
+    market.with_signer(liar).claim(task.task_id)
+    Contributor(market.with_signer(liar), store, EventReader(market), tmp_path / "c").work_round(
+        task.task_id, claim_bias=0.5
+    )
+    first = Coordinator(
+        market.with_signer(actors.coordinator), store, EventReader(market), tmp_path / "k"
+    )
+
+    def die(*args, **kwargs):
+        raise _Crash  # after slashing, before postRound: the worst moment to die
+
+    monkeypatch.setattr(first.client, "post_round", die)
+    with pytest.raises(_Crash):
+        first.merge_round(task.task_id)
+    reader = EventReader(market)
+    assert len(reader.get("ContributorSlashed", taskId=task.task_id)) == 1
+    assert reader.get("RoundPosted", taskId=task.task_id) == []
+
+    restarted = Coordinator(
+        market.with_signer(actors.coordinator), store, EventReader(market), tmp_path / "k2"
+    )
+    posted = restarted.merge_round(task.task_id)
+    assert posted.slashed == ()  # already applied before the crash
+    assert len(reader.get("ContributorSlashed", taskId=task.task_id)) == 1
+    assert len(reader.get("RoundPosted", taskId=task.task_id)) == 1
+    assert not restarted.ready(task.task_id)
+    with pytest.raises(CoordinatorError, match="no round waiting"):
+        restarted.merge_round(task.task_id)
