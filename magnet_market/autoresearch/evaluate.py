@@ -1,0 +1,177 @@
+"""The pinned part of every experiment: task data, metric, budget and scoring.
+
+# ---------------------------------------------------------------------------------------------
+# DO NOT CHANGE in an experiment. Experiments change configurations (``recipes.py``, the search
+# space), never this file, so every row of a ledger is trained and scored the same way (after
+# karpathy/autoresearch ``prepare.py``). A change here starts a new ledger.
+# ---------------------------------------------------------------------------------------------
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import nn
+
+from magnet_market.autoresearch.config import Config, build
+from magnet_market.bitnet import checkpoint
+from magnet_market.bitnet.model import build_model
+from magnet_market.bitnet.train import TaskData, train
+from magnet_market.tasks.digits import DigitsData
+from magnet_market.tasks.tinylm import TinyLMData
+
+EVALUATIONS = 8  # intermediate evaluations per run, at k/8 of the budget: the pruning points
+TINYLM_SEQ_LEN = 128  # context of the tinylm task; part of the data, so not a knob
+
+
+@dataclass(frozen=True)
+class TaskDefinition:
+    """A task as autoresearch scores it: its data, the metric key and which way is better."""
+
+    name: str
+    metric: str
+    direction: Literal["minimize", "maximize"]
+    make_data: Callable[[], TaskData]
+
+
+TASKS: dict[str, TaskDefinition] = {
+    "tinylm": TaskDefinition(
+        "tinylm", "val_loss", "minimize", lambda: TinyLMData(seq_len=TINYLM_SEQ_LEN)
+    ),
+    "digits": TaskDefinition("digits", "balanced_accuracy", "maximize", DigitsData),
+}
+
+
+def task_definition(name: str) -> TaskDefinition:
+    """The registered task ``name`` (``ValueError`` listing the known ones)."""
+    if name not in TASKS:
+        raise ValueError(f"unknown task {name!r}; known: {sorted(TASKS)}")
+    return TASKS[name]
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What every experiment of a run gets: wall-clock seconds of training, or steps."""
+
+    seconds: float | None = None
+    steps: int | None = None
+
+    def __post_init__(self) -> None:
+        if (self.seconds is None) == (self.steps is None):
+            raise ValueError("set exactly one of seconds and steps")
+        if self.seconds is not None and not self.seconds > 0:
+            raise ValueError(f"seconds must be > 0, got {self.seconds}")
+        if self.steps is not None and self.steps < 1:
+            raise ValueError(f"steps must be >= 1, got {self.steps}")
+
+    def describe(self) -> str:
+        return f"{self.seconds:g} s" if self.seconds is not None else f"{self.steps} steps"
+
+
+@functools.cache
+def _data(task: str) -> TaskData:
+    return task_definition(task).make_data()
+
+
+class _EvaluationProbe:
+    """Task data that also evaluates the model at k/EVALUATIONS of the budget.
+
+    The engine's ``eval_every`` counts steps, which a wall-clock budget cannot know in advance;
+    ``train`` draws one batch per step, so the batch call is where progress is measured. The
+    evaluation time is charged to the budget alike for every experiment.
+    """
+
+    def __init__(
+        self,
+        data: TaskData,
+        model: nn.Module,
+        metric: str,
+        budget: Budget,
+        report: Callable[[int, float], None],
+    ) -> None:
+        self.data, self.model, self.metric = data, model, metric
+        self.budget, self.report = budget, report
+        self.step = 0
+        self.done = 0
+        self.t0 = time.perf_counter()
+
+    def _progress(self) -> float:
+        if self.budget.steps is not None:
+            return self.step / self.budget.steps
+        return (time.perf_counter() - self.t0) / self.budget.seconds
+
+    def get_batch(
+        self, split: str, batch_size: int, generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        if split == "train":
+            due = self.done + 1 < EVALUATIONS and self._progress() >= (self.done + 1) / EVALUATIONS
+            if due:
+                self.done += 1
+                self.report(self.done, self.data.evaluate(self.model)[self.metric])
+            self.step += 1
+        return self.data.get_batch(split, batch_size, generator)
+
+    def evaluate(self, model: nn.Module) -> dict[str, float]:
+        return self.data.evaluate(model)
+
+
+@dataclass
+class ExperimentResult:
+    """The scored outcome of one training run."""
+
+    metric: float
+    steps: int
+    seconds: float
+
+
+def run_experiment(
+    task: str,
+    config: Config,
+    budget: Budget,
+    seed: int,
+    report: Callable[[int, float], None] | None = None,
+    init: str | None = None,
+) -> ExperimentResult:
+    """Train ``config`` (init and batches seeded by ``seed``) and score it.
+
+    Args:
+        task: a name in :data:`TASKS`.
+        config: a flat configuration (``config.py``).
+        budget: training seconds or steps.
+        seed: seeds the initial weights and the batch order.
+        report: called as ``report(k, metric)`` at the k-th intermediate evaluation (k < 8);
+            it may raise to stop the run (pruning).
+        init: a ``train`` checkpoint to start from instead of random weights (its model config
+            must equal the configuration's).
+
+    Raises:
+        ValueError: the configuration is invalid.
+        TrainingDivergedError: the loss became NaN or exploded.
+        FloatingPointError: the final metric is not finite.
+    """
+    definition = task_definition(task)
+    model_cfg, train_cfg = build(config, steps=budget.steps, seconds=budget.seconds, seed=seed)
+    torch.manual_seed(seed)
+    model = build_model(model_cfg)
+    if init is not None:
+        start = checkpoint.load(init)
+        if start.kind != "train" or start.config != model_cfg:
+            raise ValueError(
+                f"{init} is a {start.kind} checkpoint of {start.config}; the experiment needs "
+                f"a train checkpoint of {model_cfg}"
+            )
+        checkpoint.load_into(model, start)
+    probe = _EvaluationProbe(
+        _data(task), model, definition.metric, budget, report or (lambda k, v: None)
+    )
+    result = train(model, probe, train_cfg)
+    metric = result.metrics[definition.metric]
+    if not math.isfinite(metric):
+        raise FloatingPointError(f"{definition.metric} is {metric}")
+    return ExperimentResult(metric, result.step, result.seconds)

@@ -1,0 +1,99 @@
+"""The ledger: one record per experiment, append-only, and the ``results.tsv`` view of it.
+
+``experiments.jsonl`` is the source of truth (full configuration, per-seed metrics, curve), one
+line per decided experiment, flushed and fsynced before the loop moves on, so a killed run
+resumes from exactly the experiments it finished. ``results.tsv`` is rewritten from it after each
+append (atomically): id, parent, metric, memory (peak MiB), seconds, status, description, the
+grep-able table of karpathy/autoresearch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from magnet_market._atomic import write_atomic
+from magnet_market.autoresearch.config import Config
+
+log = logging.getLogger(__name__)
+
+Status = Literal["keep", "discard", "crash"]
+TSV_COLUMNS = ("id", "parent", "metric", "memory", "seconds", "status", "description")
+
+
+@dataclass
+class Record:
+    """One decided experiment.
+
+    ``metric`` is the mean over ``runs`` (one metric per seed run); ``spread`` is their range
+    when the experiment was re-run with another seed.
+    """
+
+    id: int
+    parent: int | None
+    phase: str
+    status: Status
+    description: str
+    config: Config
+    changes: Config = field(default_factory=dict)
+    metric: float | None = None
+    runs: list[float] = field(default_factory=list)
+    spread: float | None = None
+    curve: list[float] = field(default_factory=list)  # intermediate metrics of the first run
+    memory_mb: float | None = None
+    seconds: float = 0.0
+
+    def tsv_row(self) -> str:
+        cells = (
+            str(self.id),
+            "" if self.parent is None else str(self.parent),
+            "" if self.metric is None else f"{self.metric:.6f}",
+            "" if self.memory_mb is None else f"{self.memory_mb:.1f}",
+            f"{self.seconds:.1f}",
+            self.status,
+            " ".join(self.description.split()),  # no tabs or newlines inside a cell
+        )
+        return "\t".join(cells)
+
+
+class Ledger:
+    """The records of one run folder."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+        self.jsonl = self.directory / "experiments.jsonl"
+        self.tsv = self.directory / "results.tsv"
+
+    def records(self) -> list[Record]:
+        """All decided experiments; a torn last line (killed mid-write) is dropped."""
+        if not self.jsonl.exists():
+            return []
+        lines = self.jsonl.read_text().splitlines()
+        out = []
+        for i, line in enumerate(lines):
+            try:
+                out.append(Record(**json.loads(line)))
+            except (json.JSONDecodeError, TypeError):
+                if i != len(lines) - 1:
+                    raise
+                log.warning("dropping a torn last ledger line (the run was killed mid-write)")
+                write_atomic(self.jsonl, "".join(line + "\n" for line in lines[:-1]))
+        return out
+
+    def append(self, record: Record) -> None:
+        """Persist ``record`` (fsynced) and refresh ``results.tsv``."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with self.jsonl.open("a") as f:
+            f.write(json.dumps(dataclasses.asdict(record), sort_keys=True) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        self.write_tsv(self.records())
+
+    def write_tsv(self, records: list[Record]) -> None:
+        lines = ["\t".join(TSV_COLUMNS)] + [r.tsv_row() for r in records]
+        write_atomic(self.tsv, "\n".join(lines) + "\n")

@@ -1,0 +1,420 @@
+"""The experiment loop: a baseline, then phases of proposals, each kept only if it beats noise.
+
+Per phase, every other knob stays at the current best. An experiment is a diff against the
+current best, trained under the run's fixed budget with a fixed seed (then a second seed when it
+looks better; see ``keep.py``), in a child process (``runner.py``), so exceptions, NaN losses,
+timeouts and out-of-memory kills become ``crash`` rows and the loop goes on. The ledger
+(``ledger.py``) and the Optuna studies (``study.db``) are the run's state: running the same
+settings on the same folder resumes after the last finished experiment.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from magnet_market._atomic import write_atomic
+from magnet_market.autoresearch.config import Config, apply, build, diff
+from magnet_market.autoresearch.errors import (
+    ConfigurationError,
+    DefaultCrashedError,
+    ProposalRejectedError,
+    RunMismatchError,
+)
+from magnet_market.autoresearch.evaluate import Budget, task_definition
+from magnet_market.autoresearch.keep import decide, noise, screen, spread
+from magnet_market.autoresearch.ledger import Ledger, Record, Status
+from magnet_market.autoresearch.plot import plot_progress
+from magnet_market.autoresearch.proposers import (
+    CommandProposer,
+    Ending,
+    OptunaProposer,
+    Proposal,
+    ProposalContext,
+    Proposer,
+)
+from magnet_market.autoresearch.recipes import DEFAULTS, SPACES
+from magnet_market.autoresearch.runner import RunOutcome, run_isolated
+from magnet_market.autoresearch.space import Phase, SearchSpace
+from magnet_market.bitnet import checkpoint
+from magnet_market.bitnet.model import config_to_dict
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """One autoresearch run.
+
+    Args:
+        task: a task name (``tinylm``, ``digits``).
+        budget: training seconds or steps of every experiment.
+        trials_per_phase: experiments per phase (raise it to extend a finished run).
+        proposer: ``tpe`` (default), ``random``, or a command line of an external proposer.
+        seed: first seed: the baseline runs seeds s, s+1, s+2; candidates s, then s+1.
+        threads: torch threads per experiment.
+        timeout: seconds before an experiment is killed (default: from the budget).
+        min_improvement: smallest gain worth keeping, even when the measured spread is smaller.
+        init: a training checkpoint every experiment starts from (e.g. the round's parent);
+            it fixes the model shape, so the ``model.*`` knobs leave the search space.
+    """
+
+    task: str
+    budget: Budget
+    trials_per_phase: int = 5
+    proposer: str = "tpe"
+    seed: int = 0
+    threads: int = 1
+    timeout: float | None = None
+    min_improvement: float = 0.0
+    init: str | None = None
+
+    def experiment_timeout(self) -> float:
+        if self.timeout is not None:
+            return self.timeout
+        if self.budget.seconds is not None:
+            return 3 * self.budget.seconds + 60  # evaluation and process start on top
+        return 600.0
+
+    def identity(self) -> dict:
+        """What must match to resume a run (the rest may change between sessions)."""
+        return {
+            "task": self.task,
+            "budget": asdict(self.budget),
+            "proposer": self.proposer,
+            "seed": self.seed,
+            "min_improvement": self.min_improvement,
+            "init": self.init,
+        }
+
+
+class Observer:
+    """Hooks for a live view; the default does nothing."""
+
+    def experiment_started(self, experiment_id: int, phase: str, description: str) -> None:
+        """An experiment begins (``description`` is its diff)."""
+
+    def evaluated(self, k: int, value: float) -> None:
+        """Intermediate evaluation ``k`` of the running experiment."""
+
+    def recorded(self, record: Record, best: Record) -> None:
+        """An experiment was decided and written to the ledger."""
+
+
+class Autoresearch:
+    """Runs (or resumes) the loop of ``settings`` in ``out_dir``.
+
+    Args:
+        settings: the run.
+        out_dir: ledger, studies, best configuration and plot go here.
+        space: the search space (default: the task's, ``recipes.SPACES``).
+        default: the starting configuration (default: the task's, ``recipes.DEFAULTS``).
+        observer: live-view hooks.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        out_dir: Path,
+        *,
+        space: SearchSpace | None = None,
+        default: Config | None = None,
+        observer: Observer | None = None,
+    ) -> None:
+        try:
+            self.task = task_definition(settings.task)
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from None
+        if settings.trials_per_phase < 1:
+            raise ConfigurationError("trials_per_phase must be >= 1")
+        self.settings = settings
+        self.out_dir = Path(out_dir)
+        self.space = space or SPACES[settings.task]
+        self.default = dict(default or DEFAULTS[settings.task])
+        if settings.init is not None:
+            self._start_from_checkpoint(settings.init, keep_default=default is not None)
+        self.space.check_fits(self.default)
+        self._check_buildable(self.default, "the starting configuration")
+        self.observer = observer or Observer()
+        self.ledger = Ledger(self.out_dir)
+        self.proposer = self._make_proposer()
+
+    # ------------------------------------------------------------------ public
+
+    def run(self) -> Record:
+        """Run every phase to ``trials_per_phase`` experiments; returns the best record."""
+        self._claim_folder()
+        records = self.ledger.records()
+        handler = logging.FileHandler(self.out_dir / "autoresearch.log")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        package_log = logging.getLogger("magnet_market.autoresearch")
+        package_log.addHandler(handler)
+        level = package_log.level
+        package_log.setLevel(logging.INFO)
+        try:
+            if not records:
+                records.append(self._baseline())
+            for phase in self.space.phases:
+                while sum(r.phase == phase.name for r in records) < self.settings.trials_per_phase:
+                    record = self._experiment(phase, records)
+                    if record is None:
+                        log.info("phase %s: nothing left to try", phase.name)
+                        break
+                    records.append(record)
+        finally:
+            package_log.setLevel(level)
+            package_log.removeHandler(handler)
+            handler.close()
+            if records:
+                self.write_outputs(records)
+        return best_of(records)
+
+    def write_outputs(self, records: list[Record]) -> None:
+        """``best_config.json`` and ``progress.png`` from ``records``."""
+        best = best_of(records)
+        summary = {
+            "task": self.task.name,
+            "metric": self.task.metric,
+            "direction": self.task.direction,
+            "budget": asdict(self.settings.budget),
+            "default_metric": records[0].metric,
+            "best_metric": best.metric,
+            "best_experiment": best.id,
+            "changes_from_default": diff(self.default, best.config),
+            "config": best.config,
+        }
+        write_atomic(self.out_dir / "best_config.json", json.dumps(summary, indent=2) + "\n")
+        plot_progress(records, self.task.metric, self.task.direction, self.out_dir / "progress.png")
+
+    # ------------------------------------------------------------------ steps
+
+    def _baseline(self) -> Record:
+        self.observer.experiment_started(0, "baseline", "default configuration")
+        outcomes = [self._run(self.default, s) for s in self._seeds()]
+        crashed = [o for o in outcomes if o.status != "ok"]
+        if crashed:
+            raise DefaultCrashedError(f"the default configuration crashed: {crashed[0].reason}")
+        runs = [o.metric for o in outcomes]
+        record = self._record(
+            0,
+            None,
+            "baseline",
+            "keep",
+            "default configuration",
+            self.default,
+            {},
+            outcomes,
+        )
+        record.description += f" (seeds {self._seeds()}: {_fmt(runs)}; spread {spread(runs):.4g})"
+        self._append(record, record)
+        return record
+
+    def _experiment(self, phase: Phase, records: list[Record]) -> Record | None:
+        best = best_of(records)
+        new_id = records[-1].id + 1
+        ctx = ProposalContext(
+            self.task.name,
+            self.task.metric,
+            self.task.direction,
+            self.space,
+            phase,
+            best,
+            list(records),
+        )
+        try:
+            proposal = self.proposer.propose(ctx)
+        except ProposalRejectedError as exc:
+            log.warning("experiment %d: refused proposal: %s", new_id, exc)
+            record = self._record(
+                new_id,
+                best.id,
+                phase.name,
+                "crash",
+                f"refused proposal: {exc}",
+                best.config,
+                {},
+                [],
+            )
+            return self._append(record, best)
+        if proposal is None:
+            return None
+        config = apply(best.config, proposal.changes)
+        self.observer.experiment_started(new_id, phase.name, proposal.description)
+        try:
+            self._check_buildable(config, "the proposed configuration")
+        except ConfigurationError as exc:
+            self.proposer.finish(proposal, "fail", None)
+            record = self._record(
+                new_id,
+                best.id,
+                phase.name,
+                "crash",
+                f"{proposal.description}: {exc}",
+                config,
+                proposal.changes,
+                [],
+            )
+            return self._append(record, best)
+        return self._append(self._evaluate(new_id, phase, proposal, config, records), best)
+
+    def _evaluate(
+        self, new_id: int, phase: Phase, proposal: Proposal, config: Config, records: list[Record]
+    ) -> Record:
+        best = best_of(records)
+        spreads = [r.spread for r in records if r.spread is not None]
+        floor = self.settings.min_improvement
+
+        def prune(k: int, value: float) -> bool:
+            self.observer.evaluated(k, value)
+            return self.proposer.should_prune(proposal, k, value)
+
+        seed, reseed = self._seeds()[:2]
+        first = self._run(config, seed, prune)
+        outcomes = [first]
+
+        def finish(status: Status, why: str, ending: Ending, value: float | None) -> Record:
+            self.proposer.finish(proposal, ending, value)
+            return self._record(
+                new_id,
+                best.id,
+                phase.name,
+                status,
+                f"{proposal.description}; {why}",
+                config,
+                proposal.changes,
+                outcomes,
+            )
+
+        if first.status == "crash":
+            return finish("crash", first.reason, "fail", None)
+        if first.status == "pruned":
+            return finish("discard", first.reason, "pruned", None)
+        gate = screen(first.metric, best.runs[0], self.task.direction)
+        if not gate.keep:
+            why = f"seed {seed}: gain {gate.gain:+.4g} vs the best's same-seed run"
+            return finish("discard", why, "complete", first.metric)
+        second = self._run(config, reseed)
+        outcomes.append(second)
+        if second.status != "ok":
+            return finish("crash", f"re-run seed {reseed}: {second.reason}", "fail", None)
+        runs = [first.metric, second.metric]
+        level = noise([*spreads, spread(runs)], floor)
+        verdict = decide(runs, best.runs, self.task.direction, level)
+        why = f"seeds {[seed, reseed]}: {_fmt(runs)}; {verdict.explain()}"
+        mean = sum(runs) / len(runs)
+        return finish("keep" if verdict.keep else "discard", why, "complete", mean)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _seeds(self) -> list[int]:
+        """Baseline seeds; candidates use the first two (a third run measures noise better)."""
+        return [self.settings.seed + i for i in range(3)]
+
+    def _run(
+        self, config: Config, seed: int, prune: Callable[[int, float], bool] | None = None
+    ) -> RunOutcome:
+        return run_isolated(
+            self.task.name,
+            config,
+            self.settings.budget,
+            seed,
+            timeout=self.settings.experiment_timeout(),
+            threads=self.settings.threads,
+            should_prune=prune,
+            init=self.settings.init,
+        )
+
+    def _record(
+        self,
+        new_id: int,
+        parent: int | None,
+        phase: str,
+        status: Status,
+        description: str,
+        config: Config,
+        changes: Config,
+        outcomes: list[RunOutcome],
+    ) -> Record:
+        runs = [o.metric for o in outcomes if o.status == "ok" and o.metric is not None]
+        scored = runs if status != "crash" else []
+        memory = [o.memory_mb for o in outcomes if o.memory_mb is not None]
+        return Record(
+            id=new_id,
+            parent=parent,
+            phase=phase,
+            status=status,
+            description=description,
+            config=config,
+            changes=changes,
+            metric=sum(scored) / len(scored) if scored else None,
+            runs=scored,
+            spread=spread(scored) if len(scored) > 1 else None,
+            curve=outcomes[0].curve if outcomes else [],
+            memory_mb=max(memory) if memory else None,
+            seconds=sum(o.seconds for o in outcomes),
+        )
+
+    def _append(self, record: Record, best: Record) -> Record:
+        self.ledger.append(record)
+        log.info(
+            "experiment %d [%s] %s: %s", record.id, record.phase, record.status, record.description
+        )
+        self.observer.recorded(record, record if record.status == "keep" else best)
+        return record
+
+    def _check_buildable(self, config: Config, what: str) -> None:
+        b = self.settings.budget
+        try:
+            build(config, steps=b.steps, seconds=b.seconds, seed=0)
+        except (ValueError, TypeError) as exc:
+            raise ConfigurationError(f"{what} is invalid: {exc}") from None
+
+    def _start_from_checkpoint(self, path: str, keep_default: bool) -> None:
+        """Take the model shape from the checkpoint and stop sweeping it."""
+        shape = config_to_dict(checkpoint.load(path).config)
+        if not keep_default:
+            model = {f"model.{k}": v for k, v in shape.items() if k != "use_kernel"}
+            self.default = apply(self.default, model)
+        self.space = self.space.without("model.")
+
+    def _make_proposer(self) -> Proposer:
+        name = self.settings.proposer
+        if name in ("tpe", "random"):
+            return OptunaProposer(
+                self.out_dir / "study.db",
+                self.task.direction,
+                sampler=name,
+                seed=self.settings.seed,
+            )
+        return CommandProposer(name)
+
+    def _claim_folder(self) -> None:
+        """Write ``run.json``, or check that the folder's run has the same identity."""
+        path = self.out_dir / "run.json"
+        identity = {
+            **self.settings.identity(),
+            "space": self.space.model_dump(),
+            "default": self.default,
+        }
+        if path.exists():
+            found = json.loads(path.read_text())
+            differ = sorted(k for k in identity if found.get(k) != identity[k])
+            if differ:
+                raise RunMismatchError(
+                    f"{self.out_dir} holds a run with other {', '.join(differ)}; "
+                    "resume with the same settings or choose another output folder"
+                )
+            return
+        write_atomic(path, json.dumps(identity, indent=2, sort_keys=True) + "\n")
+
+
+def best_of(records: list[Record]) -> Record:
+    """The current best: the last kept record (each keep beat the one before it)."""
+    return next(r for r in reversed(records) if r.status == "keep")
+
+
+def _fmt(values: list[float]) -> str:
+    return "[" + ", ".join(f"{v:.4g}" for v in values) + "]"

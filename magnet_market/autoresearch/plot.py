@@ -1,0 +1,54 @@
+"""The progress plot: metric per experiment, kept ones marked, the running best as a step line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+# The Agg canvas directly, not pyplot: files only (no display on servers and in CI), and no
+# global backend state changed for the caller.
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from magnet_market.autoresearch.keep import Direction
+from magnet_market.autoresearch.ledger import Record
+
+
+def plot_progress(records: list[Record], metric: str, direction: Direction, path: Path) -> Path:
+    """Save the progress of ``records`` as a PNG at ``path``; returns it."""
+    fig = Figure(figsize=(9, 4.5), dpi=110)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    scored = [r for r in records if r.metric is not None]
+    discarded = [r for r in scored if r.status == "discard"]
+    kept = [r for r in scored if r.status == "keep"]
+    ax.scatter(
+        [r.id for r in discarded], [r.metric for r in discarded], s=18, c="0.6", label="discarded"
+    )
+    ax.scatter(
+        [r.id for r in kept],
+        [r.metric for r in kept],
+        s=50,
+        c="tab:green",
+        edgecolors="black",
+        zorder=3,
+        label="kept",
+    )
+    best, xs, ys = None, [], []
+    for r in records:  # the best is the last kept one: the keep rule already beat the noise
+        if r.status == "keep":
+            best = r.metric
+        if best is not None:
+            xs.append(r.id)
+            ys.append(best)
+    ax.step(xs, ys, where="post", c="tab:blue", label="running best")
+    crashes = [r.id for r in records if r.status == "crash"]
+    if crashes and ys:
+        ax.scatter(crashes, [ys[0]] * len(crashes), marker="x", c="tab:red", label="crash")
+    ax.set_xlabel("experiment")
+    ax.set_ylabel(f"{metric} ({'lower' if direction == 'minimize' else 'higher'} is better)")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    return path

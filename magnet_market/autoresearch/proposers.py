@@ -1,0 +1,263 @@
+"""Proposers: who picks the next change to try.
+
+* :class:`OptunaProposer` with ``sampler="tpe"`` (default): Optuna's TPE sampler and median
+  pruning on the intermediate evaluations; ``sampler="random"``: random search, no pruning
+  (the baseline). One study per phase in a SQLite file, so a killed run resumes its samplers.
+* :class:`CommandProposer`: an external program (e.g. an LLM agent) reads the history as JSON on
+  stdin and writes ``{"changes": {knob: value}, "description": "..."}`` on stdout.
+
+Every proposal is checked against the search space before it is run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shlex
+import subprocess
+import warnings
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import optuna
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
+from optuna.trial import FrozenTrial, TrialState
+
+from magnet_market.autoresearch.config import Config, describe, diff
+from magnet_market.autoresearch.errors import ProposalRejectedError
+from magnet_market.autoresearch.keep import Direction
+from magnet_market.autoresearch.ledger import Record
+from magnet_market.autoresearch.space import ChoiceKnob, FloatKnob, Knob, Phase, SearchSpace
+
+Ending = Literal["complete", "pruned", "fail"]
+_MAX_REPEATS = 20  # samples already tried before a phase counts as exhausted
+
+
+@dataclass
+class Proposal:
+    """A change to the current best, with the proposer's handle to report back on."""
+
+    changes: Config
+    description: str
+    handle: Any = None
+
+
+@dataclass(frozen=True)
+class ProposalContext:
+    """What a proposer knows when it proposes."""
+
+    task: str
+    metric: str
+    direction: Direction
+    space: SearchSpace
+    phase: Phase
+    best: Record
+    history: list[Record]
+
+
+class Proposer(Protocol):
+    """Proposes changes; hears how each ended (values are the task metric)."""
+
+    def propose(self, ctx: ProposalContext) -> Proposal | None:
+        """A proposal, or None when the phase has nothing left to try."""
+        ...
+
+    def should_prune(self, proposal: Proposal, k: int, value: float) -> bool: ...
+
+    def finish(self, proposal: Proposal, ending: Ending, value: float | None) -> None: ...
+
+
+def _distribution(knob: Knob) -> BaseDistribution:
+    if isinstance(knob, FloatKnob):
+        return FloatDistribution(knob.low, knob.high, log=knob.log)
+    if isinstance(knob, ChoiceKnob):
+        return CategoricalDistribution(knob.choices)
+    return IntDistribution(knob.low, knob.high, log=knob.log)
+
+
+def _repeat_of(study: optuna.Study, params: dict[str, Any]) -> FrozenTrial | None:
+    """A finished (complete or pruned) trial with exactly these parameters, if any."""
+    for t in study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED)):
+        if t.params == params:
+            return t
+    return None
+
+
+_ENDING: dict[TrialState, Ending] = {TrialState.COMPLETE: "complete", TrialState.PRUNED: "pruned"}
+
+
+class OptunaProposer:
+    """Optuna's ask/tell interface, one study per phase.
+
+    Args:
+        storage: SQLite file of the studies.
+        sampler: ``tpe`` (with median pruning) or ``random`` (no pruning).
+        seed: sampler seed (offset by the trials already in a study, so a resumed run does not
+            replay its first proposals).
+        n_startup_trials: random trials before TPE models the phase (Optuna's default of 10 is
+            more than a short phase has).
+    """
+
+    def __init__(
+        self,
+        storage: Path,
+        direction: Direction,
+        *,
+        sampler: Literal["tpe", "random"] = "tpe",
+        seed: int = 0,
+        n_startup_trials: int = 2,
+    ) -> None:
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        self.url = f"sqlite:///{Path(storage).resolve()}"
+        self.direction = direction
+        self.sampler_name = sampler
+        self.seed = seed
+        self.n_startup_trials = n_startup_trials
+        self._studies: dict[str, optuna.Study] = {}
+
+    def _make_sampler(self, seed: int) -> optuna.samplers.BaseSampler:
+        if self.sampler_name == "random":
+            return optuna.samplers.RandomSampler(seed=seed)
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=self.n_startup_trials)
+
+    def _study(self, ctx: ProposalContext, dists: dict[str, BaseDistribution]) -> optuna.Study:
+        name = ctx.phase.name
+        if name in self._studies:
+            return self._studies[name]
+        pruner = (
+            # no pruning in the first half: early curves favour high lrs (short-horizon bias)
+            optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=4)
+            if self.sampler_name == "tpe"
+            else optuna.pruners.NopPruner()
+        )
+        study = optuna.create_study(
+            storage=self.url,
+            study_name=name,
+            direction=self.direction,
+            load_if_exists=True,
+            sampler=self._make_sampler(self.seed),
+            pruner=pruner,
+        )
+        for t in study.get_trials(states=(TrialState.RUNNING,)):
+            study.tell(t.number, state=TrialState.FAIL)  # the run was killed during it
+        if not study.trials:  # the phase's starting point, known without running it
+            study.add_trial(
+                optuna.trial.create_trial(
+                    params={k: ctx.best.config[k] for k in dists},
+                    distributions=dists,
+                    value=ctx.best.metric,
+                    intermediate_values=dict(enumerate(ctx.best.curve, start=1)),
+                )
+            )
+        # per phase and per resume, so two phases over one knob do not replay the same samples
+        study.sampler = self._make_sampler(
+            self.seed + zlib.crc32(name.encode()) + len(study.trials)
+        )
+        self._studies[name] = study
+        return study
+
+    def propose(self, ctx: ProposalContext) -> Proposal | None:
+        dists = {k: _distribution(ctx.space.knobs[k]) for k in ctx.phase.knobs}
+        study = self._study(ctx, dists)
+        for _ in range(_MAX_REPEATS):
+            trial = study.ask(fixed_distributions=dists)
+            changes = diff(ctx.best.config, {**ctx.best.config, **trial.params})
+            if not changes:  # the current best again: its value is known
+                study.tell(trial, ctx.best.metric)
+                continue
+            earlier = _repeat_of(study, trial.params)
+            if earlier is None:
+                return Proposal(changes, describe(changes), trial)
+            # tried before in this phase: give the sampler the same answer instead of a rerun
+            for k, v in earlier.intermediate_values.items():
+                trial.report(v, k)
+            self.finish(Proposal(changes, "", trial), _ENDING[earlier.state], earlier.value)
+        return None
+
+    def should_prune(self, proposal: Proposal, k: int, value: float) -> bool:
+        proposal.handle.report(value, k)
+        return bool(proposal.handle.should_prune())
+
+    def finish(self, proposal: Proposal, ending: Ending, value: float | None) -> None:
+        study = self._studies[proposal.handle.study.study_name]
+        if ending == "complete":
+            study.tell(proposal.handle, value)
+        else:
+            state = TrialState.PRUNED if ending == "pruned" else TrialState.FAIL
+            with warnings.catch_warnings():
+                # telling a pruned trial without a value makes Optuna warn; that is the intent
+                warnings.simplefilter("ignore", UserWarning)
+                study.tell(proposal.handle, state=state)
+
+
+class CommandProposer:
+    """Asks an external command for each change (history JSON in, proposal JSON out).
+
+    Args:
+        command: the program and its arguments, split like a shell would.
+        timeout: seconds the command may take per proposal.
+    """
+
+    def __init__(self, command: str, *, timeout: float = 120.0) -> None:
+        self.argv = shlex.split(command)
+        if not self.argv:
+            raise ValueError("the proposer command is empty")
+        self.timeout = timeout
+
+    def request(self, ctx: ProposalContext) -> dict[str, Any]:
+        """The JSON document the command gets on stdin."""
+        return {
+            "task": ctx.task,
+            "metric": ctx.metric,
+            "direction": ctx.direction,
+            "phase": ctx.phase.name,
+            "knobs": {k: ctx.space.knobs[k].model_dump() for k in ctx.phase.knobs},
+            "best": {"id": ctx.best.id, "metric": ctx.best.metric, "config": ctx.best.config},
+            "history": [
+                {k: v for k, v in dataclasses.asdict(r).items() if k not in ("config", "curve")}
+                for r in ctx.history
+            ],
+            "reply_with": {"changes": {"<knob>": "<value>"}, "description": "<why>"},
+        }
+
+    def propose(self, ctx: ProposalContext) -> Proposal | None:
+        try:
+            done = subprocess.run(
+                self.argv,
+                input=json.dumps(self.request(ctx)),
+                capture_output=True,
+                text=True,
+                timeout=self.timeout,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise ProposalRejectedError(f"proposer command failed: {exc}") from None
+        if done.returncode != 0:
+            tail = done.stderr.strip().splitlines()[-1:] or [""]
+            raise ProposalRejectedError(
+                f"proposer command exited with {done.returncode}: {tail[0][:200]}"
+            )
+        try:
+            reply = json.loads(done.stdout)
+        except json.JSONDecodeError as exc:
+            raise ProposalRejectedError(f"proposer reply is not JSON ({exc})") from None
+        if not isinstance(reply, dict) or "changes" not in reply:
+            raise ProposalRejectedError('proposer reply needs a "changes" object')
+        changes = reply["changes"]
+        ctx.space.check_changes(changes, ctx.phase)
+        note = str(reply.get("description", "")).strip()
+        text = describe(changes) + (f" ({note})" if note else "")
+        return Proposal(dict(changes), text)
+
+    def should_prune(self, proposal: Proposal, k: int, value: float) -> bool:
+        return False
+
+    def finish(self, proposal: Proposal, ending: Ending, value: float | None) -> None:
+        """The command sees every outcome in the history of its next request."""

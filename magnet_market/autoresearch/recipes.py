@@ -1,0 +1,99 @@
+"""Default configurations and search spaces of the shipped tasks.
+
+The defaults are what a user gets without a sweep, fixed here before any sweep ran: the BitNet
+b1.58 recipe of the engine (AdamW, betas 0.9/0.95, two-stage lr with the cooldown at half of
+training, weight decay 0.1 cosine-decayed to 0 in stage 1, grad clip 1; see ``bitnet/train.py``)
+at the engine's lr of 3e-3 for models this small ("small models want larger learning rates",
+BitNet training tips), and CPU-sized shapes: the tinylm transformer of ``docs/bitnet.md``
+(d=128, 4 layers, 4 heads) and a 2 x 128 BitLinear MLP for digits.
+
+The spaces have ten phases each, one group of knobs at a time, ending with the learning rate
+once more (the best lr moves when batch and shape change).
+"""
+
+from __future__ import annotations
+
+from magnet_market.autoresearch.config import Config, flatten
+from magnet_market.autoresearch.evaluate import TINYLM_SEQ_LEN, Budget
+from magnet_market.autoresearch.space import SearchSpace
+from magnet_market.bitnet.model import ClassifierConfig, TransformerConfig
+from magnet_market.bitnet.train import OptimConfig
+
+_RECIPE = OptimConfig()  # the engine's BitNet b1.58 defaults, unchanged
+
+DEFAULTS: dict[str, Config] = {
+    "tinylm": flatten(
+        TransformerConfig(seq_len=TINYLM_SEQ_LEN, d_model=128, n_layers=4, n_heads=4),
+        16,
+        _RECIPE,
+    ),
+    "digits": flatten(ClassifierConfig(hidden=128, n_layers=2), 64, _RECIPE),
+}
+
+# Per-experiment budgets when none is given: a minute of tinylm (the paper's sweep: 60
+# CPU-minutes for about 60 experiments); digits trains to a plateau in ~300 steps (< 1 s).
+DEFAULT_BUDGETS: dict[str, Budget] = {"tinylm": Budget(seconds=60), "digits": Budget(steps=300)}
+
+_SCHEDULE = {  # ranges kept apart so final <= stage2 <= stage1_final always holds
+    "optim.stage_split": {"kind": "float", "low": 0.2, "high": 0.9},
+    "optim.stage1_final": {"kind": "float", "low": 0.5, "high": 1.0},
+    "optim.stage2_lr": {"kind": "float", "low": 0.1, "high": 0.5},
+    "optim.final_lr": {"kind": "float", "low": 0.0, "high": 0.1},
+}
+_OPTIM = {
+    "optim.lr": {"kind": "float", "low": 3e-4, "high": 3e-2, "log": True},
+    "optim.warmup_steps": {"kind": "int", "low": 0, "high": 100},
+    "optim.weight_decay": {"kind": "float", "low": 0.0, "high": 0.3},
+    "optim.beta1": {"kind": "float", "low": 0.8, "high": 0.95},
+    "optim.beta2": {"kind": "float", "low": 0.9, "high": 0.999},
+    "optim.grad_clip": {"kind": "choice", "choices": [0.0, 0.5, 1.0, 2.0]},
+    **_SCHEDULE,
+}
+_SHARED_PHASES = [
+    {"name": "lr", "knobs": ["optim.lr"]},
+    {"name": "warmup", "knobs": ["optim.warmup_steps"]},
+    {"name": "schedule", "knobs": list(_SCHEDULE)},
+    {"name": "weight_decay", "knobs": ["optim.weight_decay"]},
+    {"name": "batch", "knobs": ["train.batch_size"]},
+]
+
+SPACES: dict[str, SearchSpace] = {
+    "tinylm": SearchSpace.parse(
+        {
+            "knobs": {
+                **_OPTIM,
+                "train.batch_size": {"kind": "choice", "choices": [8, 16, 32, 64]},
+                "model.d_model": {"kind": "choice", "choices": [64, 96, 128, 192, 256]},
+                "model.n_heads": {"kind": "choice", "choices": [2, 4]},
+                "model.n_layers": {"kind": "int", "low": 1, "high": 8},
+                "model.mlp_ratio": {"kind": "int", "low": 1, "high": 4},
+            },
+            "phases": [
+                *_SHARED_PHASES,
+                {"name": "width", "knobs": ["model.d_model", "model.n_heads"]},
+                {"name": "depth", "knobs": ["model.n_layers"]},
+                {"name": "mlp", "knobs": ["model.mlp_ratio"]},
+                {"name": "adam", "knobs": ["optim.beta1", "optim.beta2", "optim.grad_clip"]},
+                {"name": "lr_final", "knobs": ["optim.lr"]},
+            ],
+        }
+    ),
+    "digits": SearchSpace.parse(
+        {
+            "knobs": {
+                **_OPTIM,
+                "train.batch_size": {"kind": "choice", "choices": [16, 32, 64, 128, 256]},
+                "model.hidden": {"kind": "choice", "choices": [64, 128, 256, 512]},
+                "model.n_layers": {"kind": "int", "low": 1, "high": 4},
+            },
+            "phases": [
+                *_SHARED_PHASES,
+                {"name": "width", "knobs": ["model.hidden"]},
+                {"name": "depth", "knobs": ["model.n_layers"]},
+                {"name": "betas", "knobs": ["optim.beta1", "optim.beta2"]},
+                {"name": "grad_clip", "knobs": ["optim.grad_clip"]},
+                {"name": "lr_final", "knobs": ["optim.lr"]},
+            ],
+        }
+    ),
+}

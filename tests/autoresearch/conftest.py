@@ -1,0 +1,62 @@
+"""Shared fixtures of the autoresearch tests: a tiny search space and budget on ``digits``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from magnet_market.autoresearch import Budget, SearchSpace, Settings
+
+TINY_BUDGET = Budget(steps=40)  # ~0.1 s of digits training per experiment
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Training in the test process (a parent checkpoint) runs fastest on one thread."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
+def tiny_space() -> SearchSpace:
+    """Two phases over a wide lr range (so tests can ask for a diverging lr) and the width."""
+    return SearchSpace.parse(
+        {
+            "knobs": {
+                "optim.lr": {"kind": "float", "low": 1e-5, "high": 1e5, "log": True},
+                "model.hidden": {"kind": "choice", "choices": [32, 64, 128]},
+            },
+            "phases": [
+                {"name": "lr", "knobs": ["optim.lr"]},
+                {"name": "width", "knobs": ["model.hidden"]},
+            ],
+        }
+    )
+
+
+@pytest.fixture
+def tiny_settings() -> Settings:
+    return Settings("digits", TINY_BUDGET, trials_per_phase=2, timeout=60)
+
+
+@pytest.fixture
+def scripted_proposer(tmp_path: Path):
+    """A command proposer replying with the i-th canned reply on its i-th call."""
+
+    def make(replies: list[str]) -> str:
+        script = tmp_path / "proposer.py"
+        script.write_text(
+            "import json, sys\n"
+            f"replies = {replies!r}\n"
+            "request = json.load(sys.stdin)\n"
+            "calls = len(request['history']) - 1  # the baseline is always there\n"
+            "print(replies[calls])\n"
+        )
+        return f"{sys.executable} {script}"
+
+    return make

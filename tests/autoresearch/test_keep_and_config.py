@@ -1,0 +1,60 @@
+"""The keep rule's numbers by hand, and the flat configuration round trip."""
+
+from __future__ import annotations
+
+import pytest
+
+from magnet_market.autoresearch import DEFAULTS
+from magnet_market.autoresearch.config import apply, build, describe, diff, flatten
+from magnet_market.autoresearch.keep import decide, improvement, noise, screen, spread
+from magnet_market.bitnet import ClassifierConfig, OptimConfig
+
+
+def test_improvement_follows_the_direction() -> None:
+    assert improvement(1.8, 2.0, "minimize") == pytest.approx(0.2)
+    assert improvement(0.97, 0.95, "maximize") == pytest.approx(0.02)
+
+
+def test_noise_is_the_mean_measured_spread_with_a_floor() -> None:
+    assert noise([0.1, 0.3], 0.0) == pytest.approx(0.2)
+    assert noise([0.1, 0.3], 0.5) == 0.5
+    assert noise([], 0.0) == 0.0
+
+
+def test_spread_is_the_mean_pairwise_difference() -> None:
+    assert spread([1.0, 1.3]) == pytest.approx(0.3)
+    assert spread([1.0, 1.3, 1.6]) == pytest.approx((0.3 + 0.6 + 0.3) / 3)
+
+
+def test_screen_only_asks_for_a_better_same_seed_run() -> None:
+    assert screen(1.95, 2.00, "minimize").keep
+    assert not screen(2.00, 2.00, "minimize").keep
+    assert screen(0.97, 0.95, "maximize").gain == pytest.approx(0.02)
+
+
+def test_decide_compares_means_against_the_noise() -> None:
+    best = [2.00, 2.10, 2.90]  # a 3-seed baseline: compared over the same 2 seeds, mean 2.05
+    verdict = decide([1.80, 1.85], best, "minimize", 0.1)  # mean 1.825: gain 0.225 > 0.1
+    assert verdict.keep and verdict.gain == pytest.approx(0.225)
+    noisy = decide([1.70, 2.00], best, "minimize", noise([0.1, 0.3, 0.3], 0.0))  # 0.2 <= 0.233
+    assert not noisy.keep and noisy.noise == pytest.approx(0.7 / 3)
+    assert "<=" in noisy.explain()
+
+
+def test_flatten_build_round_trip_and_invalid_configs() -> None:
+    optim = OptimConfig(lr=0.01, betas=(0.85, 0.99))
+    flat = flatten(ClassifierConfig(hidden=64), 32, optim)
+    model, train = build(flat, steps=10, seconds=None, seed=3)
+    assert model == ClassifierConfig(hidden=64)
+    assert train.optim == optim and train.batch_size == 32 and train.seed == 3
+    with pytest.raises(ValueError, match="lr must be > 0"):
+        build({**flat, "optim.lr": -1.0}, steps=10, seconds=None, seed=0)
+    with pytest.raises(ValueError, match="unknown configuration keys"):
+        apply(flat, {"optim.lrr": 1.0})
+
+
+def test_diff_and_describe() -> None:
+    base = DEFAULTS["digits"]
+    changed = apply(base, {"optim.lr": 0.0061234, "train.batch_size": 32})
+    assert diff(base, changed) == {"optim.lr": 0.0061234, "train.batch_size": 32}
+    assert describe(diff(base, changed)) == "optim.lr=0.006123, train.batch_size=32"

@@ -1,0 +1,148 @@
+"""The loop's rules: baseline, phases, keep/discard beyond noise, crashes, refusals, resume."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sqlite3
+
+import pytest
+
+from magnet_market.autoresearch import (
+    DEFAULTS,
+    Autoresearch,
+    Budget,
+    Ledger,
+    Observer,
+    Record,
+    RunMismatchError,
+)
+from magnet_market.autoresearch.errors import ConfigurationError
+from magnet_market.autoresearch.keep import improvement, spread
+
+
+def _assert_keep_rule_held(records: list[Record]) -> None:
+    """Each kept change beat its parent's mean by more than the mean spread measured so far."""
+    by_id = {r.id: r for r in records}
+    for i, r in enumerate(records[1:], start=1):
+        spreads = [spread(x.runs) for x in records[: i + 1] if len(x.runs) >= 2]
+        paired = by_id[r.parent].runs[:2]
+        gain = improvement(r.metric or 0.0, sum(paired) / len(paired), "maximize")
+        if r.status == "keep":
+            assert len(r.runs) == 2 and gain > sum(spreads) / len(spreads)
+        elif r.status == "discard" and len(r.runs) == 2:  # re-run, then refused
+            assert gain <= sum(spreads) / len(spreads)
+
+
+def test_loop_runs_every_phase_and_writes_its_outputs(tmp_path, tiny_settings, tiny_space):
+    best = Autoresearch(tiny_settings, tmp_path, space=tiny_space).run()
+    records = Ledger(tmp_path).records()
+    assert records[0].status == "keep" and len(records[0].runs) == 3  # baseline, three seeds
+    assert [r.phase for r in records].count("lr") == 2
+    assert [r.phase for r in records].count("width") <= 2  # a small choice phase may run dry
+    assert [r.id for r in records] == list(range(len(records)))
+    assert all(r.parent == b.id for r, b in zip(records[1:], _running_best(records), strict=False))
+    _assert_keep_rule_held(records)
+    assert best == [r for r in records if r.status == "keep"][-1]
+    summary = json.loads((tmp_path / "best_config.json").read_text())
+    assert summary["best_metric"] == best.metric and summary["config"] == best.config
+    assert (tmp_path / "progress.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (tmp_path / "results.tsv").read_text().count("\n") == len(records) + 1
+
+
+def _running_best(records: list[Record]) -> list[Record]:
+    out, best = [], records[0]
+    for r in records[1:]:
+        out.append(best)
+        if r.status == "keep":
+            best = r
+    return out
+
+
+def test_crashes_and_refusals_are_rows_and_the_loop_goes_on(
+    tmp_path, tiny_settings, tiny_space, scripted_proposer
+):
+    replies = [
+        '{"changes": {"optim.lr": 10000.0}, "description": "far too hot"}',  # diverges
+        '{"changes": {"optim.lr": 1e9}}',  # outside [1e-5, 1e5]
+        '{"changes": {"model.hidden": 64}}',  # phase "width" has begun
+        "this is not json",
+    ]
+    settings = dataclasses.replace(tiny_settings, proposer=scripted_proposer(replies))
+    Autoresearch(settings, tmp_path, space=tiny_space).run()
+    records = Ledger(tmp_path).records()
+    assert [r.status for r in records[1:3]] == ["crash", "crash"]
+    assert "TrainingDivergedError" in records[1].description
+    assert "far too hot" in records[1].description
+    assert records[2].description.startswith("refused proposal: optim.lr: 1000000000.0 is outside")
+    assert records[3].phase == "width" and records[3].status in ("keep", "discard")
+    assert records[4].description.startswith("refused proposal: proposer reply is not JSON")
+    log = (tmp_path / "autoresearch.log").read_text()
+    assert "refused proposal: optim.lr" in log and "refused proposal: proposer reply" in log
+
+
+def test_a_knob_outside_the_phase_is_refused(
+    tmp_path, tiny_settings, tiny_space, scripted_proposer
+):
+    settings = dataclasses.replace(
+        tiny_settings,
+        trials_per_phase=1,
+        proposer=scripted_proposer(['{"changes": {"model.hidden": 64}}', '{"changes": {}}']),
+    )
+    Autoresearch(settings, tmp_path, space=tiny_space).run()
+    records = Ledger(tmp_path).records()
+    assert "phase 'lr' sweeps only ['optim.lr'], not 'model.hidden'" in records[1].description
+    assert records[1].status == "crash" and records[1].metric is None
+
+
+class _StopAfter(Observer):
+    """Interrupts the loop like Ctrl-C, during the n-th experiment's training."""
+
+    def __init__(self, n: int) -> None:
+        self.n, self.started = n, 0
+
+    def experiment_started(self, experiment_id: int, phase: str, description: str) -> None:
+        self.started += 1
+
+    def evaluated(self, k: int, value: float) -> None:
+        if self.started >= self.n:
+            raise KeyboardInterrupt
+
+
+def test_an_interrupted_run_resumes_its_ledger_and_studies(tmp_path, tiny_settings, tiny_space):
+    with pytest.raises(KeyboardInterrupt):
+        Autoresearch(tiny_settings, tmp_path, space=tiny_space, observer=_StopAfter(3)).run()
+    before = Ledger(tmp_path).records()
+    assert 2 <= len(before) < 5  # baseline and experiments before the one cut mid-training
+    with sqlite3.connect(tmp_path / "study.db") as db:
+        states = [s for (s,) in db.execute("select state from trials")]
+    assert "RUNNING" in states  # the interrupted trial, left open by the kill
+    Autoresearch(tiny_settings, tmp_path, space=tiny_space).run()
+    after = Ledger(tmp_path).records()
+    assert after[: len(before)] == before
+    assert [r.id for r in after] == list(range(len(after)))
+    assert [r.phase for r in after].count("lr") == 2
+    with sqlite3.connect(tmp_path / "study.db") as db:
+        states = [s for (s,) in db.execute("select state from trials")]
+    assert "RUNNING" not in states and "FAIL" in states
+
+
+def test_resuming_with_other_settings_is_refused(tmp_path, tiny_settings, tiny_space):
+    Autoresearch(
+        dataclasses.replace(tiny_settings, trials_per_phase=1), tmp_path, space=tiny_space
+    ).run()
+    other = dataclasses.replace(tiny_settings, budget=Budget(steps=41))
+    with pytest.raises(RunMismatchError, match="other budget"):
+        Autoresearch(other, tmp_path, space=tiny_space).run()
+
+
+def test_unknown_task_and_broken_default_are_clear_errors(tmp_path, tiny_settings, tiny_space):
+    with pytest.raises(ConfigurationError, match="unknown task 'mnist'"):
+        Autoresearch(dataclasses.replace(tiny_settings, task="mnist"), tmp_path)
+    with pytest.raises(ConfigurationError, match="starting configuration is invalid"):
+        Autoresearch(
+            tiny_settings,
+            tmp_path,
+            space=tiny_space,
+            default={**DEFAULTS["digits"], "optim.warmup_steps": -1},
+        )

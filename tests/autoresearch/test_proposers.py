@@ -1,0 +1,56 @@
+"""Optuna proposers: diffs against the best, known answers for repeats, exhausted phases."""
+
+from __future__ import annotations
+
+from magnet_market.autoresearch import DEFAULTS, Record, SearchSpace
+from magnet_market.autoresearch.proposers import OptunaProposer, ProposalContext
+
+SPACE = SearchSpace.parse(
+    {
+        "knobs": {
+            "model.hidden": {"kind": "choice", "choices": [64, 128]},
+            "optim.lr": {"kind": "float", "low": 1e-3, "high": 1e-2, "log": True},
+        },
+        "phases": [
+            {"name": "width", "knobs": ["model.hidden"]},
+            {"name": "lr", "knobs": ["optim.lr"]},
+        ],
+    }
+)
+BEST = Record(
+    0,
+    None,
+    "baseline",
+    "keep",
+    "default",
+    DEFAULTS["digits"],
+    metric=0.95,
+    runs=[0.95, 0.95],
+    curve=[0.5, 0.8],
+)
+
+
+def _ctx(phase: str) -> ProposalContext:
+    return ProposalContext(
+        "digits", "balanced_accuracy", "maximize", SPACE, SPACE.phase(phase), BEST, [BEST]
+    )
+
+
+def test_a_small_choice_phase_runs_dry_instead_of_repeating(tmp_path) -> None:
+    proposer = OptunaProposer(tmp_path / "study.db", "maximize", seed=0)
+    first = proposer.propose(_ctx("width"))
+    assert first is not None and first.changes == {"model.hidden": 64}  # 128 is the best's
+    proposer.finish(first, "complete", 0.9)
+    assert proposer.propose(_ctx("width")) is None  # only repeats left: known answers, no run
+
+
+def test_proposals_are_diffs_inside_the_phase_and_resume_does_not_replay(tmp_path) -> None:
+    proposer = OptunaProposer(tmp_path / "study.db", "maximize", sampler="random", seed=0)
+    seen = []
+    for _ in range(3):
+        p = proposer.propose(_ctx("lr"))
+        assert set(p.changes) == {"optim.lr"} and 1e-3 <= p.changes["optim.lr"] <= 1e-2
+        seen.append(p.changes["optim.lr"])
+        proposer.finish(p, "complete", 0.9)
+    resumed = OptunaProposer(tmp_path / "study.db", "maximize", sampler="random", seed=0)
+    assert resumed.propose(_ctx("lr")).changes["optim.lr"] not in seen

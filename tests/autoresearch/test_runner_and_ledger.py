@@ -1,0 +1,77 @@
+"""Experiments in a child process: scores, crashes (exception, NaN, timeout), pruning; ledger."""
+
+from __future__ import annotations
+
+import json
+
+from magnet_market.autoresearch import DEFAULTS, Budget, Ledger, Record
+from magnet_market.autoresearch.runner import run_isolated
+
+from .conftest import TINY_BUDGET
+
+DIGITS = DEFAULTS["digits"]
+
+
+def test_a_run_scores_the_pinned_metric_with_eight_evaluation_points() -> None:
+    out = run_isolated("digits", DIGITS, Budget(steps=80), 0, timeout=60)
+    assert out.status == "ok" and 0.5 < out.metric <= 1.0
+    assert len(out.curve) == 7  # k/8 for k = 1..7; the 8th is the final metric
+    assert out.memory_mb and out.memory_mb > 50
+    again = run_isolated("digits", DIGITS, Budget(steps=80), 0, timeout=60)
+    assert again.metric == out.metric  # same seed, same steps: the same number
+
+
+def test_a_diverging_config_is_a_crash_with_the_reason() -> None:
+    out = run_isolated("digits", {**DIGITS, "optim.lr": 1e4}, TINY_BUDGET, 0, timeout=60)
+    assert out.status == "crash" and out.metric is None
+    assert "TrainingDivergedError" in out.reason
+
+
+def test_an_exception_in_the_child_is_a_crash() -> None:
+    out = run_isolated("digits", {**DIGITS, "model.hidden": 0}, TINY_BUDGET, 0, timeout=60)
+    assert out.status == "crash" and "hidden must be >= 1" in out.reason
+
+
+def test_a_run_past_its_deadline_is_killed() -> None:
+    out = run_isolated("digits", DIGITS, Budget(seconds=30), 0, timeout=1.0)
+    assert out.status == "crash" and out.reason == "timeout: killed after 1 s"
+    assert out.seconds < 5
+
+
+def test_pruning_stops_the_run_at_the_evaluation_that_asked() -> None:
+    seen = []
+
+    def prune(k: int, value: float) -> bool:
+        seen.append(k)
+        return k == 2
+
+    out = run_isolated("digits", DIGITS, Budget(steps=400), 0, timeout=60, should_prune=prune)
+    assert out.status == "pruned" and seen == [1, 2] and len(out.curve) == 2
+
+
+def _record(i: int, status: str = "discard") -> Record:
+    return Record(
+        i, None if i == 0 else 0, "lr", status, f"change\t{i}", DIGITS, metric=0.9 + i / 100
+    )
+
+
+def test_ledger_appends_writes_tsv_and_drops_a_torn_last_line(tmp_path) -> None:
+    ledger = Ledger(tmp_path)
+    for i in range(3):
+        ledger.append(_record(i, "keep" if i == 0 else "discard"))
+    rows = ledger.tsv.read_text().splitlines()
+    assert rows[0].split("\t") == [
+        "id",
+        "parent",
+        "metric",
+        "memory",
+        "seconds",
+        "status",
+        "description",
+    ]
+    assert rows[2].split("\t") == ["1", "0", "0.910000", "", "0.0", "discard", "change 1"]
+    with ledger.jsonl.open("a") as f:
+        f.write(json.dumps({"id": 3, "parent": 0})[:12])  # killed mid-write
+    assert [r.id for r in ledger.records()] == [0, 1, 2]
+    ledger.append(_record(3))
+    assert [r.id for r in Ledger(tmp_path).records()] == [0, 1, 2, 3]
