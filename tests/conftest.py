@@ -1,4 +1,4 @@
-"""Shared fixtures: a real anvil devnet on loopback, a fresh market per test, named accounts."""
+"""Shared fixtures: real anvil and IPFS processes on loopback, a fresh market per test, accounts."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from magnet_market.chain.connection import Connection
 from magnet_market.chain.deploy import deploy_market
 from magnet_market.chain.devnet import Devnet
 from magnet_market.config import Network
+from magnet_market.storage import KuboStore
+from magnet_market.storage.devnode import DevNode, DevNodeError
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -83,3 +85,26 @@ def market(connection: Connection, actors: Actors) -> MarketClient:
 @pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()
+
+
+@pytest.fixture(scope="session")
+def ipfs_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevNode]:
+    """One js-ipfs daemon (offline, loopback) for the session; absent binary = failure."""
+    node = DevNode(tmp_path_factory.mktemp("ipfs-node"), startup_timeout=60)
+    failure = None
+    try:
+        node.start()
+    except DevNodeError as e:
+        failure = str(e)
+    if failure:  # outside the except block, so the report is the message alone
+        pytest.fail(f"cannot start the test IPFS node: {failure}", pytrace=False)
+    try:
+        yield node
+    finally:
+        node.stop()
+
+
+@pytest.fixture
+def kubo(ipfs_node: DevNode) -> Iterator[KuboStore]:
+    with KuboStore(ipfs_node.api_url, timeout=10) as store:
+        yield store

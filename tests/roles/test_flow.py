@@ -21,8 +21,15 @@ from tests.roles.test_contributor import DIGITS_SPEC
 from tests.roles.test_coordinator import _client
 
 
-def test_two_rounds_end_to_end(market, actors, tmp_path):
-    store = LocalStore(tmp_path / "store")
+@pytest.fixture(params=["local", "ipfs-node"])
+def store(request, tmp_path):
+    """The embedded store, and a real IPFS daemon through its HTTP RPC."""
+    if request.param == "local":
+        return LocalStore(tmp_path / "store")
+    return request.getfixturevalue("kubo")
+
+
+def test_two_rounds_end_to_end(market, actors, tmp_path, store):
     timing = {"submit": 600, "reveal": 600, "merge": 600, "challenge": 0}
     spec = parse_spec({**DIGITS_SPEC, "market": {**DIGITS_SPEC["market"], "timing": timing}})
     task = publish_task(spec, store, market.with_signer(actors.sponsor), actors.coordinator.address)

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from magnet_market.storage import KuboStore, LocalStore
-from magnet_market.storage.devnode import DevNode, DevNodeError
+from magnet_market.storage import LocalStore
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 
@@ -45,29 +43,6 @@ def write_dir_vector(vector: dict[str, Any], folder: Path) -> Path:
     for name, content in files.items():
         (folder / name).write_bytes(content)
     return folder
-
-
-@pytest.fixture(scope="session")
-def ipfs_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevNode]:
-    """One js-ipfs daemon (offline, loopback) for the session; absent binary = failure."""
-    node = DevNode(tmp_path_factory.mktemp("ipfs-node"), startup_timeout=60)
-    failure = None
-    try:
-        node.start()
-    except DevNodeError as e:
-        failure = str(e)
-    if failure:  # outside the except block, so the report is the message alone
-        pytest.fail(f"cannot start the test IPFS node: {failure}", pytrace=False)
-    try:
-        yield node
-    finally:
-        node.stop()
-
-
-@pytest.fixture
-def kubo(ipfs_node: DevNode) -> Iterator[KuboStore]:
-    with KuboStore(ipfs_node.api_url, timeout=10) as store:
-        yield store
 
 
 @pytest.fixture
