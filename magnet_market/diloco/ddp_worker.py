@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import sys
 from pathlib import Path
 
 import torch
@@ -94,3 +95,10 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+    # All work is done and synchronized (barrier, process group destroyed). Under load, gloo's
+    # transport threads can still be torn down out of order at interpreter exit and abort the
+    # process ("terminate called without an active exception"), so leave without running
+    # static destructors.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
