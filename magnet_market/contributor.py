@@ -11,10 +11,10 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 
+from magnet_market._role import Role
 from magnet_market.bitnet import checkpoint
 from magnet_market.bitnet.checkpoint import Checkpoint
 from magnet_market.bitnet.model import build_model
@@ -73,26 +73,10 @@ def parent_cid(reader: EventReader, spec: TaskSpec, task_id: int, round_: int) -
     return str(posted[-1]["args"]["mergedCID"])
 
 
-class Contributor:
-    """One contributor account taking part in tasks.
+class Contributor(Role):
+    """One contributor account taking part in tasks (see :class:`~magnet_market._role.Role`)."""
 
-    Args:
-        client: the market, signing as the contributor.
-        store: where specs and checkpoints are fetched and published.
-        reader: the market's events.
-        workdir: where trained checkpoints are kept until submitted.
-    """
-
-    def __init__(
-        self, client: MarketClient, store: ContentStore, reader: EventReader, workdir: Path
-    ) -> None:
-        if client.signer is None:
-            raise ContributorError("a contributor needs a signing account")
-        self.client = client
-        self.store = store
-        self.reader = reader
-        self.workdir = workdir
-        self.address = client.signer.address
+    error = ContributorError
 
     def join(self, task_id: int) -> bool:
         """Claim a slot unless already holding one; returns whether a claim was sent."""

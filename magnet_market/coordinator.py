@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from magnet_market._atomic import write_atomic
-from magnet_market.chain.client import MarketClient
-from magnet_market.chain.events import EventReader
+from magnet_market._role import Role
 from magnet_market.chain.merkle import CreditTree
 from magnet_market.chain.types import METRIC_SCALE, RoundPhase, SlashReason, TaskStatus
 from magnet_market.contributor import fetch_spec, parent_cid
@@ -31,7 +30,7 @@ from magnet_market.diloco import (
 )
 from magnet_market.errors import MagnetError
 from magnet_market.reports import pin_report
-from magnet_market.storage import ContentStore, StorageError
+from magnet_market.storage import StorageError
 from magnet_market.tasks.data import task_data
 from magnet_market.tasks.spec import TaskSpec
 
@@ -70,25 +69,10 @@ def round_config(spec: TaskSpec) -> RoundConfig:
     return RoundConfig(rules=rules)
 
 
-class Coordinator:
-    """Merges the rounds of the tasks it coordinates.
+class Coordinator(Role):
+    """Merges the rounds of the tasks it coordinates (see :class:`~magnet_market._role.Role`)."""
 
-    Args:
-        client: the market, signing as the task's coordinator.
-        store: where checkpoints, specs and reports live.
-        reader: the market's events.
-        workdir: scratch space for fetched and merged checkpoints.
-    """
-
-    def __init__(
-        self, client: MarketClient, store: ContentStore, reader: EventReader, workdir: Path
-    ) -> None:
-        if client.signer is None:
-            raise CoordinatorError("a coordinator needs a signing account")
-        self.client = client
-        self.store = store
-        self.reader = reader
-        self.workdir = workdir
+    error = CoordinatorError
 
     def ready(self, task_id: int) -> bool:
         """Whether the task's current round waits for a merge now."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
+from typing import TypeVar
 
 import click
 
@@ -23,9 +24,21 @@ from magnet_market.config import magnet_home
 from magnet_market.contributor import Contributor
 from magnet_market.coordinator import Coordinator
 
+R = TypeVar("R", Contributor, Coordinator)
 
-def _workdir(path: Path | None, role: str) -> Path:
-    return path or magnet_home() / "work" / role
+
+def _role(
+    cls: type[R],
+    network: str,
+    account: str | None,
+    ipfs_api: str | None,
+    store_path: Path | None,
+    workdir: Path | None,
+) -> R:
+    """A role signing as ``account``, on the network's market, with its store and work folder."""
+    client = open_market(network, account)
+    folder = workdir or magnet_home() / "work" / cls.__name__.lower()
+    return cls(client, open_store(ipfs_api, store_path), event_reader(client, network), folder)
 
 
 @main.group()
@@ -65,13 +78,7 @@ def contributor_run(
     as_json: bool,
 ) -> None:
     """Claim a slot in TASK_ID, train every round, claim rewards and withdraw (restartable)."""
-    client = open_market(network, account)
-    worker = Contributor(
-        client,
-        open_store(ipfs_api, store_path),
-        event_reader(client, network),
-        _workdir(workdir, "contributor"),
-    )
+    worker = _role(Contributor, network, account, ipfs_api, store_path, workdir)
     summary = worker.run(
         task_id, claim_bias=claim_bias, poll=poll, on_progress=console.print, corrupt=corrupt
     )
@@ -107,13 +114,7 @@ def coordinator_run(
     as_json: bool,
 ) -> None:
     """Merge TASK_ID's rounds as they become ready, then close it (restartable)."""
-    client = open_market(network, account)
-    worker = Coordinator(
-        client,
-        open_store(ipfs_api, store_path),
-        event_reader(client, network),
-        _workdir(workdir, "coordinator"),
-    )
+    worker = _role(Coordinator, network, account, ipfs_api, store_path, workdir)
     posted = worker.run(task_id, poll=poll, on_progress=console.print)
     if as_json:
         emit_json(
