@@ -90,7 +90,13 @@ def demo(as_json: bool, ipfs_api: str | None, timeout: float) -> None:
     store_dir = home / "ipfs"
     # One block per second: deadlines and challenge windows pass as on a real chain.
     with Devnet(block_time=1) as node:
-        env = {**os.environ, "MAGNET_HOME": str(home), "MAGNET_DEVNET_URL": node.url}
+        # Four processes share the machine: one torch thread each avoids oversubscription.
+        env = {
+            **os.environ,
+            "MAGNET_HOME": str(home),
+            "MAGNET_DEVNET_URL": node.url,
+            "OMP_NUM_THREADS": "1",
+        }
         env.pop("MAGNET_PRIVATE_KEY", None)
         os.environ.update({"MAGNET_HOME": str(home)})
         conn = Connection(Network("devnet", node.url, node.chain_id))
