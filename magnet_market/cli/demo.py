@@ -98,9 +98,9 @@ def demo(as_json: bool, ipfs_api: str | None, timeout: float) -> None:
             "OMP_NUM_THREADS": "1",
         }
         env.pop("MAGNET_PRIVATE_KEY", None)
-        os.environ.update({"MAGNET_HOME": str(home)})
         conn = Connection(Network("devnet", node.url, node.chain_id))
-        record = deploy_market(conn, devnet_account(0))
+        record = deploy_market(conn, devnet_account(0), save=False)
+        env["MAGNET_MARKET_ADDRESS"] = record.address
         console.print(f"[bold]1.[/] devnet {node.url}; MagnetMarket at {record.address}")
         store = open_store(ipfs_api, store_dir)
         sponsor = MarketClient(conn, record.address, devnet_account(1))

@@ -118,3 +118,11 @@ def test_read_only_client_refuses_to_send(market):
         reader.pause()
     with pytest.raises(errors.TaskNotFound):
         reader.task(1)
+
+
+def test_market_address_from_the_environment(connection, market, monkeypatch):
+    monkeypatch.setenv("MAGNET_MARKET_ADDRESS", market.address)
+    assert find_deployment(connection).address == market.address
+    monkeypatch.setenv("MAGNET_MARKET_ADDRESS", "0x" + "12" * 20)
+    with pytest.raises(errors.DeploymentNotFoundError, match="no contract code"):
+        find_deployment(connection)
