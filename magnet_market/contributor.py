@@ -8,7 +8,6 @@ already trained for this round and parent is reused from the work folder, and
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -149,21 +148,23 @@ class Contributor(Role):
             say(f"joined task {task_id}")
         rounds: list[RoundWork] = []
         rewards = 0
-        while True:
+
+        def step() -> bool | None:
+            nonlocal rewards
             info = self.client.task(task_id)
             if info.status is TaskStatus.OPEN and self._should_work(task_id, info.current_round):
                 say(f"round {info.current_round}: training")
                 work = self.work_round(task_id, claim_bias, corrupt)
                 say(f"round {work.round}: revealed {work.cid} ({work.metric:.4f})")
                 rounds.append(work)
-                continue
+                return False
             booked = self.claim_rewards(task_id)
             if booked:
                 say(f"reward booked: {booked} wei")
             rewards += booked
-            if info.status is TaskStatus.CLOSED:
-                break
-            time.sleep(poll)
+            return True if info.status is TaskStatus.CLOSED else None
+
+        self._loop(step, poll, say)
         if self.client.contributor(task_id, self.address)["bond"]:
             self.client.release_bond(task_id)
         withdrawn = self.client.withdrawable(self.address)

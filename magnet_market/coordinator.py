@@ -9,7 +9,6 @@ chain to the next one, so nothing is ever slashed, posted or paid twice.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,10 +133,11 @@ class Coordinator(Role):
         """Merge every round as it becomes ready, then close the task once the last is final."""
         say = on_progress or (lambda _: None)
         posted: list[PostedRound] = []
-        while True:
+
+        def step() -> bool | None:
             info = self.client.task(task_id)
             if info.status is not TaskStatus.OPEN:
-                return posted
+                return True
             if self.ready(task_id):
                 say(f"round {info.current_round}: merging")
                 done = self.merge_round(task_id)
@@ -146,7 +146,7 @@ class Coordinator(Role):
                     f"(metric {done.report.merged_metric}), credited {done.total_credited} wei"
                 )
                 posted.append(done)
-                continue
+                return False
             last = info.rounds - 1
             if info.current_round == info.rounds and self.client.round(task_id, last).phase in (
                 RoundPhase.FINAL,
@@ -154,8 +154,11 @@ class Coordinator(Role):
             ):
                 self.client.close_task(task_id)
                 say(f"task {task_id} closed")
-                return posted
-            time.sleep(poll)
+                return True
+            return None
+
+        self._loop(step, poll, say)
+        return posted
 
     def _reveals(self, task_id: int, round_: int) -> list:
         return self.reader.get("SubmissionRevealed", taskId=task_id, round=round_)

@@ -1,0 +1,80 @@
+"""A market on a foreign-chain-id devnet with 1 s blocks, surviving a dropped RPC link mid-task."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from magnet_market.chain.accounts import devnet_account
+from magnet_market.chain.audit import verify_task
+from magnet_market.chain.client import MarketClient
+from magnet_market.chain.connection import Connection
+from magnet_market.chain.deploy import deploy_market
+from magnet_market.chain.devnet import Devnet
+from magnet_market.chain.events import EventReader
+from magnet_market.chain.types import TaskStatus
+from magnet_market.config import Network
+from magnet_market.contributor import Contributor
+from magnet_market.coordinator import Coordinator
+from magnet_market.sponsor import publish_task
+from magnet_market.storage import LocalStore
+from magnet_market.tasks.spec import parse_spec
+from tests.roles.proxy import FlakyProxy
+from tests.roles.test_contributor import DIGITS_SPEC
+
+CHAIN_ID = 4_321
+
+
+def test_roles_ride_out_a_dropped_rpc_connection(tmp_path):
+    timing = {"submit": 600, "reveal": 600, "merge": 600, "challenge": 2}
+    spec = parse_spec({**DIGITS_SPEC, "market": {**DIGITS_SPEC["market"], "timing": timing}})
+    with Devnet(chain_id=CHAIN_ID, block_time=1) as node:
+        proxy = FlakyProxy(node.port)
+        network = Network("hooti-testnet", proxy.url, CHAIN_ID)
+        direct = Connection(Network("hooti-testnet", node.url, CHAIN_ID))
+        record = deploy_market(direct, devnet_account(0), save=False)
+        sponsor = MarketClient(direct, record.address, devnet_account(1))
+        store = LocalStore(tmp_path / "store")
+        task = publish_task(spec, store, sponsor, devnet_account(2).address)
+        people = [devnet_account(i) for i in (5, 6)]
+        said: list[str] = []
+        for who in people:
+            sponsor.with_signer(who).claim(task.task_id)
+
+        def client(signer) -> MarketClient:
+            return MarketClient(Connection(network, timeout=5), record.address, signer)
+
+        def contribute(who):
+            worker = Contributor(client(who), store, EventReader(sponsor), tmp_path / "c")
+            worker.max_outage = 60
+            return worker.run(task.task_id, poll=0.3, on_progress=said.append)
+
+        def coordinate():
+            worker = Coordinator(
+                client(devnet_account(2)), store, EventReader(sponsor), tmp_path / "k"
+            )
+            worker.max_outage = 60
+            return worker.run(task.task_id, poll=0.3, on_progress=said.append)
+
+        def outage_after_round_zero():
+            deadline = time.monotonic() + 300
+            while sponsor.task(task.task_id).current_round < 1 and time.monotonic() < deadline:
+                time.sleep(0.2)
+            proxy.cut()
+            time.sleep(3)
+            proxy.restore()
+
+        cutter = threading.Thread(target=outage_after_round_zero, daemon=True)
+        cutter.start()
+        with ThreadPoolExecutor(3) as pool:
+            futures = [pool.submit(contribute, who) for who in people]
+            posted = pool.submit(coordinate).result(timeout=600)
+            summaries = [f.result(timeout=600) for f in futures]
+        cutter.join(timeout=10)
+        proxy.close()
+        assert any("node unreachable" in line for line in said)  # the outage did hit the roles
+        assert [p.round for p in posted] == [0, 1]
+        assert sponsor.task(task.task_id).status is TaskStatus.CLOSED
+        assert sum(s.rewards for s in summaries) == sum(p.total_credited for p in posted)
+        assert verify_task(sponsor, EventReader(sponsor), task.task_id).ok
