@@ -50,7 +50,12 @@ def contributor() -> None:
 @network_options
 @store_options
 @click.argument("task_id", type=int)
-@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option(
+    "--workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Scratch folder for checkpoints (default: $MAGNET_HOME/work/<role>).",
+)
 @click.option("--poll", default=1.0, show_default=True, help="Seconds between chain checks.")
 @click.option(
     "--claim-bias",
@@ -100,7 +105,12 @@ def coordinator() -> None:
 @network_options
 @store_options
 @click.argument("task_id", type=int)
-@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option(
+    "--workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Scratch folder for checkpoints (default: $MAGNET_HOME/work/<role>).",
+)
 @click.option("--poll", default=1.0, show_default=True, help="Seconds between chain checks.")
 @json_option
 def coordinator_run(
