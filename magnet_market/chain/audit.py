@@ -60,7 +60,7 @@ class Audit:
         return not self.problems and all(c.ok for c in self.checks)
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-friendly form (wei as strings would lose nothing, ints keep it simple)."""
+        """The audit as plain JSON values (amounts in wei as integers)."""
         return {
             "task_id": self.task_id,
             "ok": self.ok,

@@ -106,7 +106,7 @@ def open_market(network: str, account: str | None, signer: bool = True) -> Marke
     return client
 
 
-def event_reader(client: MarketClient, network: str) -> EventReader:
+def event_reader(client: MarketClient) -> EventReader:
     """Events of the market from its deployment block."""
     record = find_deployment(client.connection)
     return EventReader(client, from_block=record.block)

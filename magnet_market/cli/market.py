@@ -495,7 +495,7 @@ def payouts_verify(
     match every reward claimed.
     """
     client = open_market(network, account, signer=False)
-    reader = event_reader(client, network)
+    reader = event_reader(client)
     audit = verify_task(client, reader, task_id)
     if not no_reports:
         audit.checks.extend(verify_reports(open_store(ipfs_api, store_path), reader, task_id))

@@ -38,7 +38,7 @@ def _role(
     """A role signing as ``account``, on the network's market, with its store and work folder."""
     client = open_market(network, account)
     folder = workdir or magnet_home() / "work" / cls.__name__.lower()
-    return cls(client, open_store(ipfs_api, store_path), event_reader(client, network), folder)
+    return cls(client, open_store(ipfs_api, store_path), event_reader(client), folder)
 
 
 @main.group()
