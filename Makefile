@@ -42,10 +42,13 @@ demo: install
 test: install
 	$(VENV)/bin/pytest
 
+# Long: the full set takes over an hour on 2 cores (autoresearch's sweep dominates).
 bench: install
 	$(PY) benchmarks/gas.py
 	$(PY) benchmarks/storage.py
 	$(PY) benchmarks/bitnet.py
+	$(PY) benchmarks/diloco.py
+	$(PY) benchmarks/autoresearch.py
 
 # slither compiles through brownie (our solc-js shim); findings are explained in docs/security.md.
 lint: install
