@@ -74,7 +74,15 @@ def test_roles_ride_out_a_dropped_rpc_connection(tmp_path):
         cutter.join(timeout=10)
         proxy.close()
         assert any("node unreachable" in line for line in said)  # the outage did hit the roles
-        assert [p.round for p in posted] == [0, 1]
+        # The cut can land while the coordinator waits for a receipt; it then learns from the
+        # chain that the round was posted, so its own list may miss it, but nothing repeats.
+        events = EventReader(sponsor).get("RoundPosted", taskId=task.task_id)
+        assert [e["args"]["round"] for e in events] == [0, 1]
+        assert {p.round for p in posted} <= {0, 1}
         assert sponsor.task(task.task_id).status is TaskStatus.CLOSED
-        assert sum(s.rewards for s in summaries) == sum(p.total_credited for p in posted)
+        credited = sum(e["args"]["totalCredited"] for e in events)
+        claims = EventReader(sponsor).get("RewardClaimed", taskId=task.task_id)
+        assert sum(e["args"]["amount"] for e in claims) == credited  # everything paid, once
+        assert sum(s.rewards for s in summaries) <= credited
+        assert all(sponsor.withdrawable(who.address) == 0 for who in people)
         assert verify_task(sponsor, EventReader(sponsor), task.task_id).ok
