@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
 import os
 import statistics
 import sys
@@ -29,6 +28,7 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
+from _report import emit  # sibling module: these scripts run as `python benchmarks/NAME.py`
 
 from magnet_market.bitnet import kernel, quant
 from magnet_market.bitnet.export import to_kernel_model
@@ -190,13 +190,7 @@ def main(argv: list[str] | None = None) -> int:
             log, args.budget, args.train_threads
         )
     log(f"load average at end: {os.getloadavg()[0]:.2f}")
-    res = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in res.items()}
-    if args.json:
-        print(json.dumps(res))
-    else:
-        print("---")
-        for k, v in res.items():
-            print(f"{k}: {v}")
+    emit(res, args.json)
     return 0
 
 

@@ -34,6 +34,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
+from _report import emit  # sibling module: these scripts run as `python benchmarks/NAME.py`
 
 from magnet_market.bitnet.checkpoint import Checkpoint, load, load_into
 from magnet_market.bitnet.model import TransformerConfig, build_model
@@ -308,13 +309,7 @@ def main(argv: list[str] | None = None) -> int:
         "seed": SEED,
     }
     res = {k: res.pop(k) for k in KEYS} | res  # the keys first, extras after
-    res = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in res.items()}
-    if args.json:
-        print(json.dumps(res))
-    else:
-        print("---")
-        for k, v in res.items():
-            print(f"{k}: {v}")
+    emit(res, args.json)
     return 0
 
 

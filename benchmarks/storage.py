@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import os
 import subprocess
 import sys
@@ -23,6 +22,8 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from _report import emit  # sibling module: these scripts run as `python benchmarks/NAME.py`
 
 from magnet_market.storage import CHUNK_SIZE, KuboStore, LocalStore, cid_of_path
 from magnet_market.storage.devnode import DevNode
@@ -123,12 +124,7 @@ def main() -> None:
         "local_add_get_s": round(local_s, 2),
         "node_add_get_s": round(node_s, 2),
     }
-    if args.json:
-        print(json.dumps(figures))
-        return
-    print("---")
-    for key, value in figures.items():
-        print(f"{key}: {value}")
+    emit(figures, args.json)
 
 
 if __name__ == "__main__":

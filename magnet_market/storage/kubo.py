@@ -26,6 +26,7 @@ from typing import Any, BinaryIO
 import httpx
 
 from magnet_market.storage import car, dag, reader
+from magnet_market.storage._node_reads import NodeReads
 from magnet_market.storage.cid import CID
 from magnet_market.storage.errors import (
     CIDMismatchError,
@@ -60,7 +61,7 @@ class _StreamReader:
         return out
 
 
-class KuboStore:
+class KuboStore(NodeReads):
     """A :class:`~magnet_market.storage.store.ContentStore` backed by an IPFS node.
 
     Args:
@@ -266,17 +267,6 @@ class KuboStore:
             raise NodeError(f"IPFS node at {self.api_url}: cat {cid} broke off: {e!r}") from e
         finally:
             response.close()
-
-    def get(self, cid: CID | str) -> bytes:
-        return b"".join(self.open(cid))
-
-    def get_to_path(self, cid: CID | str, dest: str | os.PathLike[str]) -> Path:
-        cid, dest = CID.parse(cid), Path(dest)
-        if reader.is_directory(self._fetch, cid):
-            reader.export_to_path(self._fetch, cid, dest)
-        else:
-            reader.write_stream_atomic(dest, self.open(cid))
-        return dest
 
     def has(self, cid: CID | str) -> bool:
         """Whether the node holds the root block locally (it is told not to search the network)."""

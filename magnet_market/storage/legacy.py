@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from magnet_market.storage import car, dag, reader
+from magnet_market.storage._node_reads import NodeReads
 from magnet_market.storage.cid import CID
 from magnet_market.storage.errors import (
     CIDMismatchError,
@@ -32,7 +33,7 @@ from magnet_market.storage.errors import (
 _NOT_FOUND_HINTS = ("not found", "timed out", "not pinned")
 
 
-class IpfsHttpClientStore:
+class IpfsHttpClientStore(NodeReads):
     """A :class:`~magnet_market.storage.store.ContentStore` using a legacy ``ipfshttpclient``.
 
     Args:
@@ -137,17 +138,6 @@ class IpfsHttpClientStore:
     def _cat(self, cid: CID) -> Iterator[bytes]:
         with self._errors(f"cat {cid}"):
             yield from self.client.cat(str(cid), stream=True, timeout=self.timeout)
-
-    def get(self, cid: CID | str) -> bytes:
-        return b"".join(self.open(cid))
-
-    def get_to_path(self, cid: CID | str, dest: str | os.PathLike[str]) -> Path:
-        cid, dest = CID.parse(cid), Path(dest)
-        if reader.is_directory(self._fetch, cid):
-            reader.export_to_path(self._fetch, cid, dest)
-        else:
-            reader.write_stream_atomic(dest, self.open(cid))
-        return dest
 
     def has(self, cid: CID | str) -> bool:
         try:
