@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import click
 
@@ -25,6 +26,7 @@ from magnet_market.contributor import Contributor
 from magnet_market.coordinator import Coordinator
 
 R = TypeVar("R", Contributor, Coordinator)
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _role(
@@ -41,22 +43,28 @@ def _role(
     return cls(client, open_store(ipfs_api, store_path), event_reader(client), folder)
 
 
+def role_options(f: F) -> F:
+    """Network, account, store, TASK_ID, --workdir and --poll: what every role command takes."""
+    f = click.option(
+        "--poll", default=1.0, show_default=True, help="Seconds between chain checks."
+    )(f)
+    f = click.option(
+        "--workdir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Scratch folder for checkpoints (default: $MAGNET_HOME/work/<role>).",
+    )(f)
+    f = click.argument("task_id", type=int)(f)
+    return network_options(store_options(f))
+
+
 @main.group()
 def contributor() -> None:
     """Train for tasks and get paid."""
 
 
 @contributor.command("run")
-@network_options
-@store_options
-@click.argument("task_id", type=int)
-@click.option(
-    "--workdir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Scratch folder for checkpoints (default: $MAGNET_HOME/work/<role>).",
-)
-@click.option("--poll", default=1.0, show_default=True, help="Seconds between chain checks.")
+@role_options
 @click.option(
     "--claim-bias",
     default=0.0,
@@ -102,16 +110,7 @@ def coordinator() -> None:
 
 
 @coordinator.command("run")
-@network_options
-@store_options
-@click.argument("task_id", type=int)
-@click.option(
-    "--workdir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Scratch folder for checkpoints (default: $MAGNET_HOME/work/<role>).",
-)
-@click.option("--poll", default=1.0, show_default=True, help="Seconds between chain checks.")
+@role_options
 @json_option
 def coordinator_run(
     network: str,
