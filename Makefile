@@ -6,10 +6,16 @@ PIP := $(VENV)/bin/pip
 STAMP_PY := $(VENV)/.installed
 STAMP_NODE := node_modules/.installed
 STAMP_BROWNIE := $(VENV)/.brownie-ready
+CHROMIUM := /usr/bin/chromium
 
 .PHONY: install demo test bench lint compile clean
 
-install: $(STAMP_PY) $(STAMP_NODE) $(STAMP_BROWNIE)
+install: $(STAMP_PY) $(STAMP_NODE) $(STAMP_BROWNIE) $(CHROMIUM)
+
+# The dashboard's browser tests drive Debian's chromium (Playwright never downloads a browser).
+$(CHROMIUM):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)

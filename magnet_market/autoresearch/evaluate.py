@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -32,17 +32,24 @@ TINYLM_SEQ_LEN = 128  # context of the tinylm task; part of the data, so not a k
 
 @dataclass(frozen=True)
 class TaskDefinition:
-    """A task as autoresearch scores it: its data, the metric key and which way is better."""
+    """A task as autoresearch scores it: its data, the metric key and which way is better.
+
+    ``make_data`` takes the task's data options as keywords (a market task's spec fixes them:
+    tinylm's ``seq_len``, digits' ``split_seed``), so a search scores on the task's own split.
+    """
 
     name: str
     metric: str
     direction: Literal["minimize", "maximize"]
-    make_data: Callable[[], TaskData]
+    make_data: Callable[..., TaskData]
 
 
 TASKS: dict[str, TaskDefinition] = {
     "tinylm": TaskDefinition(
-        "tinylm", "val_loss", "minimize", lambda: TinyLMData(seq_len=TINYLM_SEQ_LEN)
+        "tinylm",
+        "val_loss",
+        "minimize",
+        lambda seq_len=TINYLM_SEQ_LEN: TinyLMData(seq_len=seq_len),
     ),
     "digits": TaskDefinition("digits", "balanced_accuracy", "maximize", DigitsData),
 }
@@ -74,9 +81,16 @@ class Budget:
         return f"{self.seconds:g} s" if self.seconds is not None else f"{self.steps} steps"
 
 
+def _data(task: str, options: Mapping[str, object]) -> TaskData:
+    return _cached_data(task, tuple(sorted(options.items())))
+
+
 @functools.cache
-def _data(task: str) -> TaskData:
-    return task_definition(task).make_data()
+def _cached_data(task: str, options: tuple[tuple[str, object], ...]) -> TaskData:
+    try:
+        return task_definition(task).make_data(**dict(options))
+    except TypeError as exc:
+        raise ValueError(f"bad data options {dict(options)} for task {task!r}: {exc}") from None
 
 
 class _EvaluationProbe:
@@ -137,6 +151,7 @@ def run_experiment(
     seed: int,
     report: Callable[[int, float], None] | None = None,
     init: str | None = None,
+    data: Mapping[str, object] | None = None,
 ) -> ExperimentResult:
     """Train ``config`` (init and batches seeded by ``seed``) and score it.
 
@@ -149,6 +164,7 @@ def run_experiment(
             it may raise to stop the run (pruning).
         init: a ``train`` checkpoint to start from instead of random weights (its model config
             must equal the configuration's).
+        data: the task's data options (see :class:`TaskDefinition`); default its own.
 
     Raises:
         ValueError: the configuration is invalid.
@@ -168,7 +184,7 @@ def run_experiment(
             )
         checkpoint.load_into(model, start)
     probe = _EvaluationProbe(
-        _data(task), model, definition.metric, budget, report or (lambda k, v: None)
+        _data(task, data or {}), model, definition.metric, budget, report or (lambda k, v: None)
     )
     result = train(model, probe, train_cfg)
     metric = result.metrics[definition.metric]

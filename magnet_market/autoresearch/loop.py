@@ -13,8 +13,9 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from magnet_market._atomic import write_atomic
 from magnet_market.autoresearch.config import Config, apply, build, diff
@@ -60,6 +61,8 @@ class Settings:
         min_improvement: smallest gain worth keeping, even when the measured spread is smaller.
         init: a training checkpoint every experiment starts from (e.g. the round's parent);
             it fixes the model shape, so the ``model.*`` knobs leave the search space.
+        data: the task's data options (e.g. ``{"seq_len": 64}`` for a market task's tinylm);
+            default the task's own.
     """
 
     task: str
@@ -71,6 +74,7 @@ class Settings:
     timeout: float | None = None
     min_improvement: float = 0.0
     init: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
 
     def experiment_timeout(self) -> float:
         if self.timeout is not None:
@@ -88,6 +92,7 @@ class Settings:
             "seed": self.seed,
             "min_improvement": self.min_improvement,
             "init": self.init,
+            "data": self.data,
         }
 
 
@@ -325,6 +330,7 @@ class Autoresearch:
             threads=self.settings.threads,
             should_prune=prune,
             init=self.settings.init,
+            data=self.settings.data,
         )
 
     def _record(

@@ -13,7 +13,7 @@ import multiprocessing
 import resource
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Literal
@@ -55,6 +55,7 @@ def _child(
     seed: int,
     threads: int,
     init: str | None,
+    data: Mapping[str, object] | None,
 ) -> None:
     import torch
 
@@ -66,7 +67,7 @@ def _child(
             raise _Pruned
 
     try:
-        result = run_experiment(task, config, budget, seed, report, init)
+        result = run_experiment(task, config, budget, seed, report, init, data)
         conn.send(("done", result.metric, _peak_mb()))
     except _Pruned:
         conn.send(("pruned", None, _peak_mb()))
@@ -88,6 +89,7 @@ def run_isolated(
     threads: int = 1,
     should_prune: Callable[[int, float], bool] | None = None,
     init: str | None = None,
+    data: Mapping[str, object] | None = None,
 ) -> RunOutcome:
     """Train and score ``config`` in a child process.
 
@@ -97,12 +99,13 @@ def run_isolated(
         threads: torch threads of the child.
         should_prune: asked after each intermediate evaluation ``(k, metric)``.
         init: a training checkpoint to start from (see :func:`evaluate.run_experiment`).
+        data: the task's data options (see :func:`evaluate.run_experiment`).
     """
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(_PRELOAD)
     parent, child = ctx.Pipe()
     proc = ctx.Process(
-        target=_child, args=(child, task, config, budget, seed, threads, init), daemon=True
+        target=_child, args=(child, task, config, budget, seed, threads, init, data), daemon=True
     )
     t0 = time.perf_counter()
     proc.start()
