@@ -1,7 +1,8 @@
-"""The contributor's workflow for one round: fetch, train, publish, commit and reveal.
+"""The contributor's workflow for one round: fetch, search, train, publish, commit and reveal.
 
-Every step can be repeated safely: joining is skipped when the slot is held, a checkpoint
-already trained for this round and parent is reused from the work folder, and
+Every step can be repeated safely: joining is skipped when the slot is held, the round's
+autoresearch resumes from its ledger, a checkpoint already trained for this round and parent is
+reused from the work folder, and
 :func:`~magnet_market.chain.submission.submit_checkpoint` resumes a half-done commit-reveal.
 """
 
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
+from magnet_market._atomic import write_atomic
 from magnet_market._role import Role
 from magnet_market.bitnet import checkpoint
 from magnet_market.bitnet.checkpoint import Checkpoint
@@ -27,6 +29,7 @@ from magnet_market.reports import load_round
 from magnet_market.storage import ContentStore
 from magnet_market.tasks.data import task_data
 from magnet_market.tasks.spec import TaskSpec, spec_from_bytes
+from magnet_market.tuning import tune
 
 
 class ContributorError(MagnetError, RuntimeError):
@@ -84,14 +87,21 @@ class Contributor(Role):
         self.client.claim(task_id)
         return True
 
-    def work_round(self, task_id: int, claim_bias: float = 0.0, corrupt: bool = False) -> RoundWork:
-        """Train on the current round's parent, publish the checkpoint, commit and reveal.
+    def work_round(
+        self,
+        task_id: int,
+        claim_bias: float = 0.0,
+        corrupt: bool = False,
+        on_progress: Callable[[str], None] | None = None,
+    ) -> RoundWork:
+        """Search and train on the current round's parent, publish, commit and reveal.
 
         Args:
             task_id: the task.
             claim_bias: added to the measured metric before claiming it. Honest contributors
                 leave it at 0; the demo uses it to show a dishonest claim being slashed.
             corrupt: publish a truncated checkpoint (the demo's broken upload, rejected).
+            on_progress: told what the round is doing (the search takes a while).
         """
         self.join(task_id)
         spec = fetch_spec(self.client, self.store, task_id)
@@ -102,7 +112,7 @@ class Contributor(Role):
         path = self.workdir / f"task{task_id}-round{round_}-{self.address}.safetensors"
         ckpt = checkpoint.load(path) if path.is_file() else None
         if ckpt is None or ckpt.parent_cid != parent:
-            ckpt = self._train(spec, task_id, round_, parent)
+            ckpt = self._train(spec, task_id, round_, parent, on_progress or (lambda _: None))
             ckpt.save(path)
         metric = ckpt.metrics[spec.metric]
         data = ckpt.to_bytes()
@@ -153,8 +163,7 @@ class Contributor(Role):
             nonlocal rewards
             info = self.client.task(task_id)
             if info.status is TaskStatus.OPEN and self._should_work(task_id, info.current_round):
-                say(f"round {info.current_round}: training")
-                work = self.work_round(task_id, claim_bias, corrupt)
+                work = self.work_round(task_id, claim_bias, corrupt, say)
                 say(f"round {work.round}: revealed {work.cid} ({work.metric:.4f})")
                 rounds.append(work)
                 return False
@@ -188,14 +197,30 @@ class Contributor(Role):
             phase is RoundPhase.SUBMITTING or (committed and phase is RoundPhase.REVEALING)
         )
 
-    def _train(self, spec: TaskSpec, task_id: int, round_: int, parent: str) -> Checkpoint:
-        base = checkpoint.from_bytes(self.store.get(parent))
-        model = build_model(base.config)
-        checkpoint.load_into(model, base)
+    def _train(
+        self, spec: TaskSpec, task_id: int, round_: int, parent: str, say: Callable[[str], None]
+    ) -> Checkpoint:
+        folder = self.workdir / f"task{task_id}-round{round_}-{self.address}"
+        parent_path = folder / "parent.safetensors"
+        write_atomic(parent_path, self.store.get(parent))  # the store checked it against its CID
+        base = checkpoint.load(parent_path)
         # A seed of our own per round: contributors explore different batches of the same data.
         seed = int.from_bytes(bytes.fromhex(self.address[2:10]), "big") + round_
+        if spec.search.trials:
+            say(f"round {round_}: autoresearch, {spec.search.trials} trials")
+        recipe = tune(spec, parent_path, folder / "autoresearch", seed)
+        if recipe.experiments:
+            say(
+                f"round {round_}: search kept {recipe.changes or 'the default recipe'} "
+                f"({spec.metric} {recipe.default_metric:.4f} -> {recipe.best_metric:.4f})"
+            )
+        say(f"round {round_}: training {spec.inner_steps} steps")
+        model = build_model(base.config)
+        checkpoint.load_into(model, base)
         torch.manual_seed(seed)
-        cfg = TrainConfig(steps=spec.inner_steps, batch_size=spec.batch_size, seed=seed)
+        cfg = TrainConfig(
+            steps=spec.inner_steps, batch_size=recipe.batch_size, seed=seed, optim=recipe.optim
+        )
         result = train(model, task_data(spec), cfg, parent_cid=parent)
         submission = {"task_id": task_id, "round": round_, "author": self.address}
         return checkpoint.from_model(
@@ -203,5 +228,9 @@ class Contributor(Role):
             step=result.step,
             parent_cid=parent,
             metrics=result.metrics,
-            extra={"submission": json.dumps(submission, sort_keys=True), "train": cfg.to_json()},
+            extra={
+                "submission": json.dumps(submission, sort_keys=True),
+                "train": cfg.to_json(),
+                "search": json.dumps(recipe.summary(), sort_keys=True),
+            },
         )

@@ -8,10 +8,20 @@ from magnet_market.tasks.spec import TaskSpec
 from magnet_market.tasks.tinylm import TinyLMData
 
 
+def data_options(spec: TaskSpec) -> dict[str, int]:
+    """The keyword options of the task's data class that the spec fixes.
+
+    The same options build the coordinator's data and every contributor's autoresearch data, so
+    a search scores on exactly the validation split the round is judged on.
+    """
+    if spec.kind == "tinylm":
+        cfg = spec.model_config_obj()
+        assert isinstance(cfg, TransformerConfig)
+        return {"seq_len": cfg.seq_len}
+    return {"split_seed": spec.seed}
+
+
 def task_data(spec: TaskSpec) -> TinyLMData | DigitsData:
     """Train/validation data of ``spec``'s task (the validation split is the held-out one)."""
-    cfg = spec.model_config_obj()
-    if spec.kind == "tinylm":
-        assert isinstance(cfg, TransformerConfig)
-        return TinyLMData(seq_len=cfg.seq_len)
-    return DigitsData(split_seed=spec.seed)
+    cls = TinyLMData if spec.kind == "tinylm" else DigitsData
+    return cls(**data_options(spec))

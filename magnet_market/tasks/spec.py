@@ -27,8 +27,13 @@ from typing import Any, Literal
 import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from magnet_market.autoresearch.config import Config, flatten
+from magnet_market.autoresearch.errors import SearchSpaceError
+from magnet_market.autoresearch.recipes import SPACES
+from magnet_market.autoresearch.space import SearchSpace
 from magnet_market.bitnet.checkpoint import Checkpoint, from_model
 from magnet_market.bitnet.model import ModelConfig, build_model, config_from_dict
+from magnet_market.bitnet.train import OptimConfig
 from magnet_market.errors import MagnetError
 from magnet_market.units import parse_wei
 
@@ -84,7 +89,12 @@ class Verification(_Strict):
 
 
 class Search(_Strict):
-    """The contributor's autoresearch budget and search space (validated by autoresearch)."""
+    """The contributor's autoresearch before each round's inner steps.
+
+    ``trials`` experiments (after a 3-seed baseline) of ``budget_seconds`` each, from the round's
+    parent; ``space`` is an autoresearch search space (empty: the task's own). ``trials = 0``
+    trains with the default recipe.
+    """
 
     trials: int = Field(4, ge=0, le=10_000)
     budget_seconds: float = Field(10.0, gt=0, le=86_400)
@@ -113,6 +123,11 @@ class TaskSpec(_Strict):
             self.model_config_obj()
         except ValueError as e:
             raise ValueError(f"model: {e}") from None
+        if self.search.trials:
+            try:
+                self.search_space().check_fits(self.default_recipe())
+            except SearchSpaceError as e:
+                raise ValueError(f"search.space: {e}") from None
         return self
 
     @property
@@ -132,6 +147,21 @@ class TaskSpec(_Strict):
         if kind != expected:
             raise ValueError(f"model.kind must be {expected!r} for a {self.kind} task")
         return config_from_dict({**self.model, "kind": expected})
+
+    def search_space(self) -> SearchSpace:
+        """What contributors tune each round: the spec's space (or the task's) minus the
+        ``model.*`` knobs, since every contribution must keep the parent's shape to merge."""
+        space = SearchSpace.parse(self.search.space) if self.search.space else SPACES[self.kind]
+        if all(knob.startswith("model.") for knob in space.knobs):
+            raise SearchSpaceError(
+                "every knob is a model.* knob, which a market task fixes (contributions keep "
+                "the parent's shape to be merged); declare optim.* or train.* knobs"
+            )
+        return space.without("model.")
+
+    def default_recipe(self) -> Config:
+        """The flat training configuration before any search: the engine's BitNet recipe."""
+        return flatten(self.model_config_obj(), self.batch_size, OptimConfig())
 
     def canonical_json(self) -> bytes:
         """The pinned form: sorted keys, no whitespace, wei as integers."""

@@ -23,6 +23,7 @@ DIGITS_SPEC = {
     "inner_steps": 30,
     "batch_size": 32,
     "model": {"hidden": 32, "n_layers": 1},
+    "search": {"trials": 0},  # tests that search say so (tests/roles/test_flow.py, below)
     "market": {"bounty": "2ether", "max_contributors": 3},
 }
 
@@ -34,16 +35,26 @@ def store(tmp_path):
 
 def test_contributor_round_is_published_and_revealed(market, actors, store, tmp_path):
     sponsor = market.with_signer(actors.sponsor)
-    task = publish_task(parse_spec(DIGITS_SPEC), store, sponsor, actors.coordinator.address)
+    spec = parse_spec({**DIGITS_SPEC, "search": {"trials": 2, "budget_seconds": 1}})
+    task = publish_task(spec, store, sponsor, actors.coordinator.address)
     reader = EventReader(market)
     alice = Contributor(market.with_signer(actors.contributors[0]), store, reader, tmp_path / "w")
-    work = alice.work_round(task.task_id)
+    said: list[str] = []
+    work = alice.work_round(task.task_id, on_progress=said.append)
     assert (work.round, work.parent_cid) == (0, task.base_cid)
     assert work.submitted.committed_now and work.submitted.revealed_now
     ckpt = checkpoint.from_bytes(store.get(work.cid))
     assert ckpt.parent_cid == task.base_cid and ckpt.step == 30
     meta = json.loads(ckpt.extra["submission"])
     assert meta == {"task_id": 1, "round": 0, "author": actors.contributors[0].address}
+    # The round's autoresearch ran from the parent and the inner steps used what it kept.
+    search = json.loads(ckpt.extra["search"])
+    assert search["experiments"] == 2 and "autoresearch, 2 trials" in said[0]
+    ledger = (tmp_path / "w").glob("task1-round0-*/autoresearch/results.tsv")
+    (rows,) = [path.read_text().splitlines()[1:] for path in ledger]
+    assert len(rows) == 3 and rows[0].split("\t")[5] == "keep"  # baseline + 2 trials
+    used_lr = json.loads(ckpt.extra["train"])["optim"]["lr"]
+    assert used_lr == search["changes"].get("optim.lr", spec.default_recipe()["optim.lr"])
     base = checkpoint.from_bytes(store.get(task.base_cid))
     untrained = build_model(base.config)
     checkpoint.load_into(untrained, base)

@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from magnet_market.bitnet import checkpoint
 from magnet_market.chain.audit import verify_task
 from magnet_market.chain.events import EventReader
 from magnet_market.chain.merkle import CreditTree
@@ -31,7 +32,9 @@ def store(request, tmp_path):
 
 def test_two_rounds_end_to_end(market, actors, tmp_path, store):
     timing = {"submit": 600, "reveal": 600, "merge": 600, "challenge": 0}
-    spec = parse_spec({**DIGITS_SPEC, "market": {**DIGITS_SPEC["market"], "timing": timing}})
+    market_cfg = {**DIGITS_SPEC["market"], "timing": timing}
+    search = {"trials": 1, "budget_seconds": 0.5}  # every contributor searches before training
+    spec = parse_spec({**DIGITS_SPEC, "search": search, "market": market_cfg})
     task = publish_task(spec, store, market.with_signer(actors.sponsor), actors.coordinator.address)
     people = actors.contributors[:3]
     for who in people:  # everyone holds a slot before round 0 starts being judged
@@ -54,6 +57,10 @@ def test_two_rounds_end_to_end(market, actors, tmp_path, store):
         summaries = [f.result(timeout=600) for f in futures]
 
     assert [p.round for p in posted] == [0, 1]
+    for summary in summaries:
+        for work in summary.rounds:
+            searched = json.loads(checkpoint.from_bytes(store.get(work.cid)).extra["search"])
+            assert searched["experiments"] == 1
     assert market.task(task.task_id).status is TaskStatus.CLOSED
     liar = people[2].address
     for p in posted:

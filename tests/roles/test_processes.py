@@ -26,6 +26,9 @@ batch_size = 32
 hidden = 32
 n_layers = 1
 
+[search]
+trials = 0
+
 [market]
 bounty = "1ether"
 max_contributors = 2

@@ -80,6 +80,26 @@ def test_model_must_fit_the_task_kind():
         parse_spec({**base, "model": {"d_model": 3}})
 
 
+def test_search_space_must_fit_the_task():
+    base = {"name": "d", "kind": "digits", "rounds": 1, "inner_steps": 5, "market": {"bounty": 1}}
+    with pytest.raises(SpecError, match=r"search\.space: .*outside knob 'train\.batch_size'"):
+        parse_spec({**base, "batch_size": 33})  # the default space cannot return to 33
+    assert parse_spec({**base, "batch_size": 33, "search": {"trials": 0}}).batch_size == 33
+    widths = {"knobs": {"model.hidden": {"kind": "choice", "choices": [32, 64]}}}
+    only_shape = {**widths, "phases": [{"name": "w", "knobs": ["model.hidden"]}]}
+    with pytest.raises(SpecError, match=r"every knob is a model\.\* knob"):
+        parse_spec({**base, "model": {"hidden": 32}, "search": {"space": only_shape}})
+    undeclared = {**widths, "phases": [{"name": "lr", "knobs": ["optim.lr"]}]}
+    with pytest.raises(SpecError, match="undeclared knobs"):
+        parse_spec({**base, "search": {"space": undeclared}})
+    lr = {"knobs": {"optim.lr": {"kind": "float", "low": 1e-3, "high": 1e-2, "log": True}}}
+    spec = parse_spec(
+        {**base, "search": {"space": {**lr, "phases": [{"name": "lr", "knobs": ["optim.lr"]}]}}}
+    )
+    assert [p.name for p in spec.search_space().phases] == ["lr"]
+    assert spec.default_recipe()["optim.lr"] == 3e-3
+
+
 def test_unreadable_and_malformed_files(tmp_path):
     with pytest.raises(SpecError, match="cannot read"):
         load_spec(tmp_path / "missing.toml")

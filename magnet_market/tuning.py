@@ -1,0 +1,91 @@
+"""The contributor's autoresearch before a round's inner steps: tune the recipe on the parent.
+
+Every experiment starts from the round's parent checkpoint and is scored on the task's own
+validation split (the one the coordinator judges with), so what is kept is what helps this
+round. The search folder is the run's state: a contributor restarted mid-search resumes it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from magnet_market.autoresearch import Autoresearch, Budget, Ledger, SearchSpace, Settings
+from magnet_market.autoresearch.config import Config, build, diff
+from magnet_market.bitnet.train import OptimConfig
+from magnet_market.tasks.data import data_options
+from magnet_market.tasks.spec import TaskSpec
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """The settings a round's inner steps train with, and how the search found them."""
+
+    batch_size: int
+    optim: OptimConfig
+    experiments: int = 0
+    default_metric: float | None = None
+    best_metric: float | None = None
+    changes: Config | None = None
+
+    def summary(self) -> dict[str, object]:
+        """What the checkpoint's metadata records about the search."""
+        return {
+            "experiments": self.experiments,
+            "default_metric": self.default_metric,
+            "best_metric": self.best_metric,
+            "changes": self.changes or {},
+        }
+
+
+def plan(spec: TaskSpec) -> tuple[SearchSpace, int]:
+    """The phases that share the spec's trials, and the trials each gets.
+
+    With fewer trials than phases, the first phases get one each (the spaces order phases by
+    expected payoff: learning rate first); otherwise every phase gets an equal share.
+    """
+    space = spec.search_space()
+    trials = spec.search.trials
+    phases = space.phases[:trials]
+    subset = SearchSpace.parse(
+        {
+            "knobs": {k: v.model_dump() for k, v in space.knobs.items()},
+            "phases": [p.model_dump() for p in phases],
+        }
+    )
+    return subset, max(1, trials // len(space.phases))
+
+
+def tune(spec: TaskSpec, parent: Path, out_dir: Path, seed: int, threads: int = 1) -> Recipe:
+    """Run the spec's search from ``parent`` (a train checkpoint) and return the best recipe.
+
+    ``seed`` seeds the baseline (seeds s, s+1, s+2) and the proposer; ``out_dir`` holds the
+    ledger, so calling again with the same arguments resumes or returns the finished result.
+    """
+    default = spec.default_recipe()
+    if not spec.search.trials:
+        return Recipe(*_train_settings(default, spec))
+    space, per_phase = plan(spec)
+    settings = Settings(
+        task=spec.kind,
+        budget=Budget(seconds=spec.search.budget_seconds),
+        trials_per_phase=per_phase,
+        seed=seed % 2**31,
+        threads=threads,
+        init=str(parent),
+        data=data_options(spec),
+    )
+    best = Autoresearch(settings, out_dir, space=space, default=default).run()
+    records = Ledger(out_dir).records()
+    return Recipe(
+        *_train_settings(best.config, spec),
+        experiments=len(records) - 1,
+        default_metric=records[0].metric,
+        best_metric=best.metric,
+        changes=diff(default, best.config),
+    )
+
+
+def _train_settings(config: Config, spec: TaskSpec) -> tuple[int, OptimConfig]:
+    _, train = build(config, steps=spec.inner_steps, seconds=None, seed=0)
+    return train.batch_size, train.optim

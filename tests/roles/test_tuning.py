@@ -1,0 +1,29 @@
+"""The contributor's per-round search plan: which phases get the spec's trials."""
+
+from __future__ import annotations
+
+from magnet_market.bitnet.train import OptimConfig
+from magnet_market.tasks.spec import parse_spec
+from magnet_market.tuning import plan, tune
+
+SPEC = {"name": "d", "kind": "digits", "rounds": 1, "inner_steps": 5, "market": {"bounty": 1}}
+
+
+def _plan(trials: int) -> tuple[list[str], int]:
+    space, per_phase = plan(parse_spec({**SPEC, "search": {"trials": trials}}))
+    return [p.name for p in space.phases], per_phase
+
+
+def test_few_trials_go_to_the_first_phases_many_are_shared():
+    all_phases = parse_spec(SPEC).search_space().phases
+    assert len(all_phases) == 8 and not any("model." in k for p in all_phases for k in p.knobs)
+    assert _plan(2) == (["lr", "warmup"], 1)
+    names, per_phase = _plan(17)
+    assert names == [p.name for p in all_phases] and per_phase == 2
+
+
+def test_no_trials_trains_with_the_default_recipe(tmp_path):
+    spec = parse_spec({**SPEC, "batch_size": 64, "search": {"trials": 0}})
+    recipe = tune(spec, tmp_path / "never-read.safetensors", tmp_path / "search", seed=1)
+    assert (recipe.batch_size, recipe.optim, recipe.experiments) == (64, OptimConfig(), 0)
+    assert not (tmp_path / "search").exists()
