@@ -147,11 +147,7 @@ class Coordinator(Role):
                 )
                 posted.append(done)
                 return False
-            last = info.rounds - 1
-            if info.current_round == info.rounds and self.client.round(task_id, last).phase in (
-                RoundPhase.FINAL,
-                RoundPhase.VOIDED,
-            ):
+            if info.current_round == info.rounds and self._settled(task_id, info.rounds):
                 self.client.close_task(task_id)
                 say(f"task {task_id} closed")
                 return True
@@ -159,6 +155,11 @@ class Coordinator(Role):
 
         self._loop(step, poll, say)
         return posted
+
+    def _settled(self, task_id: int, rounds: int) -> bool:
+        """Every round is past its challenge window and no challenge waits for the owner."""
+        settled = (RoundPhase.FINAL, RoundPhase.VOIDED)
+        return all(self.client.round(task_id, r).phase in settled for r in range(rounds))
 
     def _reveals(self, task_id: int, round_: int) -> list:
         return self.reader.get("SubmissionRevealed", taskId=task_id, round=round_)
