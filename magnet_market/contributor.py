@@ -16,6 +16,7 @@ import torch
 
 from magnet_market._atomic import write_atomic
 from magnet_market._role import Role
+from magnet_market.autoresearch.config import describe
 from magnet_market.bitnet import checkpoint
 from magnet_market.bitnet.checkpoint import Checkpoint
 from magnet_market.bitnet.model import build_model
@@ -210,8 +211,9 @@ class Contributor(Role):
             say(f"round {round_}: autoresearch, {spec.search.trials} trials")
         recipe = tune(spec, parent_path, folder / "autoresearch", seed)
         if recipe.experiments:
+            kept = describe(recipe.changes) if recipe.changes else "the default recipe"
             say(
-                f"round {round_}: search kept {recipe.changes or 'the default recipe'} "
+                f"round {round_}: search kept {kept} "
                 f"({spec.metric} {recipe.default_metric:.4f} -> {recipe.best_metric:.4f})"
             )
         say(f"round {round_}: training {spec.inner_steps} steps")

@@ -242,6 +242,35 @@ class MarketClient:
 
     def transact(self, fn: ContractFunction, value: int = 0) -> TxReceipt:
         """Sign, send and wait for ``fn``; any revert raises its named exception."""
+        return self._send(fn.estimate_gas, fn.build_transaction, value)
+
+    def transfer(self, to: str, amount: int) -> TxReceipt:
+        """Send ``amount`` wei of the chain's coin to ``to`` (e.g. gas money for a role account)."""
+        to = to_checksum_address(to)
+        return self._send(
+            lambda params: self.w3.eth.estimate_gas({**params, "to": to}),
+            lambda params: {**params, "to": to},
+            amount,
+        )
+
+    def sweep(self, to: str) -> int:
+        """Send this account's balance to ``to``, less the most the transfer's gas can cost."""
+        assert self.signer is not None
+        fees = self._fees()
+        price = fees.get("maxFeePerGas", fees.get("gasPrice", 0))
+        balance = self.connection.rpc(lambda: self.w3.eth.get_balance(self.signer.address))
+        amount = balance - _gas_limit(21_000) * price
+        if amount <= 0:
+            return 0
+        self.transfer(to, amount)
+        return amount
+
+    def _send(
+        self,
+        estimate_gas: Callable[[dict[str, Any]], int],
+        build: Callable[[dict[str, Any]], dict[str, Any]],
+        value: int,
+    ) -> TxReceipt:
         if self.signer is None:
             raise ChainError("this client is read-only: give it a signer to send transactions")
         chain_id = self.connection.chain_id
@@ -251,11 +280,9 @@ class MarketClient:
         params["nonce"] = self.connection.rpc(
             lambda: self.w3.eth.get_transaction_count(sender, "pending")
         )
-        estimate = self._decoding_reverts(lambda: fn.estimate_gas(params))
-        # Headroom: state can change between estimate and inclusion (e.g. another contributor's
-        # commit makes ours the last one, which opens reveals and costs an extra write).
-        params["gas"] = estimate * 5 // 4 + 10_000
-        tx = self._decoding_reverts(lambda: fn.build_transaction(params))
+        estimate = self._decoding_reverts(lambda: estimate_gas(params))
+        params["gas"] = _gas_limit(estimate)
+        tx = self._decoding_reverts(lambda: build(params))
         signed = self.signer.sign_transaction(tx)
         tx_hash = self.connection.rpc(
             lambda: self.w3.eth.send_raw_transaction(signed.raw_transaction)
@@ -301,3 +328,9 @@ class MarketClient:
             if data and data.startswith("0x") and len(data) >= 10:
                 raise self.decoder.decode(bytes.fromhex(data[2:])) from None
             raise UnknownRevertError("UnknownRevert", {"message": str(e)}, b"") from None
+
+
+def _gas_limit(estimate: int) -> int:
+    """The estimate plus headroom: state can change between estimate and inclusion (e.g. another
+    contributor's commit makes ours the last one, which opens reveals and costs an extra write)."""
+    return estimate * 5 // 4 + 10_000

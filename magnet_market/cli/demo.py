@@ -3,6 +3,8 @@
 A sponsor publishes a ``tinylm`` task; three contributors (one honest, one that lies about its
 metric, one that uploads a corrupt checkpoint) and a coordinator run as separate ``magnet``
 processes for two rounds; then payouts are verified from events and pinned reports.
+``--network`` runs the same flow on another chain: one funded account deploys, sponsors, and
+gives fresh role accounts their bond and gas money, swept back at the end.
 """
 
 from __future__ import annotations
@@ -14,13 +16,18 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
 from rich.table import Table
 
-from magnet_market.chain.accounts import devnet_account
+from magnet_market.chain.accounts import devnet_account, resolve_signer
 from magnet_market.chain.audit import verify_task
 from magnet_market.chain.client import MarketClient
 from magnet_market.chain.connection import Connection
@@ -28,13 +35,14 @@ from magnet_market.chain.deploy import deploy_market
 from magnet_market.chain.devnet import Devnet
 from magnet_market.chain.events import EventReader
 from magnet_market.cli import main
-from magnet_market.cli._common import console, format_ether, open_store, out
+from magnet_market.cli._common import WEI, connect, console, format_ether, open_store, out
 from magnet_market.config import Network
 from magnet_market.reports import load_round, verify_reports
 from magnet_market.sponsor import publish_task
-from magnet_market.tasks.spec import parse_spec
+from magnet_market.tasks.spec import TaskSpec, load_spec, parse_spec
 
-#: The embedded demo task: a small byte-level LM on the standard library's source.
+#: The embedded demo task: a small byte-level LM on the standard library's source, with a short
+#: autoresearch (two 2-second trials from each round's parent) before each contributor's steps.
 DEMO_SPEC: dict[str, Any] = {
     "name": "tinylm-demo",
     "kind": "tinylm",
@@ -42,6 +50,7 @@ DEMO_SPEC: dict[str, Any] = {
     "inner_steps": 60,
     "batch_size": 16,
     "model": {"seq_len": 64, "d_model": 64, "n_layers": 2, "n_heads": 4},
+    "search": {"trials": 2, "budget_seconds": 2},
     "verification": {"claim_tolerance": 0.05, "regression_tolerance": 0.05},
     "market": {
         "bounty": "3ether",
@@ -50,12 +59,60 @@ DEMO_SPEC: dict[str, Any] = {
         "timing": {"submit": 600, "reveal": 300, "merge": 600, "challenge": 5},
     },
 }
-#: Contributors: devnet account, role, extra `magnet contributor run` flags.
-CONTRIBUTORS = (
-    (3, "honest", []),
-    (4, "liar", ["--claim-bias", "-1.0"]),  # claims a validation loss 1.0 lower than measured
-    (5, "corrupt", ["--corrupt"]),  # publishes truncated checkpoints
-)
+#: The contributors: one honest, one that lies about its metric, one that uploads garbage.
+CONTRIBUTORS = ("honest", "liar", "corrupt")
+
+
+@dataclass(frozen=True)
+class Cast:
+    """Who plays what: the owner deploys, the sponsor pays, the rest run as processes."""
+
+    network: Network
+    env: dict[str, str]  # what role processes need to reach the chain
+    owner: LocalAccount
+    sponsor: LocalAccount
+    coordinator: LocalAccount
+    contributors: tuple[LocalAccount, ...]
+    funded: bool  # the role accounts were funded by the sponsor (and are swept back)
+
+
+@contextmanager
+def _local_cast() -> Iterator[Cast]:
+    """A fresh anvil with one block per second: deadlines pass as on a real chain."""
+    with Devnet(block_time=1) as node:
+        network = Network("devnet", node.url, node.chain_id)
+        yield Cast(
+            network,
+            {"MAGNET_DEVNET_URL": node.url},
+            devnet_account(0),
+            devnet_account(1),
+            devnet_account(2),
+            tuple(devnet_account(i) for i in (3, 4, 5)),
+            funded=False,
+        )
+
+
+@contextmanager
+def _remote_cast(network: str, account: str | None) -> Iterator[Cast]:
+    """Another chain: the paying account deploys and sponsors; role accounts are created fresh."""
+    net, _ = connect(network)
+    payer = resolve_signer(net, account)
+    roles = [Account.create() for _ in range(1 + len(CONTRIBUTORS))]
+    yield Cast(net, {}, payer, payer, roles[0], tuple(roles[1:]), funded=True)
+
+
+def _fund(sponsor: MarketClient, cast: Cast, spec: TaskSpec, gas_money: int) -> None:
+    """Give each role account its claim bond and gas money."""
+    for who in (cast.coordinator, *cast.contributors):
+        sponsor.transfer(who.address, spec.market.claim_bond + gas_money)
+    each = format_ether(spec.market.claim_bond + gas_money)
+    console.print(f"   funded {1 + len(cast.contributors)} role accounts with {each} each")
+
+
+def _sweep(client: MarketClient, cast: Cast) -> None:
+    """Send what the role accounts hold back to the sponsor."""
+    for who in (cast.coordinator, *cast.contributors):
+        client.with_signer(who).sweep(cast.sponsor.address)
 
 
 def _spawn(
@@ -71,8 +128,9 @@ def _spawn(
 
     def relay() -> None:
         assert proc.stdout is not None
-        for line in proc.stdout:
-            console.print(f"[dim]{name:>11}[/] {line.rstrip()}", highlight=False)
+        with proc.stdout:
+            for line in proc.stdout:
+                console.print(f"[dim]{name:>11}[/] {line.rstrip()}", highlight=False)
 
     thread = threading.Thread(target=relay, daemon=True)
     thread.start()
@@ -82,65 +140,130 @@ def _spawn(
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="End with one JSON summary line on stdout.")
 @click.option("--ipfs-api", envvar="MAGNET_IPFS_API", default=None, help="Use this IPFS node.")
+@click.option(
+    "--network",
+    default="devnet",
+    show_default=True,
+    help="devnet: a fresh local anvil. Otherwise a network name or RPC URL; the demo then runs "
+    "there, paid by --account or MAGNET_PRIVATE_KEY.",
+)
+@click.option("--account", default=None, help="Keystore account that pays on another network.")
+@click.option(
+    "--task",
+    "task_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="A task spec (TOML) instead of the embedded tinylm task.",
+)
+@click.option("--bounty", type=WEI, default=None, help="Override the task's bounty.")
+@click.option(
+    "--gas-money",
+    type=WEI,
+    default="0.02ether",
+    show_default=True,
+    help="Given to each role account on another network, on top of its bond.",
+)
 @click.option("--timeout", default=900.0, show_default=True, help="Seconds before giving up.")
-def demo(as_json: bool, ipfs_api: str | None, timeout: float) -> None:
+def demo(
+    as_json: bool,
+    ipfs_api: str | None,
+    network: str,
+    account: str | None,
+    task_file: Path | None,
+    bounty: int | None,
+    gas_money: int,
+    timeout: float,
+) -> None:
     """Run a two-round market with three contributors and a coordinator on a fresh devnet."""
     started = time.monotonic()
+    spec = _demo_spec(task_file, bounty)
     home = Path(tempfile.mkdtemp(prefix="magnet-demo-"))
     store_dir = home / "ipfs"
-    # One block per second: deadlines and challenge windows pass as on a real chain.
-    with Devnet(block_time=1) as node:
-        # Four processes share the machine: one torch thread each avoids oversubscription.
-        env = {
-            **os.environ,
-            "MAGNET_HOME": str(home),
-            "MAGNET_DEVNET_URL": node.url,
-            "OMP_NUM_THREADS": "1",
-        }
-        env.pop("MAGNET_PRIVATE_KEY", None)
-        conn = Connection(Network("devnet", node.url, node.chain_id))
-        record = deploy_market(conn, devnet_account(0), save=False)
-        env["MAGNET_MARKET_ADDRESS"] = record.address
-        console.print(f"[bold]1.[/] devnet {node.url}; MagnetMarket at {record.address}")
-        store = open_store(ipfs_api, store_dir)
-        sponsor = MarketClient(conn, record.address, devnet_account(1))
-        coordinator = devnet_account(2)
-        task = publish_task(parse_spec(DEMO_SPEC), store, sponsor, coordinator.address)
-        console.print(
-            f"[bold]2.[/] task {task.task_id} published: spec {task.spec_cid}, "
-            f"{format_ether(task.bounty)} in escrow"
-        )
-        for index, _, _ in CONTRIBUTORS:  # join before round 0 judges who was expected
-            sponsor.with_signer(devnet_account(index)).claim(task.task_id)
-        store_args = ["--ipfs-api", ipfs_api] if ipfs_api else ["--store", str(store_dir)]
-        common = [str(task.task_id), *store_args, "--poll", "0.5"]
-        procs = [
-            _spawn("coordinator", ["coordinator", "run", *common, "--account", "devnet:2"], env)
-        ]
-        for index, role, extra in CONTRIBUTORS:
-            args = ["contributor", "run", *common, "--account", f"devnet:{index}", *extra]
-            procs.append(_spawn(role, args, env))
-        console.print("[bold]3.[/] coordinator and 3 contributors running as separate processes")
-        deadline = time.monotonic() + timeout
-        for proc, relay in procs:
-            try:
-                proc.wait(timeout=max(1.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                for p, _ in procs:
-                    p.kill()
-                raise click.ClickException(
-                    f"the demo did not finish within {timeout:.0f}s"
-                ) from None
-            relay.join(timeout=5)
-        failed = [p.args[4:6] for p, _ in procs if p.returncode != 0]
-        if failed:
-            raise click.ClickException(f"role processes failed: {failed}")
-        summary = _summarize(sponsor, store, EventReader(sponsor, record.block), task.task_id)
+    local = network == "devnet"
+    with _local_cast() if local else _remote_cast(network, account) as cast:
+        conn = Connection(cast.network)
+        record = deploy_market(conn, cast.owner, save=False)
+        console.print(f"[bold]1.[/] {cast.network.name}; MagnetMarket at {record.address}")
+        sponsor = MarketClient(conn, record.address, cast.sponsor)
+        if cast.funded:
+            _fund(sponsor, cast, spec, gas_money)
+        try:
+            summary = _play(cast, spec, sponsor, record.block, ipfs_api, store_dir, home, timeout)
+        finally:
+            if cast.funded:
+                _sweep(sponsor, cast)
         summary["seconds"] = round(time.monotonic() - started, 1)
     if as_json:
         click.echo(json.dumps(summary))
     if not summary["payouts_verified"]:
         raise SystemExit(1)
+
+
+def _demo_spec(task_file: Path | None, bounty: int | None) -> TaskSpec:
+    spec = load_spec(task_file) if task_file else parse_spec(DEMO_SPEC)
+    if bounty is None:
+        return spec
+    data = spec.model_dump(mode="json")
+    return parse_spec({**data, "market": {**data["market"], "bounty": bounty}})
+
+
+def _misbehaviour(role: str, spec: TaskSpec) -> list[str]:
+    """The liar claims a metric better than measured (by 1.0 loss or 0.5 accuracy); the corrupt
+    contributor publishes truncated checkpoints."""
+    if role == "liar":
+        return ["--claim-bias", str(-1.0 if spec.lower_is_better else 0.5)]
+    return ["--corrupt"] if role == "corrupt" else []
+
+
+def _play(
+    cast: Cast,
+    spec: TaskSpec,
+    sponsor: MarketClient,
+    from_block: int,
+    ipfs_api: str | None,
+    store_dir: Path,
+    home: Path,
+    timeout: float,
+) -> dict[str, Any]:
+    """Publish the task, run the role processes to the end, then verify and summarize."""
+    store = open_store(ipfs_api, store_dir)
+    task = publish_task(spec, store, sponsor, cast.coordinator.address)
+    console.print(
+        f"[bold]2.[/] task {task.task_id} published: spec {task.spec_cid}, "
+        f"{format_ether(task.bounty)} in escrow"
+    )
+    for who in cast.contributors:  # join before round 0 judges who was expected
+        sponsor.with_signer(who).claim(task.task_id)
+    # Four processes share the machine: one torch thread each avoids oversubscription.
+    env = {**os.environ, **cast.env, "MAGNET_HOME": str(home), "OMP_NUM_THREADS": "1"}
+    env["MAGNET_MARKET_ADDRESS"] = sponsor.address
+    store_args = ["--ipfs-api", ipfs_api] if ipfs_api else ["--store", str(store_dir)]
+    common = [str(task.task_id), *store_args, "--poll", "0.5", "--network", cast.network.name]
+    roles = [("coordinator", cast.coordinator, ["coordinator", "run", *common])]
+    for who, name in zip(cast.contributors, CONTRIBUTORS, strict=True):
+        args = ["contributor", "run", *common, *_misbehaviour(name, spec)]
+        roles.append((name, who, args))
+    procs = [
+        _spawn(name, args, {**env, "MAGNET_PRIVATE_KEY": who.key.hex()})
+        for name, who, args in roles
+    ]
+    console.print("[bold]3.[/] coordinator and 3 contributors running as separate processes")
+    deadline = time.monotonic() + timeout
+    for proc, relay in procs:
+        try:
+            proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            for p, _ in procs:
+                p.kill()
+            raise click.ClickException(f"the demo did not finish within {timeout:.0f}s") from None
+        relay.join(timeout=5)
+    failed = [name for (name, _, _), (p, _) in zip(roles, procs, strict=True) if p.returncode]
+    if failed:
+        raise click.ClickException(f"role processes failed: {failed}")
+    summary = _summarize(sponsor, store, EventReader(sponsor, from_block), task.task_id)
+    summary["metric"] = spec.metric
+    summary["accounts"] = {name: who.address for name, who, _ in roles}
+    return summary
 
 
 def _summarize(
