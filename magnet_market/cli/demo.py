@@ -35,10 +35,11 @@ from magnet_market.chain.deploy import deploy_market
 from magnet_market.chain.devnet import Devnet
 from magnet_market.chain.events import EventReader
 from magnet_market.cli import main
-from magnet_market.cli._common import WEI, connect, console, format_ether, open_store, out
+from magnet_market.cli._common import WEI, connect, console, format_ether, out
 from magnet_market.config import Network
 from magnet_market.reports import load_round, verify_reports
 from magnet_market.sponsor import publish_task
+from magnet_market.storage import ContentStore, KuboStore, LocalStore
 from magnet_market.tasks.spec import TaskSpec, load_spec, parse_spec
 
 #: The embedded demo task: a small byte-level LM on the standard library's source, with a short
@@ -178,9 +179,11 @@ def demo(
     started = time.monotonic()
     spec = _demo_spec(task_file, bounty)
     home = Path(tempfile.mkdtemp(prefix="magnet-demo-"))
-    store_dir = home / "ipfs"
     local = network == "devnet"
-    with _local_cast() if local else _remote_cast(network, account) as cast:
+    with (
+        _local_cast() if local else _remote_cast(network, account) as cast,
+        _demo_store(ipfs_api, home / "ipfs") as (store, store_args),
+    ):
         conn = Connection(cast.network)
         record = deploy_market(conn, cast.owner, save=False)
         console.print(f"[bold]1.[/] {cast.network.name}; MagnetMarket at {record.address}")
@@ -188,7 +191,7 @@ def demo(
         if cast.funded:
             _fund(sponsor, cast, spec, gas_money)
         try:
-            summary = _play(cast, spec, sponsor, record.block, ipfs_api, store_dir, home, timeout)
+            summary = _play(cast, spec, sponsor, record.block, store, store_args, home, timeout)
         finally:
             if cast.funded:
                 _sweep(sponsor, cast)
@@ -215,18 +218,27 @@ def _misbehaviour(role: str, spec: TaskSpec) -> list[str]:
     return ["--corrupt"] if role == "corrupt" else []
 
 
+@contextmanager
+def _demo_store(ipfs_api: str | None, folder: Path) -> Iterator[tuple[ContentStore, list[str]]]:
+    """The store the demo uses, and the flags that give the role processes the same one."""
+    if ipfs_api:
+        with KuboStore(ipfs_api) as node:
+            yield node, ["--ipfs-api", ipfs_api]
+    else:
+        yield LocalStore(folder), ["--store", str(folder)]
+
+
 def _play(
     cast: Cast,
     spec: TaskSpec,
     sponsor: MarketClient,
     from_block: int,
-    ipfs_api: str | None,
-    store_dir: Path,
+    store: ContentStore,
+    store_args: list[str],
     home: Path,
     timeout: float,
 ) -> dict[str, Any]:
     """Publish the task, run the role processes to the end, then verify and summarize."""
-    store = open_store(ipfs_api, store_dir)
     task = publish_task(spec, store, sponsor, cast.coordinator.address)
     console.print(
         f"[bold]2.[/] task {task.task_id} published: spec {task.spec_cid}, "
@@ -237,7 +249,6 @@ def _play(
     # Four processes share the machine: one torch thread each avoids oversubscription.
     env = {**os.environ, **cast.env, "MAGNET_HOME": str(home), "OMP_NUM_THREADS": "1"}
     env["MAGNET_MARKET_ADDRESS"] = sponsor.address
-    store_args = ["--ipfs-api", ipfs_api] if ipfs_api else ["--store", str(store_dir)]
     common = [str(task.task_id), *store_args, "--poll", "0.5", "--network", cast.network.name]
     roles = [("coordinator", cast.coordinator, ["coordinator", "run", *common])]
     for who, name in zip(cast.contributors, CONTRIBUTORS, strict=True):

@@ -1,8 +1,8 @@
-"""`magnet demo --network URL`: the demo's flow on another chain, paid by one funded key.
+"""`magnet demo --network URL --ipfs-api URL`: the demo's flow on another chain and a real node.
 
 The other chain is an anvil with a foreign chain id and 1 s blocks (receipts are not instant);
-the paying key comes from MAGNET_PRIVATE_KEY, as on a testnet. A small digits task (`--task`)
-keeps it quick.
+the paying key comes from MAGNET_PRIVATE_KEY, as on a testnet; checkpoints, specs and reports go
+through the test IPFS daemon's HTTP RPC. A small digits task (`--task`) keeps it quick.
 """
 
 from __future__ import annotations
@@ -40,14 +40,17 @@ challenge = 2
 """
 
 
-def test_demo_on_another_chain_pays_out_and_sweeps_the_role_accounts(runner, tmp_path, monkeypatch):
+def test_demo_on_another_chain_and_node_pays_out_and_sweeps_the_role_accounts(
+    runner, tmp_path, monkeypatch, kubo, ipfs_node
+):
     spec = tmp_path / "task.toml"
     spec.write_text(SPEC_TOML)
     payer = devnet_account(7)
     with Devnet(chain_id=424242, block_time=1) as node:
         monkeypatch.setenv("MAGNET_CHAIN_ID", str(node.chain_id))
         monkeypatch.setenv("MAGNET_PRIVATE_KEY", payer.key.hex())
-        args = ["demo", "--network", node.url, "--task", spec, "--bounty", "0.3ether", "--json"]
+        args = ["demo", "--network", node.url, "--ipfs-api", ipfs_node.api_url]
+        args += ["--task", spec, "--bounty", "0.3ether", "--json"]
         result = runner.invoke(main, [str(a) for a in args], catch_exceptions=False)
         assert result.exit_code == 0, result.output
         summary = json.loads(result.output.strip().splitlines()[-1])
@@ -61,3 +64,4 @@ def test_demo_on_another_chain_pays_out_and_sweeps_the_role_accounts(runner, tmp
     assert 0 < summary["total_paid_wei"] <= 3 * ETHER // 10 + 2 * ETHER // 100  # + slashed bonds
     assert all(b < ETHER // 1000 for b in balances.values()), balances  # swept back
     assert payer.key.hex() not in result.output  # the key never reaches the output
+    assert summary["rejected"] and all(kubo.has(cid) for cid in summary["rejected"])
