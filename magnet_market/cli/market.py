@@ -16,6 +16,7 @@ from magnet_market.chain.types import SlashRates, SlashReason, TaskInfo, Timing
 from magnet_market.cli import main
 from magnet_market.cli._common import (
     WEI,
+    F,
     console,
     emit_json,
     event_reader,
@@ -330,6 +331,12 @@ def submit(
 # ───────────────────────────────────────────────────────────────── rounds
 
 
+def round_arguments(f: F) -> F:
+    """``--network``, ``--account``, TASK_ID and ROUND_INDEX: what every per-round action takes."""
+    f = click.argument("round_index", type=int)(f)
+    return network_options(click.argument("task_id", type=int)(f))
+
+
 @main.group("round")
 def round_() -> None:
     """Post, challenge and resolve rounds."""
@@ -374,9 +381,7 @@ def round_post(
 
 
 @round_.command("challenge")
-@network_options
-@click.argument("task_id", type=int)
-@click.argument("round_index", type=int)
+@round_arguments
 @click.option("--reason", required=True, help="Why (e.g. a CID of evidence).")
 @click.confirmation_option(prompt="Challenging locks the task's claim bond. Continue?")
 def round_challenge(
@@ -388,9 +393,7 @@ def round_challenge(
 
 
 @round_.command("resolve")
-@network_options
-@click.argument("task_id", type=int)
-@click.argument("round_index", type=int)
+@round_arguments
 @click.option("--upheld/--rejected", required=True, help="Whether the challenge is right.")
 def round_resolve(
     network: str, account: str | None, task_id: int, round_index: int, upheld: bool
@@ -401,9 +404,7 @@ def round_resolve(
 
 
 @main.command()
-@network_options
-@click.argument("task_id", type=int)
-@click.argument("round_index", type=int)
+@round_arguments
 @click.argument("contributor")
 @click.argument("reason", type=click.Choice([r.name.lower() for r in SlashReason]))
 def slash(
@@ -424,9 +425,7 @@ def reward() -> None:
 
 
 @reward.command("claim")
-@network_options
-@click.argument("task_id", type=int)
-@click.argument("round_index", type=int)
+@round_arguments
 @click.option(
     "--tree",
     "tree_path",
