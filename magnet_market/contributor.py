@@ -209,7 +209,8 @@ class Contributor(Role):
         seed = int.from_bytes(bytes.fromhex(self.address[2:10]), "big") + round_
         if spec.search.trials:
             say(f"round {round_}: autoresearch, {spec.search.trials} trials")
-        recipe = tune(spec, parent_path, folder / "autoresearch", seed)
+        runs = self.workdir / "autoresearch"  # one folder of runs: `magnet dashboard --runs`
+        recipe = tune(spec, parent_path, runs / folder.name, seed)
         if recipe.experiments:
             kept = describe(recipe.changes) if recipe.changes else "the default recipe"
             say(

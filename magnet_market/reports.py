@@ -10,12 +10,13 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from magnet_market.chain.audit import Check
+from magnet_market.chain.audit import Audit, Check, verify_task
+from magnet_market.chain.client import MarketClient
 from magnet_market.chain.events import EventReader
 from magnet_market.chain.merkle import CreditTree
 from magnet_market.diloco import RoundReport
 from magnet_market.errors import MagnetError
-from magnet_market.storage import ContentStore
+from magnet_market.storage import ContentStore, StorageError
 
 
 class ReportError(MagnetError, ValueError):
@@ -93,3 +94,18 @@ def verify_reports(store: ContentStore, reader: EventReader, task_id: int) -> li
                 owed = pinned.tree.amount(who) if pinned.tree else 0
                 checks.append(Check(f"round {round_} reward of {who}", owed, e["args"]["amount"]))
     return checks
+
+
+def verify_payouts(
+    client: MarketClient, reader: EventReader, store: ContentStore | None, task_id: int
+) -> Audit:
+    """The payouts check (``magnet payouts verify``, the demo, the dashboard): the task's books
+    rebuilt from events and reconciled with the contract, then, given a ``store``, every round
+    against its pinned report. A report that cannot be fetched or disagrees is a problem."""
+    audit = verify_task(client, reader, task_id)
+    if store is not None:
+        try:
+            audit.checks.extend(verify_reports(store, reader, task_id))
+        except (ReportError, StorageError) as e:
+            audit.problems.append(f"pinned reports: {e}")
+    return audit

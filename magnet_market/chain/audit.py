@@ -123,7 +123,7 @@ def replay(events: list[Any], claim_bond: int) -> TaskBooks:
 
 def verify_task(client: MarketClient, reader: EventReader, task_id: int) -> Audit:
     """Rebuild task ``task_id`` from events and reconcile it with the contract."""
-    block = client.w3.eth.block_number  # one snapshot height for events and state
+    block = _block_number(client)  # one snapshot height for events and state
     events = reader.all(to_block=block, taskId=task_id)
     task = client.task(task_id)
     books = replay(events, task.claim_bond)
@@ -155,7 +155,7 @@ def verify_task(client: MarketClient, reader: EventReader, task_id: int) -> Audi
 
 def market_identity(client: MarketClient, reader: EventReader, block: int | None = None) -> Check:
     """``balance == Σ task holdings + Σ withdrawable`` over every account the events mention."""
-    block = block if block is not None else client.w3.eth.block_number
+    block = block if block is not None else _block_number(client)
     accounts: set[str] = set()
     for e in reader.all(to_block=block):
         for key in ("account", "funder", "contributor", "challenger", "sponsor"):
@@ -164,3 +164,7 @@ def market_identity(client: MarketClient, reader: EventReader, block: int | None
     held = sum(client.task(t).held for t in range(1, client.task_count() + 1))
     owed = sum(client.withdrawable(a) for a in accounts)
     return Check("market balance = holdings + withdrawable", held + owed, client.balance())
+
+
+def _block_number(client: MarketClient) -> int:
+    return client.connection.rpc(lambda: client.w3.eth.block_number)

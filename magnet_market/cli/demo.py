@@ -28,7 +28,6 @@ from eth_account.signers.local import LocalAccount
 from rich.table import Table
 
 from magnet_market.chain.accounts import devnet_account, resolve_signer
-from magnet_market.chain.audit import verify_task
 from magnet_market.chain.client import MarketClient
 from magnet_market.chain.connection import Connection
 from magnet_market.chain.deploy import deploy_market
@@ -37,7 +36,9 @@ from magnet_market.chain.events import EventReader
 from magnet_market.cli import main
 from magnet_market.cli._common import WEI, connect, console, format_ether, out
 from magnet_market.config import Network
-from magnet_market.reports import load_round, verify_reports
+from magnet_market.dashboard import serve as serve_dashboard
+from magnet_market.dashboard.server import DEFAULT_PORT
+from magnet_market.reports import load_round, verify_payouts
 from magnet_market.sponsor import publish_task
 from magnet_market.storage import ContentStore, KuboStore, LocalStore
 from magnet_market.tasks.spec import TaskSpec, load_spec, parse_spec
@@ -164,6 +165,12 @@ def _spawn(
     show_default=True,
     help="Given to each role account on another network, on top of its bond.",
 )
+@click.option(
+    "--serve",
+    is_flag=True,
+    help="Afterwards keep the chain and store up and serve the dashboard until Ctrl-C.",
+)
+@click.option("--port", default=DEFAULT_PORT, show_default=True, help="The dashboard's port.")
 @click.option("--timeout", default=900.0, show_default=True, help="Seconds before giving up.")
 def demo(
     as_json: bool,
@@ -173,6 +180,8 @@ def demo(
     task_file: Path | None,
     bounty: int | None,
     gas_money: int,
+    serve: bool,
+    port: int,
     timeout: float,
 ) -> None:
     """Run a two-round market with three contributors and a coordinator on a fresh devnet."""
@@ -196,8 +205,13 @@ def demo(
             if cast.funded:
                 _sweep(sponsor, cast)
         summary["seconds"] = round(time.monotonic() - started, 1)
-    if as_json:
-        click.echo(json.dumps(summary))
+        if as_json:
+            click.echo(json.dumps(summary))
+            sys.stdout.flush()
+        if serve:
+            console.print(f"[bold]4.[/] dashboard on http://127.0.0.1:{port}/ (Ctrl-C stops it)")
+            runs = home / "work" / "contributor" / "autoresearch"
+            serve_dashboard(sponsor, None, store, port=port, runs_dir=runs, from_block=record.block)
     if not summary["payouts_verified"]:
         raise SystemExit(1)
 
@@ -282,8 +296,7 @@ def _summarize(
 ) -> dict[str, Any]:
     info = client.task(task_id)
     rounds = [load_round(store, reader, task_id, r) for r in range(info.current_round)]
-    audit = verify_task(client, reader, task_id)
-    audit.checks.extend(verify_reports(store, reader, task_id))
+    audit = verify_payouts(client, reader, store, task_id)
     table = Table(title=f"task {task_id}: rounds")
     for col in ("round", "parent val_loss", "merged val_loss", "credited", "submissions"):
         table.add_column(col)

@@ -9,7 +9,6 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from magnet_market.chain.audit import verify_task
 from magnet_market.chain.merkle import CreditTree
 from magnet_market.chain.submission import scale_metric, submit_checkpoint
 from magnet_market.chain.types import SlashRates, SlashReason, TaskInfo, Timing
@@ -30,7 +29,7 @@ from magnet_market.cli._common import (
     store_options,
     tx_line,
 )
-from magnet_market.reports import verify_reports
+from magnet_market.reports import verify_payouts
 from magnet_market.sponsor import publish_task
 from magnet_market.tasks.spec import load_spec
 
@@ -495,9 +494,8 @@ def payouts_verify(
     """
     client = open_market(network, account, signer=False)
     reader = event_reader(client)
-    audit = verify_task(client, reader, task_id)
-    if not no_reports:
-        audit.checks.extend(verify_reports(open_store(ipfs_api, store_path), reader, task_id))
+    store = None if no_reports else open_store(ipfs_api, store_path)
+    audit = verify_payouts(client, reader, store, task_id)
     if as_json:
         emit_json(audit.as_dict())
     else:

@@ -50,7 +50,7 @@ def test_contributor_round_is_published_and_revealed(market, actors, store, tmp_
     # The round's autoresearch ran from the parent and the inner steps used what it kept.
     search = json.loads(ckpt.extra["search"])
     assert search["experiments"] == 2 and "autoresearch, 2 trials" in said[0]
-    ledger = (tmp_path / "w").glob("task1-round0-*/autoresearch/results.tsv")
+    ledger = (tmp_path / "w" / "autoresearch").glob("task1-round0-*/results.tsv")
     (rows,) = [path.read_text().splitlines()[1:] for path in ledger]
     assert len(rows) == 3 and rows[0].split("\t")[5] == "keep"  # baseline + 2 trials
     used_lr = json.loads(ckpt.extra["train"])["optim"]["lr"]

@@ -1,4 +1,5 @@
-"""`magnet demo --network URL --ipfs-api URL`: the demo's flow on another chain and a real node.
+"""`magnet demo --network URL --ipfs-api URL --serve`: the demo on another chain and a real
+node, as its own process, then its dashboard.
 
 The other chain is an anvil with a foreign chain id and 1 s blocks (receipts are not instant);
 the paying key comes from MAGNET_PRIVATE_KEY, as on a testnet; checkpoints, specs and reports go
@@ -8,11 +9,17 @@ through the test IPFS daemon's HTTP RPC. A small digits task (`--task`) keeps it
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
 
 from magnet_market.chain.accounts import devnet_account
 from magnet_market.chain.connection import Connection
-from magnet_market.chain.devnet import Devnet
-from magnet_market.cli import main
+from magnet_market.chain.devnet import Devnet, free_port
 from magnet_market.config import Network
 from tests.chain.helpers import ETHER
 
@@ -28,7 +35,8 @@ hidden = 32
 n_layers = 1
 
 [search]
-trials = 0
+trials = 1
+budget_seconds = 0.5
 
 [market]
 bounty = "3ether"
@@ -40,22 +48,47 @@ challenge = 2
 """
 
 
-def test_demo_on_another_chain_and_node_pays_out_and_sweeps_the_role_accounts(
-    runner, tmp_path, monkeypatch, kubo, ipfs_node
-):
+def test_demo_on_another_chain_and_node_then_its_dashboard(tmp_path, ipfs_node, kubo):
     spec = tmp_path / "task.toml"
     spec.write_text(SPEC_TOML)
     payer = devnet_account(7)
+    port = free_port()
     with Devnet(chain_id=424242, block_time=1) as node:
-        monkeypatch.setenv("MAGNET_CHAIN_ID", str(node.chain_id))
-        monkeypatch.setenv("MAGNET_PRIVATE_KEY", payer.key.hex())
-        args = ["demo", "--network", node.url, "--ipfs-api", ipfs_node.api_url]
-        args += ["--task", spec, "--bounty", "0.3ether", "--json"]
-        result = runner.invoke(main, [str(a) for a in args], catch_exceptions=False)
-        assert result.exit_code == 0, result.output
-        summary = json.loads(result.output.strip().splitlines()[-1])
+        env = {
+            **os.environ,
+            "MAGNET_HOME": str(tmp_path / "home"),
+            "MAGNET_CHAIN_ID": str(node.chain_id),
+            "MAGNET_PRIVATE_KEY": payer.key.hex(),
+        }
+        args = ["demo", "--network", node.url, "--ipfs-api", ipfs_node.api_url, "--task", spec]
+        args += ["--bounty", "0.3ether", "--json", "--serve", "--port", port]
+        log = tmp_path / "demo.log"
+        with log.open("w") as progress:
+            demo = subprocess.Popen(
+                [sys.executable, "-m", "magnet_market.cli", *map(str, args)],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=progress,
+                text=True,
+            )
+        try:
+            assert demo.stdout is not None
+            # Tables, then the summary line; then the dashboard starts.
+            line = next((x for x in demo.stdout if x.startswith("{")), "")
+            assert line, log.read_text()[-3000:]
+            summary = json.loads(line)
+            dashboard = _wait_for_dashboard(f"http://127.0.0.1:{port}")
+            task = dashboard.get("/api/tasks/1").json()
+            payouts = dashboard.get("/api/tasks/1/payouts").json()
+            runs = dashboard.get("/api/runs").json()
+            dashboard.close()
+        finally:
+            demo.send_signal(signal.SIGINT)  # Ctrl-C: the dashboard stops, the demo ends
+            code = demo.wait(timeout=60)
+            demo.stdout.close()
         w3 = Connection(Network("other", node.url, node.chain_id)).w3
         balances = {name: w3.eth.get_balance(a) for name, a in summary["accounts"].items()}
+    assert code == 0, log.read_text()[-3000:]
     assert summary["rounds"] == 2 and summary["payouts_verified"] is True
     assert summary["metric"] == "balanced_accuracy"
     accounts = summary["accounts"]
@@ -63,5 +96,25 @@ def test_demo_on_another_chain_and_node_pays_out_and_sweeps_the_role_accounts(
     assert set(summary["slashed"]) == {accounts["liar"], accounts["corrupt"]}
     assert 0 < summary["total_paid_wei"] <= 3 * ETHER // 10 + 2 * ETHER // 100  # + slashed bonds
     assert all(b < ETHER // 1000 for b in balances.values()), balances  # swept back
-    assert payer.key.hex() not in result.output  # the key never reaches the output
+    assert payer.key.hex() not in log.read_text()  # the key never reaches the output
     assert summary["rejected"] and all(kubo.has(cid) for cid in summary["rejected"])
+    # The dashboard shows the same market: the demo's task, payouts and contributors' searches.
+    assert task["row"]["status"] == "closed" and task["metric"] == "balanced_accuracy"
+    points = [value for _, value in task["metric_points"]]
+    assert points == summary["val_loss_per_round"]
+    assert payouts["ok"] is True
+    assert len(runs) == 6  # three contributors, two rounds, one search each
+
+
+def _wait_for_dashboard(url: str, timeout: float = 30.0) -> httpx.Client:
+    client = httpx.Client(base_url=url, timeout=30)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            client.get("/api/head").raise_for_status()
+            return client
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                client.close()
+                raise
+            time.sleep(0.2)

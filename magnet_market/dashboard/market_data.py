@@ -1,0 +1,515 @@
+"""What the dashboard shows about the market, gathered from the chain and the pinned reports.
+
+Every figure comes from the chain layer (``MarketClient``, ``EventReader``) or from the
+storage layer (``reports.load_round`` / ``verify_payouts``) at request time: the
+dashboard keeps no copy of the truth, so what it shows is what anyone re-verifying would find.
+The web layer renders these dataclasses or dumps them as JSON; nothing here knows about HTTP.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from eth_utils import is_address, to_checksum_address
+from web3.types import EventData
+
+from magnet_market.chain.audit import Audit
+from magnet_market.chain.client import MarketClient
+from magnet_market.chain.events import EventReader
+from magnet_market.chain.types import RoundInfo, RoundPhase, SlashReason, TaskInfo, TaskStatus
+from magnet_market.dashboard.errors import BadRequestError, NotFoundError
+from magnet_market.reports import PinnedRound, ReportError, load_round, verify_payouts
+from magnet_market.storage import ContentStore, StorageError
+from magnet_market.tasks.spec import METRICS
+
+T = TypeVar("T")
+#: Whether a smaller value of a metric is better, by metric name (as reports name it).
+LOWER_IS_BETTER = {name: lower for name, lower in METRICS.values()}
+#: Event arguments that name an account.
+_ACCOUNT_ARGS = (
+    "account",
+    "funder",
+    "contributor",
+    "challenger",
+    "sponsor",
+    "coordinator",
+    "closedBy",
+)
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """The next deadline of a task's current round, seen from the chain's latest block."""
+
+    label: str
+    at: int  # unix time
+    remaining: int  # seconds from the latest block's timestamp (negative once passed)
+
+
+@dataclass(frozen=True)
+class TaskRow:
+    """One line of the tasks list."""
+
+    task_id: int
+    status: str  # "open" | "closed"
+    phase: str  # the current round's phase, or "closed"
+    round: int  # rounds posted so far
+    rounds: int
+    bounty: int  # wei funded in total
+    escrow: int  # wei left to credit
+    reserved: int
+    bonds_held: int
+    contributors: int
+    max_contributors: int
+    spec_cid: str
+    deadline: Deadline | None
+
+
+@dataclass(frozen=True)
+class CheckLine:
+    """One verification rule's outcome for a submission, from the pinned report."""
+
+    name: str
+    passed: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class SubmissionLine:
+    """A submission as its round's pinned report judged it."""
+
+    author: str
+    cid: str
+    status: str  # accepted | rejected | dishonest
+    claimed: float | None
+    measured: float | None
+    credit: int  # wei
+    reward_claimed: bool
+    checks: list[CheckLine]
+
+
+@dataclass(frozen=True)
+class PostedRound:
+    """What the chain and the pinned report say about a posted round."""
+
+    merged_cid: str
+    report_cid: str
+    credits_root: str
+    total_credited: int
+    metric: str | None  # the metric's name, as the report gives it
+    parent_metric: float | None
+    merged_metric: float | None
+    submissions: list[SubmissionLine]
+    report_error: str | None  # the report could not be fetched or does not match the chain
+
+
+@dataclass(frozen=True)
+class RoundView:
+    """A round's on-chain state, plus its pinned report once posted."""
+
+    round: int
+    phase: str
+    commits: int
+    reveals: int
+    total_credited: int
+    claimed_total: int
+    submit_deadline: int
+    reveal_deadline: int
+    challenge_deadline: int
+    challenger: str | None
+    challenge_bond: int
+    deadline: Deadline | None
+    posted: PostedRound | None
+
+
+@dataclass(frozen=True)
+class SlashLine:
+    """A slash, from ``ContributorSlashed``."""
+
+    task_id: int
+    round: int
+    contributor: str
+    reason: str
+    amount: int
+    block: int
+
+
+@dataclass(frozen=True)
+class TaskView:
+    """Everything the task page shows."""
+
+    row: TaskRow
+    sponsor: str
+    coordinator: str
+    claim_bond: int
+    slash_rates_bps: tuple[int, int, int]
+    challenge_seconds: int
+    metric: str | None
+    lower_is_better: bool | None
+    rounds: list[RoundView]
+    slashes: list[SlashLine]
+
+    @property
+    def metric_points(self) -> list[tuple[int, float]]:
+        """``(round, merged metric)`` of every posted round whose report gives one."""
+        return [
+            (r.round, r.posted.merged_metric)
+            for r in self.rounds
+            if r.posted is not None and r.posted.merged_metric is not None
+        ]
+
+    @property
+    def baseline(self) -> float | None:
+        """The metric of round 0's parent (the base checkpoint), if reported."""
+        first = self.rounds[0].posted if self.rounds else None
+        return first.parent_metric if first else None
+
+
+@dataclass(frozen=True)
+class SlotLine:
+    """A contributor's slot in a task."""
+
+    task_id: int
+    joined_bond: int
+    bond_left: int
+    first_round: int
+    rewarded_rounds: list[int]
+
+
+@dataclass(frozen=True)
+class CreditLine:
+    """A credit of a contributor in a posted round, from the round's pinned credit tree."""
+
+    task_id: int
+    round: int
+    amount: int
+    claimed: bool
+
+
+@dataclass(frozen=True)
+class HistoryLine:
+    """One market event that names the account."""
+
+    block: int
+    tx: str
+    event: str
+    task_id: int | None
+    round: int | None
+    amount: int | None
+
+
+@dataclass(frozen=True)
+class ContributorView:
+    """Everything the contributor page shows."""
+
+    address: str
+    withdrawable: int
+    slots: list[SlotLine]
+    credits: list[CreditLine]
+    slashes: list[SlashLine]
+    history: list[HistoryLine]
+    report_errors: list[str]
+
+    @property
+    def credited(self) -> int:
+        return sum(c.amount for c in self.credits)
+
+    @property
+    def claimed(self) -> int:
+        return sum(c.amount for c in self.credits if c.claimed)
+
+
+def parse_address(text: str) -> str:
+    """The checksummed form of ``text``, or :class:`BadRequestError` if it is no address."""
+    if not is_address(text):
+        raise BadRequestError(f"{text!r} is not an Ethereum address (0x and 40 hex digits)")
+    return to_checksum_address(text)
+
+
+class MarketData:
+    """Reads for the dashboard's pages and API, one market and one content store.
+
+    Calls are serialised: the web server runs handlers on a thread pool, and one web3
+    connection is not meant to be shared by threads at once.
+
+    Args:
+        client: a read-only (or any) client of the market.
+        store: where the pinned round reports live.
+        from_block: the market's deployment block (where event scans start).
+    """
+
+    def __init__(self, client: MarketClient, store: ContentStore, from_block: int = 0) -> None:
+        self.client = client
+        self.store = store
+        self.reader = EventReader(client, from_block=from_block)
+        self._lock = threading.RLock()
+
+    def locked(self, read: Callable[[], T]) -> T:
+        """Run ``read`` while no other thread uses the connection."""
+        with self._lock:
+            return read()
+
+    # ───────────────────────────────────────────────────────── tasks
+
+    def tasks(self) -> list[TaskRow]:
+        """Every task, newest first."""
+        with self._lock:
+            now = self._chain_time()
+            count = self.client.task_count()
+            return [self._row(self.client.task(t), now) for t in range(count, 0, -1)]
+
+    def task(self, task_id: int) -> TaskView:
+        """Task ``task_id`` with every round, its reports and its slashes."""
+        with self._lock:
+            info = self._task_info(task_id)
+            now = self._chain_time()
+            rounds = [
+                self._round_view(info, r, now)
+                for r in range(min(info.current_round + 1, info.rounds))
+            ]
+            metric = next((r.posted.metric for r in rounds if r.posted and r.posted.metric), None)
+            slashes = [
+                _slash_line(e) for e in self.reader.get("ContributorSlashed", taskId=task_id)
+            ]
+            return TaskView(
+                row=self._row(info, now),
+                sponsor=info.sponsor,
+                coordinator=info.coordinator,
+                claim_bond=info.claim_bond,
+                slash_rates_bps=info.rates.as_tuple(),
+                challenge_seconds=info.timing.challenge,
+                metric=metric,
+                lower_is_better=LOWER_IS_BETTER.get(metric) if metric else None,
+                rounds=rounds,
+                slashes=slashes,
+            )
+
+    def round(self, task_id: int, round_: int) -> RoundView:
+        """Round ``round_`` of task ``task_id``."""
+        with self._lock:
+            info = self._task_info(task_id)
+            if not 0 <= round_ < info.rounds:
+                raise NotFoundError(
+                    f"task {task_id} has rounds 0 to {info.rounds - 1}; there is no round {round_}"
+                )
+            return self._round_view(info, round_, self._chain_time())
+
+    def payouts(self, task_id: int) -> Audit:
+        """The same check as ``magnet payouts verify TASK`` (``reports.verify_payouts``)."""
+        with self._lock:
+            self._task_info(task_id)
+            return verify_payouts(self.client, self.reader, self.store, task_id)
+
+    # ───────────────────────────────────────────────────────── contributors
+
+    def contributor(self, address: str, known: str | None = None) -> ContributorView:
+        """Slots, credits, slashes and history of ``address``.
+
+        An address the market never saw is a 404, unless it is ``known`` (the dashboard's own
+        signing account, whose page must exist before it does anything).
+        """
+        account = parse_address(address)
+        with self._lock:
+            events = [e for e in self.reader.all() if _names(e, account)]
+            withdrawable = self.client.withdrawable(account)
+            if not events and not withdrawable and account != known:
+                raise NotFoundError(f"{account} has no activity on this market")
+            joined = [e for e in events if e["event"] == "ContributorJoined"]
+            claimed = {
+                (e["args"]["taskId"], e["args"]["round"])
+                for e in events
+                if e["event"] == "RewardClaimed"
+            }
+            slots, credits, errors = [], [], []
+            for e in joined:
+                task_id = e["args"]["taskId"]
+                slot = self.client.contributor(task_id, account)
+                rewarded = slot["rewarded_rounds"]
+                slots.append(
+                    SlotLine(
+                        task_id=task_id,
+                        joined_bond=e["args"]["bond"],
+                        bond_left=slot["bond"],
+                        first_round=slot["first_round"],
+                        rewarded_rounds=[
+                            r for r in range(rewarded.bit_length()) if rewarded >> r & 1
+                        ],
+                    )
+                )
+                for posted in self.reader.get("RoundPosted", taskId=task_id):
+                    round_ = posted["args"]["round"]
+                    try:
+                        pinned = load_round(self.store, self.reader, task_id, round_)
+                    except (ReportError, StorageError) as err:
+                        errors.append(f"task {task_id} round {round_}: {err}")
+                        continue
+                    amount = pinned.tree.amount(account) if pinned.tree else 0
+                    if amount:
+                        credits.append(
+                            CreditLine(task_id, round_, amount, (task_id, round_) in claimed)
+                        )
+            return ContributorView(
+                address=account,
+                withdrawable=withdrawable,
+                slots=slots,
+                credits=credits,
+                slashes=[_slash_line(e) for e in events if e["event"] == "ContributorSlashed"],
+                history=[_history_line(e) for e in events],
+                report_errors=errors,
+            )
+
+    # ───────────────────────────────────────────────────────── helpers
+
+    def _task_info(self, task_id: int) -> TaskInfo:
+        count = self.client.task_count()
+        if not 1 <= task_id <= count:
+            known = f"tasks are 1 to {count}" if count else "there are no tasks yet"
+            raise NotFoundError(f"no task {task_id}: {known}")
+        return self.client.task(task_id)
+
+    def _chain_time(self) -> int:
+        conn = self.client.connection
+        return int(conn.rpc(lambda: conn.w3.eth.get_block("latest"))["timestamp"])
+
+    def _row(self, info: TaskInfo, now: int) -> TaskRow:
+        closed = info.status is TaskStatus.CLOSED
+        current = None
+        if not closed and info.current_round < info.rounds:
+            current = self.client.round(info.task_id, info.current_round)
+        return TaskRow(
+            task_id=info.task_id,
+            status=info.status.name.lower(),
+            phase="closed" if closed else current.phase.name.lower() if current else "done",
+            round=min(info.current_round, info.rounds),
+            rounds=info.rounds,
+            bounty=info.total_funded,
+            escrow=info.escrow,
+            reserved=info.reserved,
+            bonds_held=info.bonds_held,
+            contributors=info.contributor_count,
+            max_contributors=info.max_contributors,
+            spec_cid=info.spec_cid,
+            deadline=_deadline(info, current, now) if current else None,
+        )
+
+    def _round_view(self, info: TaskInfo, round_: int, now: int) -> RoundView:
+        r = self.client.round(info.task_id, round_)
+        posted = None
+        if r.phase in (RoundPhase.CHALLENGE, RoundPhase.FINAL, RoundPhase.VOIDED):
+            posted = self._posted(info.task_id, round_)
+        open_round = info.status is TaskStatus.OPEN
+        return RoundView(
+            round=round_,
+            phase=r.phase.name.lower(),
+            commits=r.commits,
+            reveals=r.reveals,
+            total_credited=r.total_credited,
+            claimed_total=r.claimed_total,
+            submit_deadline=r.submit_deadline,
+            reveal_deadline=r.reveal_deadline,
+            challenge_deadline=r.challenge_deadline,
+            challenger=None if int(r.challenger, 16) == 0 else r.challenger,
+            challenge_bond=r.challenge_bond,
+            deadline=_deadline(info, r, now) if open_round else None,
+            posted=posted,
+        )
+
+    def _posted(self, task_id: int, round_: int) -> PostedRound | None:
+        try:
+            pinned = load_round(self.store, self.reader, task_id, round_)
+        except (ReportError, StorageError) as e:
+            events = self.reader.get("RoundPosted", taskId=task_id, round=round_)
+            if not events:
+                return None
+            args = events[-1]["args"]
+            return PostedRound(
+                merged_cid=args["mergedCID"],
+                report_cid=args["reportCID"],
+                credits_root="0x" + bytes(args["creditsRoot"]).hex(),
+                total_credited=args["totalCredited"],
+                metric=None,
+                parent_metric=None,
+                merged_metric=None,
+                submissions=[],
+                report_error=str(e),
+            )
+        return _posted_round(pinned, self._claimed_in(task_id, round_))
+
+    def _claimed_in(self, task_id: int, round_: int) -> set[str]:
+        events = self.reader.get("RewardClaimed", taskId=task_id, round=round_)
+        return {e["args"]["account"] for e in events}
+
+
+def _posted_round(pinned: PinnedRound, claimed: set[str]) -> PostedRound:
+    report: dict[str, Any] = pinned.report
+    submissions = [
+        SubmissionLine(
+            author=s["author"],
+            cid=s["cid"],
+            status=s["status"],
+            claimed=s.get("claimed"),
+            measured=s.get("measured"),
+            credit=int(s.get("credit_wei", 0)),
+            reward_claimed=s["author"] in claimed,
+            checks=[CheckLine(c["name"], c["passed"], c["reason"]) for c in s.get("checks", [])],
+        )
+        for s in report.get("submissions", [])
+    ]
+    return PostedRound(
+        merged_cid=pinned.merged_cid,
+        report_cid=pinned.report_cid,
+        credits_root="0x" + pinned.credits_root.hex(),
+        total_credited=pinned.total_credited,
+        metric=report.get("metric"),
+        parent_metric=report.get("parent_metric"),
+        merged_metric=report.get("merged_metric"),
+        submissions=submissions,
+        report_error=None,
+    )
+
+
+def _deadline(info: TaskInfo, r: RoundInfo, now: int) -> Deadline | None:
+    """The deadline that ends ``r``'s current phase."""
+    if r.phase is RoundPhase.SUBMITTING:
+        label, at = "submissions close", r.submit_deadline
+    elif r.phase is RoundPhase.REVEALING:
+        label, at = "reveals close", r.reveal_deadline
+    elif r.phase is RoundPhase.MERGING:
+        label, at = "coordinator must post", r.reveal_deadline + info.timing.merge
+    elif r.phase is RoundPhase.CHALLENGE:
+        label, at = "challenge window closes", r.challenge_deadline
+    else:
+        return None
+    return Deadline(label, at, at - now)
+
+
+def _names(event: EventData, account: str) -> bool:
+    return any(event["args"].get(key) == account for key in _ACCOUNT_ARGS)
+
+
+def _slash_line(e: EventData) -> SlashLine:
+    a = e["args"]
+    return SlashLine(
+        task_id=a["taskId"],
+        round=a["round"],
+        contributor=a["contributor"],
+        reason=SlashReason(a["reason"]).name.lower(),
+        amount=a["amount"],
+        block=e["blockNumber"],
+    )
+
+
+def _history_line(e: EventData) -> HistoryLine:
+    a = e["args"]
+    amount = next((a[k] for k in ("amount", "bond", "refundPool") if k in a), None)
+    return HistoryLine(
+        block=e["blockNumber"],
+        tx="0x" + bytes(e["transactionHash"]).hex(),
+        event=e["event"],
+        task_id=a.get("taskId"),
+        round=a.get("round"),
+        amount=amount,
+    )
