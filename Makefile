@@ -8,7 +8,7 @@ STAMP_NODE := node_modules/.installed
 STAMP_BROWNIE := $(VENV)/.brownie-ready
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: install demo test bench lint compile clean
+.PHONY: install demo demo-dashboard test bench lint compile clean
 
 install: $(STAMP_PY) $(STAMP_NODE) $(STAMP_BROWNIE) $(CHROMIUM)
 
@@ -44,6 +44,10 @@ compile: install
 
 demo: install
 	$(VENV)/bin/magnet demo
+
+# The demo, then its market in the dashboard on http://127.0.0.1:8547/ until Ctrl-C.
+demo-dashboard: install
+	$(VENV)/bin/magnet demo --serve
 
 test: install
 	$(VENV)/bin/pytest
