@@ -121,7 +121,10 @@ class Devnet:
         raise DevnetError(f"anvil did not answer on {self.url} within {self.startup_timeout}s")
 
     def stop(self) -> None:
-        """Stop anvil gracefully (SIGINT lets it dump ``state_path``), killing it if it hangs."""
+        """Stop anvil gracefully (SIGINT lets it dump ``state_path``), killing it if it hangs.
+
+        The log goes with a clean stop; a devnet that died on its own keeps it for inspection.
+        """
         process, self._process = self._process, None
         if process is None or process.poll() is not None:
             return
@@ -131,6 +134,7 @@ class Devnet:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=5)
+        self.log_path.unlink(missing_ok=True)
 
     @property
     def running(self) -> bool:

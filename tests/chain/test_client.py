@@ -96,6 +96,7 @@ def test_devnet_state_survives_a_restart(tmp_path):
         conn = Connection(Network("devnet", node.url, 31337))
         record = deploy_market(conn, devnet_account(0), save=False)
     assert state.is_file()
+    assert not node.log_path.exists()  # a clean stop leaves no log behind
     with Devnet(port=port, state_path=state) as node:
         conn = Connection(Network("devnet", node.url, 31337))
         assert MarketClient(conn, record.address).task_count() == 0
