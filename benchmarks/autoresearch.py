@@ -3,38 +3,111 @@
 Usage:
     python benchmarks/autoresearch.py                 # table
     python benchmarks/autoresearch.py --json          # one JSON object on stdout
-    python benchmarks/autoresearch.py --tinylm-seconds 60 --tinylm-trials 5   # the full sweep
+    python benchmarks/autoresearch.py --parts tinylm --out DIR   # one part (parts can run
+                                                      # side by side on one DIR); the same
+                                                      # line again resumes it
+    python benchmarks/autoresearch.py --json --collect --out DIR    # figures of DIR's runs
 
-Keys: tinylm_loss_drop_pct (validation loss, default -> best of a 10-phase sweep, in % of the
-default), digits_bal_acc_default, digits_bal_acc_best (balanced accuracy, mean over the seed
-runs: 3 for the default, 2 for a kept change), tpe_vs_random_wins (seeds out of 3 where TPE +
-median pruning ends with a better best than random search given the same number of trials per
-phase). ``budgets`` and ``seeds`` state what was run. Every run folder (ledger, plot) is kept
-under ``--out``.
+Keys: tinylm_loss_drop_pct (validation loss, default -> the best a 10-phase sweep has kept
+within --tinylm-cpu-minutes of experiment CPU time, in % of the default),
+digits_bal_acc_default, digits_bal_acc_best (balanced accuracy on the validation split the sweep
+scored on, mean over the seed runs), tpe_vs_random_wins (seeds out of 3 where TPE, the default
+proposer, ends with a better best than random search given the same number of trials per
+phase), series_hit_rate_default, series_hit_rate_best (share of correct up/down calls on the
+series' test part, the latest weeks, which no sweep saw; mean over seeds).
+
+Checks against selection on noise: the digits configurations again on three other splits, and
+the series' validation figures next to its test figures. ``budgets``, ``seeds`` and the default
+configurations (fixed in ``recipes.py`` before any sweep) state what was run; every run folder
+(ledger, plot) is kept under ``--out``. Budgets count steps, so the figures do not depend on
+the machine's load (the wall-clock minutes do; the CPU minutes hardly).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
+import torch
 from rich.console import Console
 from rich.table import Table
 
-from magnet_market.autoresearch import Autoresearch, Budget, Record, Settings
+from magnet_market.autoresearch import (
+    Autoresearch,
+    Budget,
+    Config,
+    Ledger,
+    Record,
+    Settings,
+    best_of,
+)
+from magnet_market.autoresearch.config import describe
+from magnet_market.autoresearch.evaluate import run_experiment
+from magnet_market.autoresearch.recipes import DEFAULT_SEEDS, DEFAULTS, SPACES
+
+CONFIRM_SEEDS = range(100, 106)  # seeds no sweep used: default and best retrained on held-out data
 
 
-def sweep(out: Path, task: str, budget: Budget, trials: int, proposer: str, seed: int) -> tuple:
-    """Run one sweep; returns (default record, best record, experiments, seconds)."""
-    t0 = time.perf_counter()
-    loop = Autoresearch(Settings(task, budget, trials, proposer, seed), out)
-    best = loop.run()
-    records: list[Record] = loop.ledger.records()
-    return records[0], best, len(records), time.perf_counter() - t0
+class Sweep(NamedTuple):
+    """What a benchmark reports of one sweep."""
+
+    default: Record
+    best: Record
+    experiments: int
+    cpu_minutes: float  # the experiment processes' CPU time: what the sweep costs
+    wall_minutes: float  # their wall-clock: the CPU time plus waiting for a loaded machine
+
+
+def sweep(
+    out: Path, task: str, budget: Budget, trials: int, proposer: str, seed: int, collect: bool
+) -> Sweep:
+    """Run (or resume) one sweep, or with ``collect`` only read its folder.
+
+    The minutes add up the experiments' runs (one torch thread each), so a resumed or collected
+    sweep reports what it cost when it ran.
+    """
+    if collect:
+        records = Ledger(out).records()
+        best = best_of(records)
+    else:
+        settings = Settings(task, budget, trials, proposer, seed, seeds=DEFAULT_SEEDS[task])
+        loop = Autoresearch(settings, out)
+        best = loop.run()
+        records = loop.ledger.records()
+    cpu = sum(r.cpu_seconds or 0.0 for r in records) / 60
+    return Sweep(records[0], best, len(records), cpu, sum(r.seconds for r in records) / 60)
+
+
+def within_cpu(records: list[Record], minutes: float) -> tuple[Record, int, float]:
+    """The running best of a sweep stopped at ``minutes`` of CPU time (experiments in order):
+    what a contributor with that budget gets. Returns (best, experiments, CPU minutes used)."""
+    used, kept = 0.0, []
+    for r in records:
+        cost = (r.cpu_seconds or 0.0) / 60
+        if kept and used + cost > minutes:
+            break
+        used += cost
+        kept.append(r)
+    return best_of(kept), len(kept), used
+
+
+def _drop(default: Record, best: Record) -> float:
+    """Validation loss drop from the default, in % of the default."""
+    return 100 * (default.metric - best.metric) / default.metric
+
+
+def confirm(task: str, config: Config, budget: Budget, data: list[dict]) -> float:
+    """Mean metric of ``config`` retrained with fresh seeds on each of the ``data`` options."""
+    runs = [
+        run_experiment(task, config, budget, seed, data=options).metric
+        for options in data
+        for seed in CONFIRM_SEEDS
+    ]
+    return sum(runs) / len(runs)
 
 
 def main() -> None:
@@ -44,87 +117,157 @@ def main() -> None:
     p.add_argument("--digits-steps", type=int, default=300)
     p.add_argument("--digits-trials", type=int, default=5, help="trials per phase")
     p.add_argument("--race-trials", type=int, default=5, help="trials per phase, TPE vs random")
-    p.add_argument("--tinylm-seconds", type=float, default=60.0)
-    p.add_argument(
-        "--tinylm-steps", type=int, default=None, help="a step budget instead of --tinylm-seconds"
-    )
+    p.add_argument("--series-steps", type=int, default=300)
+    p.add_argument("--series-trials", type=int, default=5, help="trials per phase")
+    p.add_argument("--tinylm-steps", type=int, default=120)
     p.add_argument("--tinylm-trials", type=int, default=5, help="trials per phase")
-    p.add_argument("--parts", default="digits,race,tinylm", help="comma-separated subset to run")
+    p.add_argument(
+        "--tinylm-cpu-minutes", type=float, default=60.0, help="report the best within this"
+    )
+    p.add_argument(
+        "--parts", default="digits,race,series,series-race,tinylm", help="comma-separated subset"
+    )
+    p.add_argument(
+        "--collect", action="store_true", help="read the run folders under --out, run nothing"
+    )
     args = p.parse_args()
+    torch.set_num_threads(1)  # the confirmation runs, like the experiments
     parts = set(args.parts.split(","))
     out = args.out or Path(tempfile.mkdtemp(prefix="magnet-autoresearch-bench-"))
     log = Console(stderr=True)
+    t0 = time.perf_counter()
     digits = Budget(steps=args.digits_steps)
     result: dict = {}
     budgets: dict = {}
 
-    if "digits" in parts:
-        default, best, n, secs = sweep(
-            out / "digits", "digits", digits, args.digits_trials, "tpe", 0
-        )
-        log.print(
-            f"digits: {default.metric:.4f} -> {best.metric:.4f} ({n} experiments, {secs:.0f} s)"
-        )
-        result |= {
-            "digits_bal_acc_default": round(default.metric, 4),
-            "digits_bal_acc_best": round(best.metric, 4),
-            "digits_experiments": n,
+    def run(name: str, task: str, budget: Budget, trials: int, proposer: str, seed: int):
+        return sweep(out / name, task, budget, trials, proposer, seed, args.collect)
+
+    def costs(prefix: str, sw: Sweep) -> dict:
+        return {
+            f"{prefix}_experiments": sw.experiments,
+            f"{prefix}_kept": _kept(out / prefix),
+            f"{prefix}_cpu_minutes": round(sw.cpu_minutes, 1),
+            f"{prefix}_wall_minutes": round(sw.wall_minutes, 1),
         }
+
+    if "digits" in parts:
+        sw = run("digits", "digits", digits, args.digits_trials, "tpe", 0)
+        splits = [{"split_seed": s} for s in (1, 2, 3)]
+        result |= {
+            "digits_bal_acc_default": round(sw.default.metric, 4),
+            "digits_bal_acc_best": round(sw.best.metric, 4),
+            "digits_other_splits_default": round(
+                confirm("digits", sw.default.config, digits, splits), 4
+            ),
+            "digits_other_splits_best": round(confirm("digits", sw.best.config, digits, splits), 4),
+            **costs("digits", sw),
+        }
+        log.print(f"digits: {sw.default.metric:.4f} -> {sw.best.metric:.4f}")
         budgets["digits"] = f"{digits.describe()} per experiment, {args.digits_trials} trials/phase"
 
-    if "race" in parts:
-        wins, race = 0, []
+    def race(task: str, budget: Budget, sweep_trials: int) -> tuple[int, list[dict]]:
+        """TPE against random search on ``task``, sampler seeds 0, 1, 2, same trials."""
+        wins, rows = 0, []
         for seed in (0, 1, 2):
-            tpe = sweep(out / f"race-tpe-{seed}", "digits", digits, args.race_trials, "tpe", seed)
-            rnd = sweep(
-                out / f"race-random-{seed}", "digits", digits, args.race_trials, "random", seed
+            # seed 0 of TPE is the task's own sweep when the trials match (it resumes)
+            same = seed == 0 and args.race_trials == sweep_trials
+            name = task if same else f"race-{task}-tpe-{seed}"
+            tpe = run(name, task, budget, args.race_trials, "tpe", seed)
+            rnd = run(f"race-{task}-random-{seed}", task, budget, args.race_trials, "random", seed)
+            wins += tpe.best.metric > rnd.best.metric
+            rows.append(
+                {
+                    "seed": seed,
+                    "tpe": round(tpe.best.metric, 4),
+                    "random": round(rnd.best.metric, 4),
+                }
             )
-            wins += tpe[1].metric > rnd[1].metric
-            race.append(
-                {"seed": seed, "tpe": round(tpe[1].metric, 4), "random": round(rnd[1].metric, 4)}
-            )
-            log.print(f"race seed {seed}: tpe {tpe[1].metric:.4f} vs random {rnd[1].metric:.4f}")
-        result |= {"tpe_vs_random_wins": wins, "race": race}
-        budgets["race"] = f"{digits.describe()} per experiment, {args.race_trials} trials/phase"
+            log.print(f"{task} race, seed {seed}: {rows[-1]}")
+        return wins, rows
+
+    if "race" in parts:
+        wins, rows = race("digits", digits, args.digits_trials)
+        result |= {"tpe_vs_random_wins": wins, "race": rows}
+        budgets["race"] = (
+            f"digits, {digits.describe()} per experiment, {args.race_trials} trials/phase"
+        )
+
+    if "series" in parts:
+        series = Budget(steps=args.series_steps)
+        sw = run("series", "series", series, args.series_trials, "tpe", 0)
+        test = [{"holdout": "test"}]
+        result |= {
+            "series_hit_rate_default": round(confirm("series", sw.default.config, series, test), 4),
+            "series_hit_rate_best": round(confirm("series", sw.best.config, series, test), 4),
+            "series_val_hit_rate_default": round(sw.default.metric, 4),
+            "series_val_hit_rate_best": round(sw.best.metric, 4),
+            **costs("series", sw),
+        }
+        log.print(f"series (validation): {sw.default.metric:.4f} -> {sw.best.metric:.4f}")
+        budgets["series"] = f"{series.describe()} per experiment, {args.series_trials} trials/phase"
+
+    if "series-race" in parts:
+        series = Budget(steps=args.series_steps)
+        wins, rows = race("series", series, args.series_trials)
+        result |= {"series_tpe_vs_random_wins": wins, "series_race": rows}
+        budgets["series-race"] = (
+            f"series, {series.describe()} per experiment, {args.race_trials} trials/phase"
+        )
 
     if "tinylm" in parts:
-        tinylm = (
-            Budget(steps=args.tinylm_steps)
-            if args.tinylm_steps
-            else Budget(seconds=args.tinylm_seconds)
-        )
-        default, best, n, secs = sweep(
-            out / "tinylm", "tinylm", tinylm, args.tinylm_trials, "tpe", 0
-        )
-        log.print(
-            f"tinylm: {default.metric:.4f} -> {best.metric:.4f} ({n} experiments, {secs:.0f} s)"
-        )
+        tinylm = Budget(steps=args.tinylm_steps)
+        sw = run("tinylm", "tinylm", tinylm, args.tinylm_trials, "tpe", 0)
+        records = Ledger(out / "tinylm").records()
+        best, n, cpu = within_cpu(records, args.tinylm_cpu_minutes)
+        last_phase = SPACES["tinylm"].phases[-1].name
         result |= {
-            "tinylm_loss_drop_pct": round(100 * (default.metric - best.metric) / default.metric, 2),
-            "tinylm_val_loss_default": round(default.metric, 4),
+            "tinylm_loss_drop_pct": round(_drop(sw.default, best), 2),
+            "tinylm_val_loss_default": round(sw.default.metric, 4),
             "tinylm_val_loss_best": round(best.metric, 4),
-            "tinylm_experiments": n,
-            "tinylm_wall_minutes": round(secs / 60, 1),  # = CPU minutes on an idle machine
+            "tinylm_experiments_within_cpu_budget": n,
+            "tinylm_cpu_minutes_within_cpu_budget": round(cpu, 1),
+            "tinylm_loss_drop_pct_all": round(_drop(sw.default, sw.best), 2),
+            "tinylm_sweep_finished": sum(r.phase == last_phase for r in records)
+            >= args.tinylm_trials,
+            **costs("tinylm", sw),
         }
-        budgets["tinylm"] = f"{tinylm.describe()} per experiment, {args.tinylm_trials} trials/phase"
+        log.print(f"tinylm: {sw.default.metric:.4f} -> {best.metric:.4f}")
+        budgets["tinylm"] = (
+            f"{tinylm.describe()} per experiment, {args.tinylm_trials} trials/phase, "
+            f"best within {args.tinylm_cpu_minutes:g} CPU-minutes"
+        )
 
     result |= {
         "budgets": budgets,
         "phases": 10,
-        "seeds": "sampler seed 0 (race: 0, 1, 2); experiments run seed s, re-runs seed s + 1",
+        "seeds": (
+            "sampler seed 0 (race: 0, 1, 2); baseline runs seeds s..s+n-1 (n = max(3, seeds)), "
+            f"promising candidates n runs; seeds per task {DEFAULT_SEEDS}; confirmation runs "
+            f"seeds {CONFIRM_SEEDS.start}-{CONFIRM_SEEDS.stop - 1}"
+        ),
         "threads": 1,
+        "default_configs": {t: DEFAULTS[t] for t in sorted(budgets) if t in DEFAULTS},
+        "wall_minutes": round((time.perf_counter() - t0) / 60, 1),
         "out": str(out),
     }
     if args.json:
-        json.dump(result, sys.stdout, indent=2)
-        print()
-        return
+        print(json.dumps(result))
     table = Table(title="autoresearch figures")
     table.add_column("figure")
     table.add_column("value")
     for key, value in result.items():
-        table.add_row(key, json.dumps(value) if isinstance(value, list | dict) else str(value))
-    Console().print(table)
+        if key == "default_configs":  # one row per task, as a diff-style line
+            for task, config in value.items():
+                table.add_row(f"default {task}", describe(config))
+        else:
+            table.add_row(key, json.dumps(value) if isinstance(value, list | dict) else str(value))
+    Console(stderr=args.json).print(table)
+
+
+def _kept(run: Path) -> list[str]:
+    """The kept changes of a run folder, in order."""
+    return [describe(r.changes) for r in Ledger(run).records() if r.status == "keep" and r.id]
 
 
 if __name__ == "__main__":  # required: experiments fork from a server that imports this file

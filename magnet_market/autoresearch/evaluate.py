@@ -24,6 +24,7 @@ from magnet_market.bitnet import checkpoint
 from magnet_market.bitnet.model import build_model
 from magnet_market.bitnet.train import TaskData, train
 from magnet_market.tasks.digits import DigitsData
+from magnet_market.tasks.series import SeriesData
 from magnet_market.tasks.tinylm import TinyLMData
 
 EVALUATIONS = 8  # intermediate evaluations per run, at k/8 of the budget: the pruning points
@@ -35,7 +36,8 @@ class TaskDefinition:
     """A task as autoresearch scores it: its data, the metric key and which way is better.
 
     ``make_data`` takes the task's data options as keywords (a market task's spec fixes them:
-    tinylm's ``seq_len``, digits' ``split_seed``), so a search scores on the task's own split.
+    tinylm's ``seq_len``, digits' ``split_seed``, series' ``holdout``), so a search scores on
+    the task's own split.
     """
 
     name: str
@@ -52,6 +54,7 @@ TASKS: dict[str, TaskDefinition] = {
         lambda seq_len=TINYLM_SEQ_LEN: TinyLMData(seq_len=seq_len),
     ),
     "digits": TaskDefinition("digits", "balanced_accuracy", "maximize", DigitsData),
+    "series": TaskDefinition("series", "hit_rate", "maximize", SeriesData),
 }
 
 

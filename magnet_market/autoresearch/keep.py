@@ -1,21 +1,30 @@
 """The noise-aware keep rule.
 
-Noise is measured, not assumed. The baseline runs with three seeds and every promising candidate
-with two; the spread of one configuration is the mean absolute difference between its seed runs
-(for two runs, their range). The noise of the whole run is the mean of all spreads measured so
-far, and at least ``min_improvement``: a single pair's range is itself too noisy to gate on (on
-digits one lucky seed alone moved balanced accuracy by 0.017).
+Noise is measured, not assumed. The baseline runs with at least three seeds and every promising
+candidate with ``n`` (2 by default); the spread of one configuration is the mean absolute
+difference between its seed runs (for two runs, their range). The noise of the whole run is the
+mean of all spreads measured so far, and at least ``min_improvement``: a single pair's range is
+itself too noisy to gate on (on digits one lucky seed alone moved balanced accuracy by 0.017).
 
-A candidate first runs with the seed the best first ran with (a paired comparison: same initial
-weights, same batch order); if that is no better than the best's same-seed run it is discarded
-without a re-run. Otherwise it is re-run with the next seed, which also measures its spread, and
-kept only when the mean of its runs beats the best's mean over the same seeds by more than the
-noise (its own spread included).
+A candidate runs with the seeds the best ran with (a paired comparison: same initial weights,
+same batch order), ``n`` runs in all, and is kept only when the mean of its runs beats the
+best's mean over the same seeds by more than the noise (its own spread included) scaled to
+``n`` runs. With ``n = 2`` (the default, for tasks whose runs are expensive) the first run
+screens: if it is no better than the best's same-seed run, the candidate is discarded without
+a re-run. With more seeds there is no screen: one run is exactly the noise they average out.
+
+The scaling keeps the rule equally strict at any ``n``: with ``s`` the standard deviation of
+one run, the spread estimates ``2s/√π`` and the difference of two means of ``n`` runs has a
+standard deviation of ``s·√(2/n)``, so the level ``noise·√(2/n)`` is the same 1.13 standard
+deviations for every ``n`` (at ``n = 2`` it is the noise itself). More seeds buy sensitivity,
+not leniency: on a noise-bound task (digits' 360 validation images) a real +0.005 needs
+``n ≈ 6`` to clear the bar.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -33,10 +42,11 @@ def spread(runs: list[float]) -> float:
     return sum(abs(a - b) for a, b in pairs) / len(pairs)
 
 
-def noise(spreads: list[float], min_improvement: float) -> float:
-    """The run's noise: the mean measured spread, at least ``min_improvement``."""
+def noise(spreads: list[float], min_improvement: float, runs: int = 2) -> float:
+    """The keep level: the mean measured spread scaled to means of ``runs`` seeds, at least
+    ``min_improvement``."""
     measured = sum(spreads) / len(spreads) if spreads else 0.0
-    return max(measured, min_improvement)
+    return max(measured * math.sqrt(2 / runs), min_improvement)
 
 
 @dataclass(frozen=True)

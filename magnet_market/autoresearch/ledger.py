@@ -47,6 +47,7 @@ class Record:
     curve: list[float] = field(default_factory=list)  # intermediate metrics of the first run
     memory_mb: float | None = None
     seconds: float = 0.0
+    cpu_seconds: float | None = None  # CPU time of all its runs (None: a crash with no report)
 
     def tsv_row(self) -> str:
         cells = (
@@ -69,8 +70,12 @@ class Ledger:
         self.jsonl = self.directory / "experiments.jsonl"
         self.tsv = self.directory / "results.tsv"
 
-    def records(self) -> list[Record]:
-        """All decided experiments; a torn last line (killed mid-write) is dropped."""
+    def records(self, repair: bool = True) -> list[Record]:
+        """All decided experiments; a torn last line (killed mid-write) is dropped.
+
+        ``repair`` also removes that line from the file, as the run's owner does before
+        appending; a reader of a run that may still be going (the dashboard) passes ``False``.
+        """
         if not self.jsonl.exists():
             return []
         lines = self.jsonl.read_text().splitlines()
@@ -81,8 +86,9 @@ class Ledger:
             except (json.JSONDecodeError, TypeError):
                 if i != len(lines) - 1:
                     raise
-                log.warning("dropping a torn last ledger line (the run was killed mid-write)")
-                write_atomic(self.jsonl, "".join(line + "\n" for line in lines[:-1]))
+                if repair:
+                    log.warning("dropping a torn last ledger line (the run was killed mid-write)")
+                    write_atomic(self.jsonl, "".join(line + "\n" for line in lines[:-1]))
         return out
 
     def append(self, record: Record) -> None:

@@ -37,7 +37,7 @@ from magnet_market.autoresearch.proposers import (
     ProposalContext,
     Proposer,
 )
-from magnet_market.autoresearch.recipes import DEFAULTS, SPACES
+from magnet_market.autoresearch.recipes import DEFAULTS, PRUNING, SPACES
 from magnet_market.autoresearch.runner import RunOutcome, run_isolated
 from magnet_market.autoresearch.space import Phase, SearchSpace
 from magnet_market.bitnet import checkpoint
@@ -55,7 +55,7 @@ class Settings:
         budget: training seconds or steps of every experiment.
         trials_per_phase: experiments per phase (raise it to extend a finished run).
         proposer: ``tpe`` (default), ``random``, or a command line of an external proposer.
-        seed: first seed: the baseline runs seeds s, s+1, s+2; candidates s, then s+1.
+        seed: first seed: the baseline runs seeds s, s+1, ...; candidates s, then s+1, ...
         threads: torch threads per experiment.
         timeout: seconds before an experiment is killed (default: from the budget).
         min_improvement: smallest gain worth keeping, even when the measured spread is smaller.
@@ -63,6 +63,10 @@ class Settings:
             it fixes the model shape, so the ``model.*`` knobs leave the search space.
         data: the task's data options (e.g. ``{"seq_len": 64}`` for a market task's tinylm);
             default the task's own.
+        seeds: runs of a candidate (at least 2; the baseline runs ``max(3, seeds)``). With 2,
+            a candidate whose first run loses to the best's is discarded without a re-run; with
+            more, every candidate runs them all (one run is the noise they average out) and
+            the keep level falls by ``√(2/seeds)`` (``keep.py``).
     """
 
     task: str
@@ -75,6 +79,7 @@ class Settings:
     min_improvement: float = 0.0
     init: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    seeds: int = 2
 
     def experiment_timeout(self) -> float:
         if self.timeout is not None:
@@ -93,6 +98,7 @@ class Settings:
             "min_improvement": self.min_improvement,
             "init": self.init,
             "data": self.data,
+            "seeds": self.seeds,
         }
 
 
@@ -135,6 +141,8 @@ class Autoresearch:
             raise ConfigurationError(str(exc)) from None
         if settings.trials_per_phase < 1:
             raise ConfigurationError("trials_per_phase must be >= 1")
+        if settings.seeds < 2:
+            raise ConfigurationError("seeds must be >= 2 (two runs measure a spread)")
         self.settings = settings
         self.out_dir = Path(out_dir)
         self.space = space or SPACES[settings.task]
@@ -276,7 +284,7 @@ class Autoresearch:
             self.observer.evaluated(k, value)
             return self.proposer.should_prune(proposal, k, value)
 
-        seed, reseed = self._seeds()[:2]
+        seed, *reseeds = self._seeds()[: self.settings.seeds]
         first = self._run(config, seed, prune)
         outcomes = [first]
 
@@ -298,25 +306,27 @@ class Autoresearch:
         if first.status == "pruned":
             return finish("discard", first.reason, "pruned", None)
         gate = screen(first.metric, best.runs[0], self.task.direction)
-        if not gate.keep:
+        if self.settings.seeds == 2 and not gate.keep:
             why = f"seed {seed}: gain {gate.gain:+.4g} vs the best's same-seed run"
             return finish("discard", why, "complete", first.metric)
-        second = self._run(config, reseed)
-        outcomes.append(second)
-        if second.status != "ok":
-            return finish("crash", f"re-run seed {reseed}: {second.reason}", "fail", None)
-        runs = [first.metric, second.metric]
-        level = noise([*spreads, spread(runs)], floor)
+        for reseed in reseeds:
+            again = self._run(config, reseed)
+            outcomes.append(again)
+            if again.status != "ok":
+                return finish("crash", f"re-run seed {reseed}: {again.reason}", "fail", None)
+        runs = [o.metric for o in outcomes]
+        level = noise([*spreads, spread(runs)], floor, len(runs))
         verdict = decide(runs, best.runs, self.task.direction, level)
-        why = f"seeds {[seed, reseed]}: {_fmt(runs)}; {verdict.explain()}"
+        why = f"seeds {[seed, *reseeds]}: {_fmt(runs)}; {verdict.explain()}"
         mean = sum(runs) / len(runs)
         return finish("keep" if verdict.keep else "discard", why, "complete", mean)
 
     # ------------------------------------------------------------------ helpers
 
     def _seeds(self) -> list[int]:
-        """Baseline seeds; candidates use the first two (a third run measures noise better)."""
-        return [self.settings.seed + i for i in range(3)]
+        """Baseline seeds; candidates use the first ``seeds`` (a third run measures noise
+        better)."""
+        return [self.settings.seed + i for i in range(max(3, self.settings.seeds))]
 
     def _run(
         self, config: Config, seed: int, prune: Callable[[int, float], bool] | None = None
@@ -347,6 +357,7 @@ class Autoresearch:
         runs = [o.metric for o in outcomes if o.status == "ok" and o.metric is not None]
         scored = runs if status != "crash" else []
         memory = [o.memory_mb for o in outcomes if o.memory_mb is not None]
+        cpu = [o.cpu_seconds for o in outcomes if o.cpu_seconds is not None]
         return Record(
             id=new_id,
             parent=parent,
@@ -361,6 +372,7 @@ class Autoresearch:
             curve=outcomes[0].curve if outcomes else [],
             memory_mb=max(memory) if memory else None,
             seconds=sum(o.seconds for o in outcomes),
+            cpu_seconds=sum(cpu) if cpu else None,
         )
 
     def _append(self, record: Record, best: Record) -> Record:
@@ -394,6 +406,7 @@ class Autoresearch:
                 self.task.direction,
                 sampler=name,
                 seed=self.settings.seed,
+                prune=PRUNING.get(self.task.name, True),
             )
         return CommandProposer(name)
 
@@ -406,7 +419,7 @@ class Autoresearch:
             "default": self.default,
         }
         if path.exists():
-            found = json.loads(path.read_text())
+            found = {"seeds": 2, **json.loads(path.read_text())}  # folders from before --seeds
             differ = sorted(k for k in identity if found.get(k) != identity[k])
             if differ:
                 raise RunMismatchError(

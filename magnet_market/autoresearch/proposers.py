@@ -1,8 +1,9 @@
 """Proposers: who picks the next change to try.
 
 * :class:`OptunaProposer` with ``sampler="tpe"`` (default): Optuna's TPE sampler and median
-  pruning on the intermediate evaluations; ``sampler="random"``: random search, no pruning
-  (the baseline). One study per phase in a SQLite file, so a killed run resumes its samplers.
+  pruning on the intermediate evaluations (where the task prunes, ``recipes.PRUNING``);
+  ``sampler="random"``: random search, no pruning (the baseline). One study per phase in a
+  SQLite file, so a killed run resumes its samplers.
 * :class:`CommandProposer`: an external program (e.g. an LLM agent) reads the history as JSON on
   stdin and writes ``{"changes": {knob: value}, "description": "..."}`` on stdout.
 
@@ -98,7 +99,8 @@ class OptunaProposer:
 
     Args:
         storage: SQLite file of the studies.
-        sampler: ``tpe`` (with median pruning) or ``random`` (no pruning).
+        sampler: ``tpe`` or ``random`` (never prunes).
+        prune: median pruning of ``tpe`` trials on their intermediate evaluations.
         seed: sampler seed (offset by the trials already in a study, so a resumed run does not
             replay its first proposals).
         n_startup_trials: random trials before TPE models the phase (Optuna's default of 10 is
@@ -113,6 +115,7 @@ class OptunaProposer:
         sampler: Literal["tpe", "random"] = "tpe",
         seed: int = 0,
         n_startup_trials: int = 2,
+        prune: bool = True,
     ) -> None:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.url = f"sqlite:///{Path(storage).resolve()}"
@@ -120,6 +123,7 @@ class OptunaProposer:
         self.sampler_name = sampler
         self.seed = seed
         self.n_startup_trials = n_startup_trials
+        self.prune = prune and sampler == "tpe"
         self._studies: dict[str, optuna.Study] = {}
 
     def _make_sampler(self, seed: int) -> optuna.samplers.BaseSampler:
@@ -134,7 +138,7 @@ class OptunaProposer:
         pruner = (
             # no pruning in the first half: early curves favour high lrs (short-horizon bias)
             optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=4)
-            if self.sampler_name == "tpe"
+            if self.prune
             else optuna.pruners.NopPruner()
         )
         study = optuna.create_study(

@@ -4,7 +4,8 @@ one ledger row, never the loop.
 The child comes from a ``forkserver`` that has imported torch and the tasks once, so starting an
 experiment costs a fork, not an interpreter start. Intermediate evaluations travel to the parent
 over a pipe; the parent answers "continue" or "prune" (the proposer decides), and kills the child
-at the deadline. The child's peak resident memory is the ``memory`` column of the ledger.
+at the deadline. The child's peak resident memory is the ``memory`` column of the ledger; its CPU
+time (a forked child's counters start at zero) is what a sweep costs, whatever the machine's load.
 """
 
 from __future__ import annotations
@@ -37,14 +38,17 @@ class RunOutcome:
     memory_mb: float | None = None
     reason: str = ""
     curve: list[float] = field(default_factory=list)  # intermediate metrics, in order
+    cpu_seconds: float | None = None  # user + system time of the experiment process
 
 
 class _Pruned(Exception):
     """Raised in the child when the parent says the run is not worth finishing."""
 
 
-def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+def _usage() -> tuple[float, float]:
+    """Peak MiB and CPU seconds of this process (Linux reports ``ru_maxrss`` in KiB)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
 def _child(
@@ -68,13 +72,13 @@ def _child(
 
     try:
         result = run_experiment(task, config, budget, seed, report, init, data)
-        conn.send(("done", result.metric, _peak_mb()))
+        conn.send(("done", result.metric, *_usage()))
     except _Pruned:
-        conn.send(("pruned", None, _peak_mb()))
+        conn.send(("pruned", None, *_usage()))
     except Exception as exc:
         where = traceback.extract_tb(exc.__traceback__)[-1]
         reason = f"{type(exc).__name__}: {exc} ({where.filename.rsplit('/', 1)[-1]}:{where.lineno})"
-        conn.send(("crash", reason, _peak_mb()))
+        conn.send(("crash", reason, *_usage()))
     finally:
         conn.close()
 
@@ -126,7 +130,7 @@ def run_isolated(
             if not parent.poll(min(remaining, 0.5)):
                 continue
             try:
-                kind, first, second = parent.recv()
+                kind, first, second, *cpu = parent.recv()  # evaluations carry no CPU time
             except EOFError:
                 proc.join(5)
                 code = proc.exitcode
@@ -151,11 +155,11 @@ def run_isolated(
                 continue
             seconds, peak_mb = time.perf_counter() - t0, second
             if kind == "done":
-                return RunOutcome("ok", first, seconds, peak_mb, "", curve)
+                return RunOutcome("ok", first, seconds, peak_mb, "", curve, cpu[0])
             if kind == "pruned":
                 reason = f"pruned after evaluation {len(curve)}"
-                return RunOutcome("pruned", None, seconds, peak_mb, reason, curve)
-            return RunOutcome("crash", None, seconds, peak_mb, first, curve)
+                return RunOutcome("pruned", None, seconds, peak_mb, reason, curve, cpu[0])
+            return RunOutcome("crash", None, seconds, peak_mb, first, curve, cpu[0])
     finally:
         parent.close()
         if proc.is_alive():

@@ -21,7 +21,7 @@ from magnet_market.autoresearch import (
     Settings,
 )
 from magnet_market.autoresearch.config import describe, diff
-from magnet_market.autoresearch.recipes import DEFAULT_BUDGETS
+from magnet_market.autoresearch.recipes import DEFAULT_BUDGETS, DEFAULT_SEEDS
 from magnet_market.cli import main
 
 _STATUS_STYLE = {"keep": "bold green", "discard": "dim", "crash": "red"}
@@ -119,7 +119,7 @@ def _config_table(config: dict) -> Table:
     "--proposer",
     default="tpe",
     show_default=True,
-    help="tpe (Optuna TPE + median pruning), random, or a command that reads the "
+    help="tpe (Optuna TPE; median pruning on tinylm), random, or a command that reads the "
     'history as JSON on stdin and prints {"changes": {...}} on stdout.',
 )
 @click.option(
@@ -133,7 +133,14 @@ def _config_table(config: dict) -> Table:
     "--seed",
     default=0,
     show_default=True,
-    help="First seed; the baseline runs 3 seeds, candidates 2.",
+    help="First seed; the baseline runs seeds s, s+1, ..., candidates s, s+1, ...",
+)
+@click.option(
+    "--seeds",
+    type=click.IntRange(min=2),
+    default=None,
+    help="Runs of a promising candidate (the baseline runs at least 3); more seeds lower the "
+    "keep level. Default: tinylm 2, digits and series 6.",
 )
 @click.option(
     "--threads",
@@ -172,6 +179,7 @@ def autoresearch(
     proposer: str,
     space_file: Path | None,
     seed: int,
+    seeds: int | None,
     threads: int,
     timeout: float | None,
     min_improvement: float,
@@ -193,7 +201,16 @@ def autoresearch(
     space = SearchSpace.from_file(space_file) if space_file else SPACES[task]
     out = out or Path(f"autoresearch-{task}")
     settings = Settings(
-        task, budget, trials_per_phase, proposer, seed, threads, timeout, min_improvement, init
+        task,
+        budget,
+        trials_per_phase,
+        proposer,
+        seed,
+        threads,
+        timeout,
+        min_improvement,
+        init,
+        seeds=seeds or DEFAULT_SEEDS[task],
     )
     loop = Autoresearch(settings, out, space=space)
     console = Console(highlight=False)
@@ -203,7 +220,7 @@ def autoresearch(
     console.print(
         f"budget {budget.describe()} per experiment, metric {definition.metric} "
         f"({definition.direction}), proposer {proposer}, {len(loop.space.phases)} phases x "
-        f"{trials_per_phase}, folder {out}"
+        f"{trials_per_phase}, {settings.seeds} seeds per candidate, folder {out}"
     )
     view = LiveView(console, definition.metric, 1 + len(loop.space.phases) * trials_per_phase)
     loop.observer = view

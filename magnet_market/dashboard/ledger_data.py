@@ -1,8 +1,7 @@
 """Autoresearch runs for the dashboard: the ledgers of the run folders under one directory.
 
-Records are read with the ledger's own ``Record`` from ``experiments.jsonl``, line by line and
-read-only: ``Ledger.records()`` repairs a torn last line by rewriting the file, and a viewer must
-never write into a run that may still be going.
+Records are read with the ledger's own reader, read-only (``repair=False``): a torn last line
+is a write in progress, and a viewer must never write into a run that may still be going.
 """
 
 from __future__ import annotations
@@ -70,7 +69,7 @@ class Runs:
             raise NotFoundError(f"no autoresearch run {name!r} ({where})")
         assert self.root is not None
         folder = self.root / name
-        records = _read_records(Ledger(folder))
+        records = Ledger(folder).records(repair=False)  # never write into a live run
         metric, direction = _metric_of(folder)
         scored = [r.metric for r in records if r.metric is not None]
         kept = [r.metric for r in records if r.status == "keep" and r.metric is not None]
@@ -85,19 +84,6 @@ class Runs:
             best=kept[-1] if kept else None,
         )
         return RunView(summary, records)
-
-
-def _read_records(ledger: Ledger) -> list[Record]:
-    """The ledger's records; a torn last line (a write in progress) is skipped, not repaired."""
-    lines = ledger.jsonl.read_text().splitlines()
-    records = []
-    for i, line in enumerate(lines):
-        try:
-            records.append(Record(**json.loads(line)))
-        except (json.JSONDecodeError, TypeError):
-            if i != len(lines) - 1:
-                raise
-    return records
 
 
 def _metric_of(folder: Path) -> tuple[str, str | None]:

@@ -38,6 +38,8 @@ def test_cli_prints_the_default_runs_and_summarises(tmp_path: Path) -> None:
         "40",
         "--trials-per-phase",
         "2",
+        "--seeds",
+        "2",
         "--space",
         str(_space_file(tmp_path)),
         "--out",
@@ -51,6 +53,23 @@ def test_cli_prints_the_default_runs_and_summarises(tmp_path: Path) -> None:
     assert len(Ledger(out).records()) == 3
     for name in ("results.tsv", "best_config.json", "progress.png", "study.db", "run.json"):
         assert (out / name).is_file()
+
+
+def test_series_is_a_task_with_six_seeds_by_default(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    args = ["autoresearch", "series", "--steps", "30", "--trials-per-phase", "1"]
+    args += ["--space", str(_space_file(tmp_path)), "--out", str(out)]
+    result = CliRunner().invoke(main, args, env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "default configuration of series (fixed before any sweep)" in result.output
+    assert (
+        "metric hit_rate (maximize)" in result.output and "6 seeds per candidate" in result.output
+    )
+    baseline, candidate = Ledger(out).records()
+    assert len(baseline.runs) == 6 and len(candidate.runs) == 6
+    assert all(0.4 < m < 0.9 for m in baseline.runs)  # a hit rate, near the 0.55 "always up"
+    assert baseline.config["model.n_features"] == 54 and baseline.config["model.n_classes"] == 2
+    assert baseline.cpu_seconds is not None and baseline.cpu_seconds > 0
 
 
 def test_cli_usage_and_domain_errors_are_clean(tmp_path: Path) -> None:
@@ -74,6 +93,8 @@ def test_a_killed_run_resumes_with_the_same_ledger(tmp_path: Path) -> None:
         "300",
         "--trials-per-phase",
         "4",
+        "--seeds",
+        "2",
         "--space",
         str(_space_file(tmp_path)),
         "--out",

@@ -21,6 +21,15 @@ def test_noise_is_the_mean_measured_spread_with_a_floor() -> None:
     assert noise([], 0.0) == 0.0
 
 
+def test_the_level_scales_with_the_standard_error_of_the_compared_means() -> None:
+    assert noise([0.1, 0.3], 0.0, runs=2) == pytest.approx(0.2)
+    assert noise([0.1, 0.3], 0.0, runs=8) == pytest.approx(0.1)  # sqrt(2 / 8) = 1 / 2
+    assert noise([0.1, 0.3], 0.15, runs=8) == 0.15  # the floor still holds
+    six = decide([0.981] * 6, [0.976] * 6, "maximize", noise([0.007], 0.0, runs=6))
+    assert six.keep  # +0.005 > 0.007 * sqrt(1/3) = 0.004: six seeds see what two cannot
+    assert not decide([0.981] * 2, [0.976] * 2, "maximize", noise([0.007], 0.0)).keep
+
+
 def test_spread_is_the_mean_pairwise_difference() -> None:
     assert spread([1.0, 1.3]) == pytest.approx(0.3)
     assert spread([1.0, 1.3, 1.6]) == pytest.approx((0.3 + 0.6 + 0.3) / 3)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import sqlite3
 
 import pytest
@@ -22,16 +23,17 @@ from magnet_market.autoresearch.keep import improvement, spread
 
 
 def _assert_keep_rule_held(records: list[Record]) -> None:
-    """Each kept change beat its parent's mean by more than the mean spread measured so far."""
+    """Each kept change beat its parent's mean over the same seeds by more than the mean spread
+    measured so far, scaled to its number of runs; every run of a candidate is in its row."""
     by_id = {r.id: r for r in records}
     for i, r in enumerate(records[1:], start=1):
+        if len(r.runs) < 2:
+            continue
         spreads = [spread(x.runs) for x in records[: i + 1] if len(x.runs) >= 2]
-        paired = by_id[r.parent].runs[:2]
+        level = sum(spreads) / len(spreads) * math.sqrt(2 / len(r.runs))
+        paired = by_id[r.parent].runs[: len(r.runs)]
         gain = improvement(r.metric or 0.0, sum(paired) / len(paired), "maximize")
-        if r.status == "keep":
-            assert len(r.runs) == 2 and gain > sum(spreads) / len(spreads)
-        elif r.status == "discard" and len(r.runs) == 2:  # re-run, then refused
-            assert gain <= sum(spreads) / len(spreads)
+        assert (r.status == "keep") == (gain > level), r.description
 
 
 def test_loop_runs_every_phase_and_writes_its_outputs(tmp_path, tiny_settings, tiny_space):
@@ -146,3 +148,28 @@ def test_unknown_task_and_broken_default_are_clear_errors(tmp_path, tiny_setting
             space=tiny_space,
             default={**DEFAULTS["digits"], "optim.warmup_steps": -1},
         )
+
+
+def test_more_seeds_run_every_candidate_fully_and_lower_the_level(
+    tmp_path, tiny_settings, tiny_space
+):
+    Autoresearch(dataclasses.replace(tiny_settings, seeds=4), tmp_path, space=tiny_space).run()
+    records = Ledger(tmp_path).records()
+    assert records[0].runs and len(records[0].runs) == 4  # the baseline: max(3, seeds)
+    scored = [r for r in records[1:] if r.status != "crash"]
+    assert scored and all(len(r.runs) == 4 for r in scored)  # no one-run screen
+    assert all("seeds [0, 1, 2, 3]" in r.description for r in scored)
+    _assert_keep_rule_held(records)
+    with pytest.raises(ConfigurationError, match="seeds must be >= 2"):
+        Autoresearch(dataclasses.replace(tiny_settings, seeds=1), tmp_path / "other")
+
+
+def test_a_folder_from_before_the_seeds_setting_still_resumes(tmp_path, tiny_settings, tiny_space):
+    settings = dataclasses.replace(tiny_settings, trials_per_phase=1)
+    Autoresearch(settings, tmp_path, space=tiny_space).run()
+    run = json.loads((tmp_path / "run.json").read_text())
+    del run["seeds"]
+    (tmp_path / "run.json").write_text(json.dumps(run))
+    before = Ledger(tmp_path).records()
+    Autoresearch(settings, tmp_path, space=tiny_space).run()
+    assert Ledger(tmp_path).records() == before  # nothing left to run, nothing refused

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from magnet_market.autoresearch import DEFAULTS, Record, SearchSpace
 from magnet_market.autoresearch.proposers import OptunaProposer, ProposalContext
+from magnet_market.autoresearch.recipes import PRUNING
 
 SPACE = SearchSpace.parse(
     {
@@ -54,3 +55,15 @@ def test_proposals_are_diffs_inside_the_phase_and_resume_does_not_replay(tmp_pat
         proposer.finish(p, "complete", 0.9)
     resumed = OptunaProposer(tmp_path / "study.db", "maximize", sampler="random", seed=0)
     assert resumed.propose(_ctx("lr")).changes["optim.lr"] not in seen
+
+
+def test_pruning_follows_the_task_and_never_applies_to_random_search(tmp_path) -> None:
+    assert PRUNING == {"tinylm": True, "digits": False, "series": False}
+    for name, sampler, prune in [("a", "tpe", True), ("b", "tpe", False), ("c", "random", True)]:
+        proposer = OptunaProposer(tmp_path / f"{name}.db", "maximize", sampler=sampler, prune=prune)
+        for i in range(3):  # two finished trials (the pruner's startup), then a poor curve
+            p = proposer.propose(_ctx("lr"))
+            value = 0.1 if i == 2 else 0.9
+            pruned = any(proposer.should_prune(p, k, value) for k in range(1, 8))
+            proposer.finish(p, "pruned" if pruned else "complete", None if pruned else 0.9)
+        assert pruned == (sampler == "tpe" and prune), (sampler, prune)

@@ -17,6 +17,7 @@ def test_a_run_scores_the_pinned_metric_with_eight_evaluation_points() -> None:
     assert out.status == "ok" and 0.5 < out.metric <= 1.0
     assert len(out.curve) == 7  # k/8 for k = 1..7; the 8th is the final metric
     assert out.memory_mb and out.memory_mb > 50
+    assert out.cpu_seconds and 0 < out.cpu_seconds < 60  # the child's own CPU time, not torch's
     again = run_isolated("digits", DIGITS, Budget(steps=80), 0, timeout=60)
     assert again.metric == out.metric  # same seed, same steps: the same number
 

@@ -53,7 +53,7 @@ def test_space_file_round_trip_and_bad_json(tmp_path) -> None:
         SearchSpace.from_file(path)
 
 
-@pytest.mark.parametrize("task", ["tinylm", "digits"])
+@pytest.mark.parametrize("task", ["tinylm", "digits", "series"])
 def test_shipped_spaces_fit_their_defaults_and_have_ten_phases(task: str) -> None:
     SPACES[task].check_fits(DEFAULTS[task])
     assert len(SPACES[task].phases) == 10
