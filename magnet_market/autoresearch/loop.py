@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -163,6 +164,10 @@ class Autoresearch:
         records = self.ledger.records()
         handler = logging.FileHandler(self.out_dir / "autoresearch.log")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        # Runs in other threads of this process (contributors side by side) log to the same
+        # package logger: this run's file takes only its own thread's lines.
+        this_thread = threading.get_ident()
+        handler.addFilter(lambda record: record.thread == this_thread)
         package_log = logging.getLogger("magnet_market.autoresearch")
         package_log.addHandler(handler)
         level = package_log.level

@@ -6,6 +6,7 @@ import dataclasses
 import json
 import math
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -173,3 +174,18 @@ def test_a_folder_from_before_the_seeds_setting_still_resumes(tmp_path, tiny_set
     before = Ledger(tmp_path).records()
     Autoresearch(settings, tmp_path, space=tiny_space).run()
     assert Ledger(tmp_path).records() == before  # nothing left to run, nothing refused
+
+
+def test_runs_side_by_side_in_one_process_keep_their_own_logs(tmp_path, tiny_settings, tiny_space):
+    """Contributors run searches in threads of one process: each log holds only its own run."""
+    folders = [tmp_path / "a", tmp_path / "b"]
+    with ThreadPoolExecutor(2) as pool:
+        runs = [
+            pool.submit(Autoresearch(tiny_settings, folder, space=tiny_space).run)
+            for folder in folders
+        ]
+        for run in runs:
+            run.result(timeout=300)
+    for folder in folders:
+        text = (folder / "autoresearch.log").read_text()
+        assert text.count(" INFO experiment ") == len(Ledger(folder).records()), text
