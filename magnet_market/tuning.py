@@ -46,13 +46,7 @@ def plan(spec: TaskSpec) -> tuple[SearchSpace, int]:
     """
     space = spec.search_space()
     trials = spec.search.trials
-    phases = space.phases[:trials]
-    subset = SearchSpace.parse(
-        {
-            "knobs": {k: v.model_dump() for k, v in space.knobs.items()},
-            "phases": [p.model_dump() for p in phases],
-        }
-    )
+    subset = space.model_copy(update={"phases": space.phases[:trials]})  # still a valid space
     return subset, max(1, trials // len(space.phases))
 
 

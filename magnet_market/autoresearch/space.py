@@ -24,21 +24,26 @@ class _Knob(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class FloatKnob(_Knob):
-    """A real value in ``[low, high]``, sampled on a log scale when ``log``."""
+class _RangeKnob(_Knob):
+    """A number in ``[low, high]``, sampled on a log scale when ``log``."""
 
-    kind: Literal["float"] = "float"
     low: float
     high: float
     log: bool = False
 
     @model_validator(mode="after")
-    def _check(self) -> FloatKnob:
+    def _check_range(self) -> _RangeKnob:
         if not (math.isfinite(self.low) and math.isfinite(self.high) and self.low < self.high):
             raise ValueError(f"need finite low < high, got low={self.low}, high={self.high}")
         if self.log and self.low <= 0:
             raise ValueError(f"a log-scale knob needs low > 0, got {self.low}")
         return self
+
+
+class FloatKnob(_RangeKnob):
+    """A real value in ``[low, high]``."""
+
+    kind: Literal["float"] = "float"
 
     def reject_reason(self, value: Any) -> str | None:
         if isinstance(value, bool) or not isinstance(value, int | float):
@@ -48,21 +53,12 @@ class FloatKnob(_Knob):
         return None
 
 
-class IntKnob(_Knob):
+class IntKnob(_RangeKnob):
     """An integer in ``[low, high]``."""
 
     kind: Literal["int"] = "int"
     low: int
     high: int
-    log: bool = False
-
-    @model_validator(mode="after")
-    def _check(self) -> IntKnob:
-        if self.low >= self.high:
-            raise ValueError(f"need low < high, got low={self.low}, high={self.high}")
-        if self.log and self.low <= 0:
-            raise ValueError(f"a log-scale knob needs low > 0, got {self.low}")
-        return self
 
     def reject_reason(self, value: Any) -> str | None:
         if isinstance(value, bool) or not isinstance(value, int):

@@ -77,6 +77,11 @@ class Cast:
     contributors: tuple[LocalAccount, ...]
     funded: bool  # the role accounts were funded by the sponsor (and are swept back)
 
+    @property
+    def role_accounts(self) -> tuple[LocalAccount, ...]:
+        """The accounts that run as role processes."""
+        return (self.coordinator, *self.contributors)
+
 
 @contextmanager
 def _local_cast() -> Iterator[Cast]:
@@ -105,15 +110,15 @@ def _remote_cast(network: str, account: str | None) -> Iterator[Cast]:
 
 def _fund(sponsor: MarketClient, cast: Cast, spec: TaskSpec, gas_money: int) -> None:
     """Give each role account its claim bond and gas money."""
-    for who in (cast.coordinator, *cast.contributors):
+    for who in cast.role_accounts:
         sponsor.transfer(who.address, spec.market.claim_bond + gas_money)
     each = format_ether(spec.market.claim_bond + gas_money)
-    console.print(f"   funded {1 + len(cast.contributors)} role accounts with {each} each")
+    console.print(f"   funded {len(cast.role_accounts)} role accounts with {each} each")
 
 
 def _sweep(client: MarketClient, cast: Cast) -> None:
     """Send what the role accounts hold back to the sponsor."""
-    for who in (cast.coordinator, *cast.contributors):
+    for who in cast.role_accounts:
         client.with_signer(who).sweep(cast.sponsor.address)
 
 
