@@ -6,20 +6,11 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 from magnet_market.autoresearch import Budget, SearchSpace, Settings
+from tests._threads import one_torch_thread  # noqa: F401 (autouse for this folder)
 
 TINY_BUDGET = Budget(steps=40)  # ~0.1 s of digits training per experiment
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Training in the test process (a parent checkpoint) runs fastest on one thread."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture
