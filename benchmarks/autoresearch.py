@@ -47,9 +47,9 @@ from magnet_market.autoresearch import (
 )
 from magnet_market.autoresearch.config import describe
 from magnet_market.autoresearch.evaluate import run_experiment
-from magnet_market.autoresearch.recipes import DEFAULT_SEEDS, DEFAULTS, SPACES
+from magnet_market.autoresearch.recipes import DEFAULT_CONFIRM, DEFAULT_SEEDS, DEFAULTS, SPACES
 
-CONFIRM_SEEDS = range(100, 106)  # seeds no sweep used: default and best retrained on held-out data
+HELD_OUT_SEEDS = range(100, 106)  # seeds no sweep used: default and best retrained on held-out data
 
 
 class Sweep(NamedTuple):
@@ -74,7 +74,15 @@ def sweep(
         records = Ledger(out).records()
         best = best_of(records)
     else:
-        settings = Settings(task, budget, trials, proposer, seed, seeds=DEFAULT_SEEDS[task])
+        settings = Settings(
+            task,
+            budget,
+            trials,
+            proposer,
+            seed,
+            seeds=DEFAULT_SEEDS[task],
+            confirm=DEFAULT_CONFIRM[task],
+        )
         loop = Autoresearch(settings, out)
         best = loop.run()
         records = loop.ledger.records()
@@ -100,12 +108,12 @@ def _drop(default: Record, best: Record) -> float:
     return 100 * (default.metric - best.metric) / default.metric
 
 
-def confirm(task: str, config: Config, budget: Budget, data: list[dict]) -> float:
+def held_out(task: str, config: Config, budget: Budget, data: list[dict]) -> float:
     """Mean metric of ``config`` retrained with fresh seeds on each of the ``data`` options."""
     runs = [
         run_experiment(task, config, budget, seed, data=options).metric
         for options in data
-        for seed in CONFIRM_SEEDS
+        for seed in HELD_OUT_SEEDS
     ]
     return sum(runs) / len(runs)
 
@@ -131,7 +139,7 @@ def main() -> None:
         "--collect", action="store_true", help="read the run folders under --out, run nothing"
     )
     args = p.parse_args()
-    torch.set_num_threads(1)  # the confirmation runs, like the experiments
+    torch.set_num_threads(1)  # the held-out runs, like the experiments
     parts = set(args.parts.split(","))
     out = args.out or Path(tempfile.mkdtemp(prefix="magnet-autoresearch-bench-"))
     log = Console(stderr=True)
@@ -158,9 +166,11 @@ def main() -> None:
             "digits_bal_acc_default": round(sw.default.metric, 4),
             "digits_bal_acc_best": round(sw.best.metric, 4),
             "digits_other_splits_default": round(
-                confirm("digits", sw.default.config, digits, splits), 4
+                held_out("digits", sw.default.config, digits, splits), 4
             ),
-            "digits_other_splits_best": round(confirm("digits", sw.best.config, digits, splits), 4),
+            "digits_other_splits_best": round(
+                held_out("digits", sw.best.config, digits, splits), 4
+            ),
             **costs("digits", sw),
         }
         log.print(f"digits: {sw.default.metric:.4f} -> {sw.best.metric:.4f}")
@@ -198,8 +208,10 @@ def main() -> None:
         sw = run("series", "series", series, args.series_trials, "tpe", 0)
         test = [{"holdout": "test"}]
         result |= {
-            "series_hit_rate_default": round(confirm("series", sw.default.config, series, test), 4),
-            "series_hit_rate_best": round(confirm("series", sw.best.config, series, test), 4),
+            "series_hit_rate_default": round(
+                held_out("series", sw.default.config, series, test), 4
+            ),
+            "series_hit_rate_best": round(held_out("series", sw.best.config, series, test), 4),
             "series_val_hit_rate_default": round(sw.default.metric, 4),
             "series_val_hit_rate_best": round(sw.best.metric, 4),
             **costs("series", sw),
@@ -243,8 +255,9 @@ def main() -> None:
         "phases": 10,
         "seeds": (
             "sampler seed 0 (race: 0, 1, 2); baseline runs seeds s..s+n-1 (n = max(3, seeds)), "
-            f"promising candidates n runs; seeds per task {DEFAULT_SEEDS}; confirmation runs "
-            f"seeds {CONFIRM_SEEDS.start}-{CONFIRM_SEEDS.stop - 1}"
+            f"promising candidates n runs; seeds per task {DEFAULT_SEEDS}; keeps confirmed on "
+            f"the next n seeds {DEFAULT_CONFIRM}; held-out runs "
+            f"seeds {HELD_OUT_SEEDS.start}-{HELD_OUT_SEEDS.stop - 1}"
         ),
         "threads": 1,
         "default_configs": {t: DEFAULTS[t] for t in sorted(budgets) if t in DEFAULTS},

@@ -20,7 +20,7 @@ from magnet_market.autoresearch.config import describe
 from magnet_market.bitnet import checkpoint
 from magnet_market.bitnet.checkpoint import Checkpoint
 from magnet_market.bitnet.model import build_model
-from magnet_market.bitnet.train import TrainConfig, train
+from magnet_market.bitnet.train import train
 from magnet_market.chain.client import MarketClient
 from magnet_market.chain.events import EventReader
 from magnet_market.chain.submission import Submitted, scale_metric, submit_checkpoint
@@ -221,9 +221,7 @@ class Contributor(Role):
         model = build_model(base.config)
         checkpoint.load_into(model, base)
         torch.manual_seed(seed)
-        cfg = TrainConfig(
-            steps=spec.inner_steps, batch_size=recipe.batch_size, seed=seed, optim=recipe.optim
-        )
+        cfg = recipe.train_config(spec.inner_steps, seed)
         result = train(model, task_data(spec), cfg, parent_cid=parent)
         submission = {"task_id": task_id, "round": round_, "author": self.address}
         return checkpoint.from_model(

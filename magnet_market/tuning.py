@@ -12,7 +12,7 @@ from pathlib import Path
 
 from magnet_market.autoresearch import Autoresearch, Budget, Ledger, SearchSpace, Settings
 from magnet_market.autoresearch.config import Config, build, diff
-from magnet_market.bitnet.train import OptimConfig
+from magnet_market.bitnet.train import TrainConfig
 from magnet_market.tasks.data import data_options
 from magnet_market.tasks.spec import TaskSpec
 
@@ -21,8 +21,7 @@ from magnet_market.tasks.spec import TaskSpec
 class Recipe:
     """The settings a round's inner steps train with, and how the search found them."""
 
-    batch_size: int
-    optim: OptimConfig
+    config: Config  # the flat training configuration (``autoresearch.config``)
     experiments: int = 0
     default_metric: float | None = None
     best_metric: float | None = None
@@ -36,6 +35,10 @@ class Recipe:
             "best_metric": self.best_metric,
             "changes": self.changes or {},
         }
+
+    def train_config(self, steps: int, seed: int) -> TrainConfig:
+        """The engine's settings for ``steps`` inner steps with this recipe."""
+        return build(self.config, steps=steps, seconds=None, seed=seed)[1]
 
 
 def plan(spec: TaskSpec) -> tuple[SearchSpace, int]:
@@ -58,7 +61,7 @@ def tune(spec: TaskSpec, parent: Path, out_dir: Path, seed: int, threads: int = 
     """
     default = spec.default_recipe()
     if not spec.search.trials:
-        return Recipe(*_train_settings(default, spec))
+        return Recipe(default)
     space, per_phase = plan(spec)
     settings = Settings(
         task=spec.kind,
@@ -72,14 +75,9 @@ def tune(spec: TaskSpec, parent: Path, out_dir: Path, seed: int, threads: int = 
     best = Autoresearch(settings, out_dir, space=space, default=default).run()
     records = Ledger(out_dir).records()
     return Recipe(
-        *_train_settings(best.config, spec),
+        best.config,
         experiments=len(records) - 1,
         default_metric=records[0].metric,
         best_metric=best.metric,
         changes=diff(default, best.config),
     )
-
-
-def _train_settings(config: Config, spec: TaskSpec) -> tuple[int, OptimConfig]:
-    _, train = build(config, steps=spec.inner_steps, seconds=None, seed=0)
-    return train.batch_size, train.optim

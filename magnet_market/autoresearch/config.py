@@ -1,7 +1,8 @@
 """The flat experiment configuration: every trainable setting under one dotted key.
 
-``model.*`` are the fields of the model config (``model.kind`` says which), ``train.batch_size``
-the batch, ``optim.*`` the AdamW and schedule fields (``betas`` split into ``optim.beta1`` and
+``model.*`` are the fields of the model config (``model.kind`` says which),
+``train.batch_size`` the batch, ``train.augment`` the share of augmented training examples,
+``optim.*`` the AdamW and schedule fields (``betas`` split into ``optim.beta1`` and
 ``optim.beta2``). A flat map makes an experiment a readable diff (``optim.lr=0.006``) and lets
 the search space name any setting without nesting rules.
 """
@@ -16,10 +17,16 @@ from magnet_market.bitnet.train import OptimConfig, TrainConfig
 Config = dict[str, bool | int | float | str]
 
 
-def flatten(model: ModelConfig, batch_size: int, optim: OptimConfig) -> Config:
-    """The flat configuration of a model config, a batch size and optimizer settings."""
+TRAIN_KEYS = ("train.batch_size", "train.augment")
+
+
+def flatten(
+    model: ModelConfig, batch_size: int, optim: OptimConfig, augment: float = 0.0
+) -> Config:
+    """The flat configuration of a model config, batch settings and optimizer settings."""
     flat: Config = {f"model.{k}": v for k, v in config_to_dict(model).items() if k != "use_kernel"}
     flat["train.batch_size"] = batch_size
+    flat["train.augment"] = augment
     for f in dataclasses.fields(optim):
         if f.name == "betas":
             flat["optim.beta1"], flat["optim.beta2"] = optim.betas
@@ -35,10 +42,11 @@ def build(
     model = {k.removeprefix("model."): v for k, v in config.items() if k.startswith("model.")}
     optim = {k.removeprefix("optim."): v for k, v in config.items() if k.startswith("optim.")}
     unknown = sorted(
-        k for k in config if not k.startswith(("model.", "optim.")) and k != "train.batch_size"
+        k for k in config if not k.startswith(("model.", "optim.")) and k not in TRAIN_KEYS
     )
-    if unknown or "train.batch_size" not in config:
-        raise ValueError(f"unknown keys {unknown} or missing train.batch_size in the configuration")
+    missing = sorted(set(TRAIN_KEYS) - set(config))
+    if unknown or missing:
+        raise ValueError(f"unknown keys {unknown} or missing {missing} in the configuration")
     try:
         optim["betas"] = (optim.pop("beta1"), optim.pop("beta2"))
         optim_cfg = OptimConfig(**optim)
@@ -48,6 +56,7 @@ def build(
         steps=steps,
         time_budget=seconds,
         batch_size=int(config["train.batch_size"]),
+        augment=float(config["train.augment"]),
         seed=seed,
         optim=optim_cfg,
     )

@@ -137,6 +137,10 @@ class _EvaluationProbe:
     def evaluate(self, model: nn.Module) -> dict[str, float]:
         return self.data.evaluate(model)
 
+    def __getattr__(self, name: str) -> object:
+        # the task's optional parts (``augment``) are the probe's too, or missing alike
+        return getattr(self.data, name)
+
 
 @dataclass
 class ExperimentResult:

@@ -19,6 +19,7 @@ from typing import Literal
 
 from magnet_market._atomic import write_atomic
 from magnet_market.autoresearch.config import Config
+from magnet_market.autoresearch.keep import spread
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +31,10 @@ TSV_COLUMNS = ("id", "parent", "metric", "memory", "seconds", "status", "descrip
 class Record:
     """One decided experiment.
 
-    ``metric`` is the mean over ``runs`` (one metric per seed run); ``spread`` is their range
-    when the experiment was re-run with another seed.
+    ``metric`` is the mean over ``runs`` (one metric per seed run, the seeds in ``seeds``);
+    ``spread`` is their mean pairwise difference. A kept candidate that was confirmed on fresh
+    seeds has those runs in ``runs``, the runs it was selected on in ``screen_runs``, and the
+    previous best's runs on the fresh seeds in ``parent_runs``.
     """
 
     id: int
@@ -48,6 +51,14 @@ class Record:
     memory_mb: float | None = None
     seconds: float = 0.0
     cpu_seconds: float | None = None  # CPU time of all its runs (None: a crash with no report)
+    seeds: list[int] = field(default_factory=list)  # empty in ledgers from before: s, s+1, ...
+    screen_runs: list[float] = field(default_factory=list)
+    parent_runs: list[float] = field(default_factory=list)
+
+    def spreads(self) -> list[float]:
+        """Every run-to-run spread this experiment measured (one per set of seed runs)."""
+        sets = (self.runs, self.screen_runs, self.parent_runs)
+        return [spread(runs) for runs in sets if len(runs) > 1]
 
     def tsv_row(self) -> str:
         cells = (

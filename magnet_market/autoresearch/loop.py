@@ -45,6 +45,42 @@ from magnet_market.bitnet import checkpoint
 from magnet_market.bitnet.model import config_to_dict
 
 log = logging.getLogger(__name__)
+_PACKAGE_LOG = logging.getLogger("magnet_market.autoresearch")
+
+
+class _FileLog:
+    """This thread's lines of the package logger in a run's ``autoresearch.log``.
+
+    Runs in other threads of the process (contributors side by side) log to the same logger:
+    each file takes only its own thread's lines, and the logger stays at INFO until the last
+    run of the process ends (the first one to end must not silence the others).
+    """
+
+    _lock = threading.Lock()
+    _active = 0
+    _level = logging.NOTSET
+
+    def __init__(self, path: Path) -> None:
+        self.handler = logging.FileHandler(path)
+        self.handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        this_thread = threading.get_ident()
+        self.handler.addFilter(lambda record: record.thread == this_thread)
+
+    def __enter__(self) -> None:
+        with _FileLog._lock:
+            if not _FileLog._active:
+                _FileLog._level = _PACKAGE_LOG.level
+                _PACKAGE_LOG.setLevel(logging.INFO)
+            _FileLog._active += 1
+            _PACKAGE_LOG.addHandler(self.handler)
+
+    def __exit__(self, *exc: object) -> None:
+        with _FileLog._lock:
+            _PACKAGE_LOG.removeHandler(self.handler)
+            self.handler.close()
+            _FileLog._active -= 1
+            if not _FileLog._active:
+                _PACKAGE_LOG.setLevel(_FileLog._level)
 
 
 @dataclass(frozen=True)
@@ -68,6 +104,10 @@ class Settings:
             a candidate whose first run loses to the best's is discarded without a re-run; with
             more, every candidate runs them all (one run is the noise they average out) and
             the keep level falls by ``√(2/seeds)`` (``keep.py``).
+        confirm: re-run a candidate that passed, and the best, on fresh seeds before keeping
+            it; keep only if it wins there too. A candidate selected as the best of many on
+            the same seeds is lucky on them: its runs there overstate it, and a best that
+            looks better than it is blocks the real gains after it (winner's curse).
     """
 
     task: str
@@ -81,6 +121,7 @@ class Settings:
     init: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
     seeds: int = 2
+    confirm: bool = False
 
     def experiment_timeout(self) -> float:
         if self.timeout is not None:
@@ -100,6 +141,7 @@ class Settings:
             "init": self.init,
             "data": self.data,
             "seeds": self.seeds,
+            "confirm": self.confirm,
         }
 
 
@@ -162,30 +204,20 @@ class Autoresearch:
         """Run every phase to ``trials_per_phase`` experiments; returns the best record."""
         self._claim_folder()
         records = self.ledger.records()
-        handler = logging.FileHandler(self.out_dir / "autoresearch.log")
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-        # Runs in other threads of this process (contributors side by side) log to the same
-        # package logger: this run's file takes only its own thread's lines.
-        this_thread = threading.get_ident()
-        handler.addFilter(lambda record: record.thread == this_thread)
-        package_log = logging.getLogger("magnet_market.autoresearch")
-        package_log.addHandler(handler)
-        level = package_log.level
-        package_log.setLevel(logging.INFO)
         try:
-            if not records:
-                records.append(self._baseline())
-            for phase in self.space.phases:
-                while sum(r.phase == phase.name for r in records) < self.settings.trials_per_phase:
-                    record = self._experiment(phase, records)
-                    if record is None:
-                        log.info("phase %s: nothing left to try", phase.name)
-                        break
-                    records.append(record)
+            with _FileLog(self.out_dir / "autoresearch.log"):
+                if not records:
+                    records.append(self._baseline())
+                for phase in self.space.phases:
+                    while (
+                        sum(r.phase == phase.name for r in records) < self.settings.trials_per_phase
+                    ):
+                        record = self._experiment(phase, records)
+                        if record is None:
+                            log.info("phase %s: nothing left to try", phase.name)
+                            break
+                        records.append(record)
         finally:
-            package_log.setLevel(level)
-            package_log.removeHandler(handler)
-            handler.close()
             if records:
                 self.write_outputs(records)
         return best_of(records)
@@ -225,6 +257,7 @@ class Autoresearch:
             self.default,
             {},
             outcomes,
+            seeds=self._seeds(),
         )
         record.description += f" (seeds {self._seeds()}: {_fmt(runs)}; spread {spread(runs):.4g})"
         self._append(record, record)
@@ -282,18 +315,21 @@ class Autoresearch:
         self, new_id: int, phase: Phase, proposal: Proposal, config: Config, records: list[Record]
     ) -> Record:
         best = best_of(records)
-        spreads = [r.spread for r in records if r.spread is not None]
+        spreads = [v for r in records for v in r.spreads()]
         floor = self.settings.min_improvement
+        n = self.settings.seeds
 
         def prune(k: int, value: float) -> bool:
             self.observer.evaluated(k, value)
             return self.proposer.should_prune(proposal, k, value)
 
-        seed, *reseeds = self._seeds()[: self.settings.seeds]
-        first = self._run(config, seed, prune)
+        seeds = self._seeds_of(best)[:n]  # paired with the best: same init, same batches
+        first = self._run(config, seeds[0], prune)
         outcomes = [first]
 
-        def finish(status: Status, why: str, ending: Ending, value: float | None) -> Record:
+        def finish(
+            status: Status, why: str, ending: Ending, value: float | None, **scored: list
+        ) -> Record:
             self.proposer.finish(proposal, ending, value)
             return self._record(
                 new_id,
@@ -304,6 +340,7 @@ class Autoresearch:
                 config,
                 proposal.changes,
                 outcomes,
+                **scored,
             )
 
         if first.status == "crash":
@@ -311,20 +348,81 @@ class Autoresearch:
         if first.status == "pruned":
             return finish("discard", first.reason, "pruned", None)
         gate = screen(first.metric, best.runs[0], self.task.direction)
-        if self.settings.seeds == 2 and not gate.keep:
-            why = f"seed {seed}: gain {gate.gain:+.4g} vs the best's same-seed run"
-            return finish("discard", why, "complete", first.metric)
-        for reseed in reseeds:
-            again = self._run(config, reseed)
-            outcomes.append(again)
-            if again.status != "ok":
-                return finish("crash", f"re-run seed {reseed}: {again.reason}", "fail", None)
+        if n == 2 and not gate.keep:
+            why = f"seed {seeds[0]}: gain {gate.gain:+.4g} vs the best's same-seed run"
+            return finish("discard", why, "complete", first.metric, seeds=seeds[:1])
+        failed = self._run_more(config, seeds[1:], outcomes)
+        if failed:
+            return finish("crash", failed, "fail", None)
         runs = [o.metric for o in outcomes]
-        level = noise([*spreads, spread(runs)], floor, len(runs))
+        level = noise([*spreads, spread(runs)], floor, n)
         verdict = decide(runs, best.runs, self.task.direction, level)
-        why = f"seeds {[seed, *reseeds]}: {_fmt(runs)}; {verdict.explain()}"
+        why = f"seeds {seeds}: {_fmt(runs)}; {verdict.explain()}"
         mean = sum(runs) / len(runs)
-        return finish("keep" if verdict.keep else "discard", why, "complete", mean)
+        if not verdict.keep or not self.settings.confirm:
+            status: Status = "keep" if verdict.keep else "discard"
+            return finish(status, why, "complete", mean, seeds=seeds)
+        # Confirmation: the same comparison on seeds no one was selected on.
+        fresh = [max(self._seeds_of(best)) + 1 + i for i in range(n)]
+        parent_runs, failed = self._best_on(best, fresh, records, outcomes)
+        if not failed:
+            failed = self._run_more(config, fresh, outcomes)
+        if failed:
+            return finish("crash", f"{why}; confirmation: {failed}", "fail", None)
+        confirm_runs = [o.metric for o in outcomes[-n:]]
+        level = noise([*spreads, *map(spread, (runs, confirm_runs, parent_runs))], floor, n)
+        confirmed = decide(confirm_runs, parent_runs, self.task.direction, level)
+        why += (
+            f"; fresh seeds {fresh}: {_fmt(confirm_runs)} vs the best's {_fmt(parent_runs)}: "
+            f"{confirmed.explain()}"
+        )
+        if confirmed.keep:
+            fresh_mean = sum(confirm_runs) / n
+            return finish(
+                "keep",
+                why,
+                "complete",
+                fresh_mean,
+                seeds=fresh,
+                runs=confirm_runs,
+                screen_runs=runs,
+                parent_runs=parent_runs,
+            )
+        not_confirmed = f"{why} (not confirmed)"
+        return finish(
+            "discard",
+            not_confirmed,
+            "complete",
+            mean,
+            seeds=seeds,
+            runs=runs,
+            parent_runs=parent_runs,
+        )
+
+    def _run_more(self, config: Config, seeds: list[int], outcomes: list[RunOutcome]) -> str:
+        """Run ``config`` with each of ``seeds`` (appended to ``outcomes``); the reason of the
+        first crash, or "" when all finished."""
+        for seed in seeds:
+            outcome = self._run(config, seed)
+            outcomes.append(outcome)
+            if outcome.status != "ok":
+                return f"seed {seed}: {outcome.reason}"
+        return ""
+
+    def _best_on(
+        self, best: Record, seeds: list[int], records: list[Record], outcomes: list[RunOutcome]
+    ) -> tuple[list[float], str]:
+        """The best's runs on ``seeds``: from an earlier confirmation against it (runs are
+        deterministic per seed), or run now (their cost is this experiment's)."""
+        earlier = next(
+            (r.parent_runs for r in records if r.parent == best.id and r.parent_runs), None
+        )
+        if earlier:
+            return earlier, ""
+        own: list[RunOutcome] = []
+        failed = self._run_more(best.config, seeds, own)
+        outcomes.extend(own)
+        return [o.metric for o in own if o.metric is not None], failed and f"the best's {failed}"
 
     # ------------------------------------------------------------------ helpers
 
@@ -332,6 +430,10 @@ class Autoresearch:
         """Baseline seeds; candidates use the first ``seeds`` (a third run measures noise
         better)."""
         return [self.settings.seed + i for i in range(max(3, self.settings.seeds))]
+
+    def _seeds_of(self, record: Record) -> list[int]:
+        """The seeds of ``record.runs`` (ledgers from before ``seeds``: s, s+1, ...)."""
+        return record.seeds or [self.settings.seed + i for i in range(len(record.runs))]
 
     def _run(
         self, config: Config, seed: int, prune: Callable[[int, float], bool] | None = None
@@ -358,8 +460,15 @@ class Autoresearch:
         config: Config,
         changes: Config,
         outcomes: list[RunOutcome],
+        seeds: list[int] | None = None,
+        runs: list[float] | None = None,
+        screen_runs: list[float] | None = None,
+        parent_runs: list[float] | None = None,
     ) -> Record:
-        runs = [o.metric for o in outcomes if o.status == "ok" and o.metric is not None]
+        """A record of ``outcomes`` (every run it cost); its scored ``runs`` on ``seeds`` are
+        the outcomes' metrics unless given (a confirmation scores on its fresh seeds only)."""
+        if runs is None:
+            runs = [o.metric for o in outcomes if o.status == "ok" and o.metric is not None]
         scored = runs if status != "crash" else []
         memory = [o.memory_mb for o in outcomes if o.memory_mb is not None]
         cpu = [o.cpu_seconds for o in outcomes if o.cpu_seconds is not None]
@@ -378,6 +487,9 @@ class Autoresearch:
             memory_mb=max(memory) if memory else None,
             seconds=sum(o.seconds for o in outcomes),
             cpu_seconds=sum(cpu) if cpu else None,
+            seeds=list(seeds or [])[: len(scored)],
+            screen_runs=list(screen_runs or []),
+            parent_runs=list(parent_runs or []),
         )
 
     def _append(self, record: Record, best: Record) -> Record:
@@ -424,7 +536,8 @@ class Autoresearch:
             "default": self.default,
         }
         if path.exists():
-            found = {"seeds": 2, **json.loads(path.read_text())}  # folders from before --seeds
+            # folders from before --seeds and --confirm
+            found = {"seeds": 2, "confirm": False, **json.loads(path.read_text())}
             differ = sorted(k for k in identity if found.get(k) != identity[k])
             if differ:
                 raise RunMismatchError(

@@ -72,6 +72,7 @@ class TrainConfig:
     time_budget: float | None = None  # seconds of training (fair speed/quality comparisons)
     batch_size: int = 16
     seed: int = 0
+    augment: float = 0.0  # share of training examples the task's augmentation transforms
     eval_every: int = 0  # steps between evaluations; 0: only at the end
     checkpoint_every: int = 0  # steps between checkpoints; 0: none
     checkpoint_dir: Path | None = None
@@ -86,6 +87,8 @@ class TrainConfig:
             raise ValueError(f"time_budget must be > 0 seconds, got {self.time_budget}")
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        if not 0.0 <= self.augment <= 1.0:
+            raise ValueError(f"augment must be in [0, 1], got {self.augment}")
         if self.checkpoint_every and self.checkpoint_dir is None:
             raise ValueError("checkpoint_every needs checkpoint_dir")
 
@@ -116,7 +119,11 @@ def schedule(step: int, progress: float, cfg: OptimConfig) -> tuple[float, float
 
 
 class TaskData(Protocol):
-    """What ``train`` needs from a task (``tasks.TinyLMData``, ``tasks.DigitsData``)."""
+    """What ``train`` needs from a task (``tasks.TinyLMData``, ``tasks.DigitsData``).
+
+    A task whose inputs have label-preserving transforms (digits: small shifts) also defines
+    ``augment(x, share, generator) -> x``, which ``TrainConfig.augment`` turns on.
+    """
 
     def get_batch(
         self, split: str, batch_size: int, generator: torch.Generator
@@ -210,6 +217,8 @@ def train(
     config = getattr(model, "config", None)
     if config is None or getattr(config, "use_kernel", False):
         raise ValueError("train() needs a Transformer/MLPClassifier built with use_kernel=False")
+    if cfg.augment and not hasattr(data, "augment"):
+        raise ValueError(f"augment={cfg.augment}: this task has no augmentation; set it to 0")
     opt = make_optimizer(model, cfg.optim)
     start = 0
     if resume is not None:
@@ -242,7 +251,10 @@ def train(
         lr, wd = schedule(step, progress, cfg.optim)
         opt.param_groups[0]["lr"] = opt.param_groups[1]["lr"] = lr
         opt.param_groups[0]["weight_decay"] = wd
-        x, y = data.get_batch("train", cfg.batch_size, _batch_generator(cfg.seed, step))
+        generator = _batch_generator(cfg.seed, step)
+        x, y = data.get_batch("train", cfg.batch_size, generator)
+        if cfg.augment:
+            x = data.augment(x, cfg.augment, generator)
         _, loss = model(x, y)
         lv = float(loss.detach())
         if not math.isfinite(lv) or lv > 100:

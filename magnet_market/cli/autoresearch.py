@@ -21,7 +21,7 @@ from magnet_market.autoresearch import (
     Settings,
 )
 from magnet_market.autoresearch.config import describe, diff
-from magnet_market.autoresearch.recipes import DEFAULT_BUDGETS, DEFAULT_SEEDS
+from magnet_market.autoresearch.recipes import DEFAULT_BUDGETS, DEFAULT_CONFIRM, DEFAULT_SEEDS
 from magnet_market.cli import main
 
 _STATUS_STYLE = {"keep": "bold green", "discard": "dim", "crash": "red"}
@@ -143,6 +143,12 @@ def _config_table(config: dict) -> Table:
     "keep level. Default: tinylm 2, digits and series 6.",
 )
 @click.option(
+    "--confirm/--no-confirm",
+    default=None,
+    help="Re-run a candidate that passed, and the best, on fresh seeds before keeping it. "
+    "Default: on for digits and series (noise-bound), off for tinylm (a run costs a minute).",
+)
+@click.option(
     "--threads",
     type=click.IntRange(min=1),
     default=1,
@@ -180,6 +186,7 @@ def autoresearch(
     space_file: Path | None,
     seed: int,
     seeds: int | None,
+    confirm: bool | None,
     threads: int,
     timeout: float | None,
     min_improvement: float,
@@ -211,6 +218,7 @@ def autoresearch(
         min_improvement,
         init,
         seeds=seeds or DEFAULT_SEEDS[task],
+        confirm=DEFAULT_CONFIRM[task] if confirm is None else confirm,
     )
     loop = Autoresearch(settings, out, space=space)
     console = Console(highlight=False)
@@ -220,7 +228,8 @@ def autoresearch(
     console.print(
         f"budget {budget.describe()} per experiment, metric {definition.metric} "
         f"({definition.direction}), proposer {proposer}, {len(loop.space.phases)} phases x "
-        f"{trials_per_phase}, {settings.seeds} seeds per candidate, folder {out}"
+        f"{trials_per_phase}, {settings.seeds} seeds per candidate"
+        f"{', confirmed on fresh seeds' if settings.confirm else ''}, folder {out}"
     )
     view = LiveView(console, definition.metric, 1 + len(loop.space.phases) * trials_per_phase)
     loop.observer = view

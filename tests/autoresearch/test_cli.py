@@ -62,9 +62,9 @@ def test_series_is_a_task_with_six_seeds_by_default(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, args, env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert "default configuration of series (fixed before any sweep)" in result.output
-    assert (
-        "metric hit_rate (maximize)" in result.output and "6 seeds per candidate" in result.output
-    )
+    assert "metric hit_rate (maximize)" in result.output
+    assert "6 seeds per candidate, confirmed on fresh seeds" in result.output
+    assert json.loads((out / "run.json").read_text())["confirm"] is True
     baseline, candidate = Ledger(out).records()
     assert len(baseline.runs) == 6 and len(candidate.runs) == 6
     assert all(0.4 < m < 0.9 for m in baseline.runs)  # a hit rate, near the 0.55 "always up"

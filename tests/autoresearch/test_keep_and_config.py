@@ -56,6 +56,11 @@ def test_flatten_build_round_trip_and_invalid_configs() -> None:
     model, train = build(flat, steps=10, seconds=None, seed=3)
     assert model == ClassifierConfig(hidden=64)
     assert train.optim == optim and train.batch_size == 32 and train.seed == 3
+    assert flat["train.augment"] == train.augment == 0.0
+    assert build({**flat, "train.augment": 0.25}, steps=1, seconds=None, seed=0)[1].augment == 0.25
+    without = {k: v for k, v in flat.items() if k != "train.augment"}
+    with pytest.raises(ValueError, match=r"missing \['train.augment'\]"):
+        build(without, steps=10, seconds=None, seed=0)
     with pytest.raises(ValueError, match="lr must be > 0"):
         build({**flat, "optim.lr": -1.0}, steps=10, seconds=None, seed=0)
     with pytest.raises(ValueError, match="unknown configuration keys"):

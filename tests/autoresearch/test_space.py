@@ -57,6 +57,8 @@ def test_space_file_round_trip_and_bad_json(tmp_path) -> None:
 def test_shipped_spaces_fit_their_defaults_and_have_ten_phases(task: str) -> None:
     SPACES[task].check_fits(DEFAULTS[task])
     assert len(SPACES[task].phases) == 10
+    # only digits has an augmentation (shifted digits are digits; shifted weeks are not weeks)
+    assert ("train.augment" in SPACES[task].knobs) == (task == "digits")
 
 
 def test_start_point_outside_space_and_unknown_keys_are_errors() -> None:

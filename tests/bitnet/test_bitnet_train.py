@@ -8,6 +8,7 @@ import pickle
 import struct
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -128,6 +129,19 @@ def test_divergence_fails_fast(digits):
             digits,
             TrainConfig(steps=50, batch_size=32, optim=OptimConfig(lr=1e6, grad_clip=0)),
         )
+
+
+def test_augmentation_is_the_task_s_and_bounded(digits):
+    base = train(classifier(), digits, TrainConfig(steps=30, batch_size=32))
+    cfg = TrainConfig(steps=30, batch_size=32, augment=1.0)
+    shifted = train(classifier(), digits, cfg)
+    assert shifted.losses != base.losses  # same init and batches, but the digits moved
+    assert train(classifier(), digits, cfg).losses == shifted.losses  # seeded: replayable
+    with pytest.raises(ValueError, match="augment must be in"):
+        TrainConfig(augment=1.5)
+    plain = SimpleNamespace(get_batch=digits.get_batch, evaluate=digits.evaluate)  # no augment
+    with pytest.raises(ValueError, match="this task has no augmentation"):
+        train(classifier(), plain, TrainConfig(steps=1, augment=0.5))
 
 
 def test_train_rejects_packed_models(digits):

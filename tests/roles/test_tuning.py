@@ -25,5 +25,13 @@ def test_few_trials_go_to_the_first_phases_many_are_shared():
 def test_no_trials_trains_with_the_default_recipe(tmp_path):
     spec = parse_spec({**SPEC, "batch_size": 64, "search": {"trials": 0}})
     recipe = tune(spec, tmp_path / "never-read.safetensors", tmp_path / "search", seed=1)
-    assert (recipe.batch_size, recipe.optim, recipe.experiments) == (64, OptimConfig(), 0)
+    cfg = recipe.train_config(steps=7, seed=3)
+    assert (cfg.batch_size, cfg.augment, cfg.optim, cfg.steps, cfg.seed) == (
+        64,
+        0.0,
+        OptimConfig(),
+        7,
+        3,
+    )
+    assert recipe.experiments == 0
     assert not (tmp_path / "search").exists()

@@ -59,3 +59,21 @@ def test_balanced_accuracy(data):
 def test_argument_errors():
     with pytest.raises(ValueError, match="val_fraction"):
         DigitsData(val_fraction=1.5)
+
+
+def test_augment_shifts_a_share_of_rows_by_at_most_one_pixel(data):
+    x = data.train_x[:400]
+    assert torch.equal(data.augment(x, 0.0, torch.Generator().manual_seed(0)), x)
+    moved = data.augment(x, 0.5, torch.Generator().manual_seed(0))
+    images, out = x.view(-1, 8, 8), moved.view(-1, 8, 8)
+    padded = nn.functional.pad(images, (1, 1, 1, 1))
+    changed = 0
+    for i in range(len(x)):
+        shifts = [
+            padded[i, 1 + dy : 9 + dy, 1 + dx : 9 + dx] for dy in (-1, 0, 1) for dx in (-1, 0, 1)
+        ]
+        assert any(torch.equal(out[i], s) for s in shifts)  # one of the nine, blank fill
+        changed += not torch.equal(out[i], images[i])
+    assert 120 < changed < 200  # about half chosen, 8 of 9 offsets move the digit
+    again = data.augment(x, 0.5, torch.Generator().manual_seed(0))
+    assert torch.equal(again, moved)  # the batch generator decides: resumable runs replay it
