@@ -19,6 +19,9 @@ standard deviation of ``s·√(2/n)``, so the level ``noise·√(2/n)`` is the s
 deviations for every ``n`` (at ``n = 2`` it is the noise itself). More seeds buy sensitivity,
 not leniency: on a noise-bound task (digits' 360 validation images) a real +0.005 needs
 ``n ≈ 6`` to clear the bar.
+
+With confirmation (``Settings.confirm``) the loop applies :func:`decide` twice: on the best's
+seeds, then on fresh seeds for both, so that a keep is not just the luckiest of many tries.
 """
 
 from __future__ import annotations
