@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -198,7 +199,7 @@ def main() -> None:
 
     if "race" in parts:
         wins, rows = race("digits", digits, args.digits_trials)
-        result |= {"tpe_vs_random_wins": wins, "race": rows}
+        result |= {"tpe_vs_random_wins": wins, "race": rows, **_medians("race", rows)}
         budgets["race"] = (
             f"digits, {digits.describe()} per experiment, {args.race_trials} trials/phase"
         )
@@ -222,7 +223,11 @@ def main() -> None:
     if "series-race" in parts:
         series = Budget(steps=args.series_steps)
         wins, rows = race("series", series, args.series_trials)
-        result |= {"series_tpe_vs_random_wins": wins, "series_race": rows}
+        result |= {
+            "series_tpe_vs_random_wins": wins,
+            "series_race": rows,
+            **_medians("series_race", rows),
+        }
         budgets["series-race"] = (
             f"series, {series.describe()} per experiment, {args.race_trials} trials/phase"
         )
@@ -276,6 +281,13 @@ def main() -> None:
         else:
             table.add_row(key, json.dumps(value) if isinstance(value, list | dict) else str(value))
     Console(stderr=args.json).print(table)
+
+
+def _medians(prefix: str, rows: list[dict]) -> dict:
+    """Each proposer's median final metric over the race's seeds."""
+    return {
+        f"{prefix}_{p}_median": statistics.median(r[p] for r in rows) for p in ("tpe", "random")
+    }
 
 
 def _kept(run: Path) -> list[str]:

@@ -197,7 +197,9 @@ def test_confirmed_keeps_won_twice_and_later_candidates_pair_with_their_seeds(
         assert later.status == "discard" and later.seeds == [3, 4, 5] and not later.parent_runs
 
 
-def test_a_folder_from_before_the_seeds_and_confirm_settings_still_resumes(tmp_path, tiny_settings, tiny_space):
+def test_a_folder_from_before_the_seeds_and_confirm_settings_still_resumes(
+    tmp_path, tiny_settings, tiny_space
+):
     settings = dataclasses.replace(tiny_settings, trials_per_phase=1)
     Autoresearch(settings, tmp_path, space=tiny_space).run()
     run = json.loads((tmp_path / "run.json").read_text())
