@@ -54,7 +54,7 @@ DEFAULT_SEEDS: dict[str, int] = {"tinylm": 2, "digits": 6, "series": 6}
 
 # Tasks whose candidates are confirmed on fresh seeds before a keep (``Settings.confirm``). The
 # classifiers: a candidate picked as the best of many on six seeds is partly the luckiest (on
-# digits an lr kept at +0.0042 lost 0.0065 on re-runs), and that lucky best then blocked a real
+# digits an lr that passed at +0.0042 was +0.0010 on fresh seeds), and a lucky best blocks a real
 # gain of width (+0.0033 against it, +0.0098 against the default). Not tinylm: its seed spread
 # (~0.005) is far below its gains, and a confirmation costs four more minute-long runs.
 DEFAULT_CONFIRM: dict[str, bool] = {"tinylm": False, "digits": True, "series": True}
