@@ -20,13 +20,12 @@ Config = dict[str, bool | int | float | str]
 TRAIN_KEYS = ("train.batch_size", "train.augment")
 
 
-def flatten(
-    model: ModelConfig, batch_size: int, optim: OptimConfig, augment: float = 0.0
-) -> Config:
-    """The flat configuration of a model config, batch settings and optimizer settings."""
+def flatten(model: ModelConfig, batch_size: int, optim: OptimConfig) -> Config:
+    """The flat configuration of a model config, a batch size and optimizer settings (no
+    augmentation: a knob a sweep may turn on)."""
     flat: Config = {f"model.{k}": v for k, v in config_to_dict(model).items() if k != "use_kernel"}
     flat["train.batch_size"] = batch_size
-    flat["train.augment"] = augment
+    flat["train.augment"] = 0.0
     for f in dataclasses.fields(optim):
         if f.name == "betas":
             flat["optim.beta1"], flat["optim.beta2"] = optim.betas

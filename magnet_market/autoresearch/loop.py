@@ -323,7 +323,8 @@ class Autoresearch:
             self.observer.evaluated(k, value)
             return self.proposer.should_prune(proposal, k, value)
 
-        seeds = self._seeds_of(best)[:n]  # paired with the best: same init, same batches
+        best_seeds = self._seeds_of(best)
+        seeds = best_seeds[:n]  # paired with the best: same init, same batches
         first = self._run(config, seeds[0], prune)
         outcomes = [first]
 
@@ -363,7 +364,7 @@ class Autoresearch:
             status: Status = "keep" if verdict.keep else "discard"
             return finish(status, why, "complete", mean, seeds=seeds)
         # Confirmation: the same comparison on seeds no one was selected on.
-        fresh = [max(self._seeds_of(best)) + 1 + i for i in range(n)]
+        fresh = [max(best_seeds) + 1 + i for i in range(n)]
         parent_runs, failed = self._best_on(best, fresh, records, outcomes)
         if not failed:
             failed = self._run_more(config, fresh, outcomes)
@@ -377,26 +378,19 @@ class Autoresearch:
             f"{confirmed.explain()}"
         )
         if confirmed.keep:
-            fresh_mean = sum(confirm_runs) / n
             return finish(
                 "keep",
                 why,
                 "complete",
-                fresh_mean,
+                sum(confirm_runs) / n,
                 seeds=fresh,
                 runs=confirm_runs,
                 screen_runs=runs,
                 parent_runs=parent_runs,
             )
-        not_confirmed = f"{why} (not confirmed)"
+        why += " (not confirmed)"
         return finish(
-            "discard",
-            not_confirmed,
-            "complete",
-            mean,
-            seeds=seeds,
-            runs=runs,
-            parent_runs=parent_runs,
+            "discard", why, "complete", mean, seeds=seeds, runs=runs, parent_runs=parent_runs
         )
 
     def _run_more(self, config: Config, seeds: list[int], outcomes: list[RunOutcome]) -> str:
