@@ -32,9 +32,10 @@ class Record:
     """One decided experiment.
 
     ``metric`` is the mean over ``runs`` (one metric per seed run, the seeds in ``seeds``);
-    ``spread`` is their mean pairwise difference. A kept candidate that was confirmed on fresh
-    seeds has those runs in ``runs``, the runs it was selected on in ``screen_runs``, and the
-    previous best's runs on the fresh seeds in ``parent_runs``.
+    ``spread`` is their mean pairwise difference. A candidate that went to confirmation on fresh
+    seeds has the previous best's runs on them in ``parent_runs``. Kept, it has its fresh-seed
+    runs in ``runs`` (nothing was selected on them) and the runs it was selected on in
+    ``screen_runs``; discarded, all of them in ``runs``, the fresh ones last.
     """
 
     id: int

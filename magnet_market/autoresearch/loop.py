@@ -27,7 +27,7 @@ from magnet_market.autoresearch.errors import (
     RunMismatchError,
 )
 from magnet_market.autoresearch.evaluate import Budget, task_definition
-from magnet_market.autoresearch.keep import decide, noise, screen, spread
+from magnet_market.autoresearch.keep import confirm, decide, noise, screen, spread
 from magnet_market.autoresearch.ledger import Ledger, Record, Status
 from magnet_market.autoresearch.plot import plot_progress
 from magnet_market.autoresearch.proposers import (
@@ -105,7 +105,8 @@ class Settings:
             more, every candidate runs them all (one run is the noise they average out) and
             the keep level falls by ``√(2/seeds)`` (``keep.py``).
         confirm: re-run a candidate that passed, and the best, on fresh seeds before keeping
-            it; keep only if it wins there too. A candidate selected as the best of many on
+            it; keep only if it is better there too and beats the noise over both seed sets
+            pooled (``keep.confirm``). A candidate selected as the best of many on
             the same seeds is lucky on them: its runs there overstate it, and a best that
             looks better than it is blocks the real gains after it (winner's curse).
     """
@@ -363,7 +364,7 @@ class Autoresearch:
         if not verdict.keep or not self.settings.confirm:
             status: Status = "keep" if verdict.keep else "discard"
             return finish(status, why, "complete", mean, seeds=seeds)
-        # Confirmation: the same comparison on seeds no one was selected on.
+        # Confirmation: both again on seeds no one was selected on (keep.py).
         fresh = [max(best_seeds) + 1 + i for i in range(n)]
         parent_runs, failed = self._best_on(best, fresh, records, outcomes)
         if not failed:
@@ -371,8 +372,8 @@ class Autoresearch:
         if failed:
             return finish("crash", f"{why}; confirmation: {failed}", "fail", None)
         confirm_runs = [o.metric for o in outcomes[-n:]]
-        level = noise([*spreads, *map(spread, (runs, confirm_runs, parent_runs))], floor, n)
-        confirmed = decide(confirm_runs, parent_runs, self.task.direction, level)
+        level = noise([*spreads, *map(spread, (runs, confirm_runs, parent_runs))], floor, 2 * n)
+        confirmed = confirm(runs, best.runs, confirm_runs, parent_runs, self.task.direction, level)
         why += (
             f"; fresh seeds {fresh}: {_fmt(confirm_runs)} vs the best's {_fmt(parent_runs)}: "
             f"{confirmed.explain()}"
@@ -390,7 +391,13 @@ class Autoresearch:
             )
         why += " (not confirmed)"
         return finish(
-            "discard", why, "complete", mean, seeds=seeds, runs=runs, parent_runs=parent_runs
+            "discard",
+            why,
+            "complete",
+            mean,  # what the sampler compares: runs on the seeds the phase's others ran
+            seeds=[*seeds, *fresh],
+            runs=[*runs, *confirm_runs],
+            parent_runs=parent_runs,
         )
 
     def _run_more(self, config: Config, seeds: list[int], outcomes: list[RunOutcome]) -> str:

@@ -1,5 +1,5 @@
-"""Confirmation on fresh seeds: a candidate that won on the best's seeds is kept only if it
-wins again on seeds no one was selected on.
+"""Confirmation on fresh seeds: a candidate that won on the best's seeds is kept only if it is
+better again on seeds no one was selected on, and beats the noise over both seed sets pooled.
 
 The runs are scripted (metric per learning rate and seed) so both branches happen for sure; the
 real training behind ``run_isolated`` is covered by the other loop tests.
@@ -17,11 +17,12 @@ from magnet_market.autoresearch import loop as loop_module
 from magnet_market.autoresearch.runner import RunOutcome
 
 DEFAULT_LR = 0.003
-LUCKY_LR, REAL_LR = 0.01, 0.02
+LUCKY_LR, REAL_LR, MODEST_LR = 0.01, 0.02, 0.03
 METRICS = {  # lr -> metric of seeds 0, 1, 2, 3, 4
     DEFAULT_LR: [0.90, 0.91, 0.90, 0.905, 0.90],
     LUCKY_LR: [0.95, 0.96, 0.0, 0.90, 0.905],  # wins on seeds 0-1 only
     REAL_LR: [0.95, 0.96, 0.0, 0.95, 0.955],  # wins on the fresh seeds 3-4 too
+    MODEST_LR: [0.95, 0.96, 0.0, 0.908, 0.906],  # better on 3-4, by less than the noise there
 }
 
 
@@ -59,7 +60,10 @@ def test_a_lucky_candidate_is_discarded_and_a_real_one_kept(
     assert baseline.seeds == [0, 1, 2]
     assert lucky.status == "discard" and lucky.description.endswith("(not confirmed)")
     assert "fresh seeds [3, 4]: [0.9, 0.905] vs the best's [0.905, 0.9]" in lucky.description
-    assert (lucky.seeds, lucky.runs, lucky.parent_runs) == ([0, 1], [0.95, 0.96], [0.905, 0.9])
+    assert "fresh gain +0" in lucky.description  # pooled it passed; on the fresh seeds, level
+    # every run it cost is in its row, the fresh ones last
+    assert lucky.seeds == [0, 1, 3, 4] and lucky.runs == [0.95, 0.96, 0.90, 0.905]
+    assert lucky.parent_runs == [0.905, 0.9]
 
     # kept on its fresh-seed runs: the metric is not the one it was selected on
     assert real.status == "keep" and real.parent == 0
@@ -84,3 +88,19 @@ def test_without_confirmation_the_lucky_candidate_is_kept(
     lucky = Ledger(tmp_path).records()[1]
     assert lucky.status == "keep" and lucky.seeds == [0, 1] and not lucky.parent_runs
     assert all(seed < 3 for _, seed in scripted_runs)
+
+
+def test_a_gain_the_fresh_seeds_confirm_is_kept_on_the_pooled_evidence(
+    tmp_path, tiny_settings, tiny_space, scripted_proposer, scripted_runs
+):
+    """On the fresh seeds alone the gain (+0.0045) is below the level for two runs (0.0059);
+    pooled with the screen runs (+0.027) it is far above the level for four (0.0042)."""
+    replies = [json.dumps({"changes": {"optim.lr": MODEST_LR}})] + ['{"changes": {}}'] * 3
+    settings = dataclasses.replace(
+        tiny_settings, proposer=scripted_proposer(replies), confirm=True, min_improvement=0.001
+    )
+    Autoresearch(settings, tmp_path, space=tiny_space).run()
+    modest = Ledger(tmp_path).records()[1]
+    assert modest.status == "keep", modest.description
+    assert "pooled gain +0.02725 > noise 0.004184, fresh gain +0.0045" in modest.description
+    assert (modest.seeds, modest.runs) == ([3, 4], [0.908, 0.906])

@@ -6,7 +6,7 @@ import pytest
 
 from magnet_market.autoresearch import DEFAULTS
 from magnet_market.autoresearch.config import apply, build, describe, diff, flatten
-from magnet_market.autoresearch.keep import decide, improvement, noise, screen, spread
+from magnet_market.autoresearch.keep import confirm, decide, improvement, noise, screen, spread
 from magnet_market.bitnet import ClassifierConfig, OptimConfig
 
 
@@ -72,3 +72,15 @@ def test_diff_and_describe() -> None:
     changed = apply(base, {"optim.lr": 0.0061234, "train.batch_size": 32})
     assert diff(base, changed) == {"optim.lr": 0.0061234, "train.batch_size": 32}
     assert describe(diff(base, changed)) == "optim.lr=0.006123, train.batch_size=32"
+
+
+def test_confirm_needs_a_fresh_gain_and_a_pooled_gain_above_the_level() -> None:
+    screened, best_screened = [0.95, 0.96], [0.90, 0.91, 0.90]
+    modest = confirm(screened, best_screened, [0.908, 0.906], [0.905, 0.90], "maximize", 0.004)
+    assert modest.keep and modest.fresh_gain == pytest.approx(0.0045)
+    assert modest.gain == pytest.approx((0.05 + 0.0045) / 2)  # pooled over four seeds
+    assert modest.explain() == "pooled gain +0.02725 > noise 0.004, fresh gain +0.0045"
+    lucky = confirm(screened, best_screened, [0.90, 0.905], [0.905, 0.90], "maximize", 0.004)
+    assert not lucky.keep and lucky.gain > 0.004 and lucky.fresh_gain == 0.0
+    small = confirm([1.99, 1.98], [2.0, 2.0], [1.995, 1.99], [2.0, 2.0], "minimize", 0.02)
+    assert not small.keep and small.fresh_gain > 0 and small.gain < 0.02

@@ -26,27 +26,35 @@ from magnet_market.autoresearch.keep import improvement, spread
 
 def _assert_keep_rule_held(records: list[Record]) -> None:
     """Each kept change beat its parent's mean over the same seeds by more than the mean spread
-    measured so far, scaled to its number of runs, and, when confirmed, beat it again on fresh
-    seeds; every run of a candidate is in its row."""
+    measured so far, scaled to its number of runs, and, when confirmed, was better again on
+    fresh seeds and beat that level over both seed sets pooled; every run of a candidate is in
+    its row."""
     by_id = {r.id: r for r in records}
+
+    def beats(runs: list[float], reference: list[float], spreads: list[float]) -> bool:
+        level = sum(spreads) / len(spreads) * math.sqrt(2 / len(runs)) if spreads else 0.0
+        paired = reference[: len(runs)]
+        return improvement(sum(runs) / len(runs), sum(paired) / len(paired), "maximize") > level
+
     for i, r in enumerate(records[1:], start=1):
-        screened = r.screen_runs or r.runs
+        n = len(r.parent_runs)  # confirmed on n fresh seeds, or 0
+        screened, fresh = (r.screen_runs, r.runs) if r.status == "keep" else (r.runs, [])
+        if n and r.status != "keep":
+            screened, fresh = r.runs[:n], r.runs[n:]
+        screened = screened or r.runs
         if len(screened) < 2:
             continue
         earlier = [v for x in records[:i] for v in x.spreads()]
-
-        def beats(runs: list[float], reference: list[float], spreads: list[float]) -> bool:
-            level = sum(spreads) / len(spreads) * math.sqrt(2 / len(runs))
-            paired = reference[: len(runs)]
-            return improvement(sum(runs) / len(runs), sum(paired) / len(paired), "maximize") > level
-
-        passed = beats(screened, by_id[r.parent].runs, [*earlier, spread(screened)])
-        if r.parent_runs:  # confirmed on fresh seeds: both comparisons decide
-            assert passed, r.description
-            again = beats(r.runs, r.parent_runs, [*earlier, *r.spreads()])
-            assert (r.status == "keep") == again, r.description
-        else:
+        parent = by_id[r.parent].runs
+        passed = beats(screened, parent, [*earlier, spread(screened)])
+        if not n:
             assert (r.status == "keep") == passed, r.description
+            continue
+        assert passed and len(fresh) == n, r.description
+        again = beats(fresh, r.parent_runs, [])
+        spreads = [*earlier, *map(spread, (screened, fresh, r.parent_runs))]
+        pooled = beats([*screened, *fresh], [*parent[:n], *r.parent_runs], spreads)
+        assert (r.status == "keep") == (again and pooled), r.description
 
 
 def test_loop_runs_every_phase_and_writes_its_outputs(tmp_path, tiny_settings, tiny_space):
