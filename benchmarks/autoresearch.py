@@ -31,8 +31,8 @@ import json
 import statistics
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
 
 import torch
 from rich.console import Console
@@ -54,28 +54,45 @@ from magnet_market.autoresearch.recipes import DEFAULT_CONFIRM, DEFAULT_SEEDS, D
 HELD_OUT_SEEDS = range(100, 106)  # seeds no sweep used: default and best retrained on held-out data
 
 
-class Sweep(NamedTuple):
-    """What a benchmark reports of one sweep."""
+@dataclass(frozen=True)
+class Sweep:
+    """What a benchmark reports of one sweep: its ledger, read once.
 
-    default: Record
-    best: Record
-    experiments: int
-    cpu_minutes: float  # the experiment processes' CPU time: what the sweep costs
-    wall_minutes: float  # their wall-clock: the CPU time plus waiting for a loaded machine
+    The minutes add up the experiments' runs (one torch thread each), so a resumed or collected
+    sweep reports what it cost when it ran.
+    """
+
+    records: list[Record]
+
+    @property
+    def default(self) -> Record:
+        return self.records[0]
+
+    @property
+    def best(self) -> Record:
+        return best_of(self.records)
+
+    @property
+    def kept(self) -> list[str]:
+        """The kept changes, in order."""
+        return [describe(r.changes) for r in self.records if r.status == "keep" and r.id]
+
+    @property
+    def cpu_minutes(self) -> float:
+        """The experiment processes' CPU time: what the sweep costs."""
+        return sum(r.cpu_seconds or 0.0 for r in self.records) / 60
+
+    @property
+    def wall_minutes(self) -> float:
+        """Their wall-clock: the CPU time plus waiting for a loaded machine."""
+        return sum(r.seconds for r in self.records) / 60
 
 
 def sweep(
     out: Path, task: str, budget: Budget, trials: int, proposer: str, seed: int, collect: bool
 ) -> Sweep:
-    """Run (or resume) one sweep, or with ``collect`` only read its folder.
-
-    The minutes add up the experiments' runs (one torch thread each), so a resumed or collected
-    sweep reports what it cost when it ran.
-    """
-    if collect:
-        records = Ledger(out).records()
-        best = best_of(records)
-    else:
+    """Run (or resume) one sweep, or with ``collect`` only read its folder."""
+    if not collect:
         settings = Settings(
             task,
             budget,
@@ -85,11 +102,8 @@ def sweep(
             seeds=DEFAULT_SEEDS[task],
             confirm=DEFAULT_CONFIRM[task],
         )
-        loop = Autoresearch(settings, out)
-        best = loop.run()
-        records = loop.ledger.records()
-    cpu = sum(r.cpu_seconds or 0.0 for r in records) / 60
-    return Sweep(records[0], best, len(records), cpu, sum(r.seconds for r in records) / 60)
+        Autoresearch(settings, out).run()
+    return Sweep(Ledger(out).records())
 
 
 def within_cpu(records: list[Record], minutes: float) -> tuple[Record, int, float]:
@@ -161,8 +175,8 @@ def main() -> None:
 
     def costs(prefix: str, sw: Sweep) -> dict:
         return {
-            f"{prefix}_experiments": sw.experiments,
-            f"{prefix}_kept": _kept(out / prefix),
+            f"{prefix}_experiments": len(sw.records),
+            f"{prefix}_kept": sw.kept,
             f"{prefix}_cpu_minutes": round(sw.cpu_minutes, 1),
             f"{prefix}_wall_minutes": round(sw.wall_minutes, 1),
         }
@@ -254,8 +268,7 @@ def main() -> None:
     if "tinylm" in parts:
         tinylm = Budget(steps=args.tinylm_steps)
         sw = run("tinylm", "tinylm", tinylm, args.tinylm_trials, "tpe", 0)
-        records = Ledger(out / "tinylm").records()
-        best, n, cpu = within_cpu(records, args.tinylm_cpu_minutes)
+        best, n, cpu = within_cpu(sw.records, args.tinylm_cpu_minutes)
         last_phase = SPACES["tinylm"].phases[-1].name
         result |= {
             "tinylm_loss_drop_pct": round(_drop(sw.default, best), 2),
@@ -264,7 +277,7 @@ def main() -> None:
             "tinylm_experiments_within_cpu_budget": n,
             "tinylm_cpu_minutes_within_cpu_budget": round(cpu, 1),
             "tinylm_loss_drop_pct_all": round(_drop(sw.default, sw.best), 2),
-            "tinylm_sweep_finished": sum(r.phase == last_phase for r in records)
+            "tinylm_sweep_finished": sum(r.phase == last_phase for r in sw.records)
             >= args.tinylm_trials,
             **costs("tinylm", sw),
         }
@@ -278,10 +291,10 @@ def main() -> None:
         "budgets": budgets,
         "phases": 10,
         "seeds": (
-            f"sampler seed 0 (race: {args.race_seeds}); baseline runs seeds s..s+n-1 "
-            f"(n = max(3, seeds)), promising candidates n runs; seeds per task {DEFAULT_SEEDS}; "
-            f"keeps confirmed on the next n seeds {DEFAULT_CONFIRM}; held-out runs "
-            f"seeds {HELD_OUT_SEEDS.start}-{HELD_OUT_SEEDS.stop - 1}"
+            f"sampler seed 0 (race: {', '.join(map(str, race_seeds))}); baseline runs seeds "
+            "s..s+n-1 (n = max(3, seeds)), promising candidates n runs; seeds per task "
+            f"{DEFAULT_SEEDS}; keeps confirmed on the next n seeds {DEFAULT_CONFIRM}; held-out "
+            f"runs seeds {HELD_OUT_SEEDS.start}-{HELD_OUT_SEEDS.stop - 1}"
         ),
         "threads": 1,
         "default_configs": {t: DEFAULTS[t] for t in sorted(budgets) if t in DEFAULTS},
@@ -307,11 +320,6 @@ def _medians(prefix: str, rows: list[dict]) -> dict:
     return {
         f"{prefix}_{p}_median": statistics.median(r[p] for r in rows) for p in ("tpe", "random")
     }
-
-
-def _kept(run: Path) -> list[str]:
-    """The kept changes of a run folder, in order."""
-    return [describe(r.changes) for r in Ledger(run).records() if r.status == "keep" and r.id]
 
 
 if __name__ == "__main__":  # required: experiments fork from a server that imports this file
