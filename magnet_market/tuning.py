@@ -53,6 +53,13 @@ def plan(spec: TaskSpec) -> tuple[SearchSpace, int]:
     return subset, max(1, trials // len(space.phases))
 
 
+def search_budget(spec: TaskSpec) -> Budget:
+    """What each experiment trains: the round's inner steps unless the spec sets seconds."""
+    if spec.search.budget_seconds is not None:
+        return Budget(seconds=spec.search.budget_seconds)
+    return Budget(steps=spec.inner_steps)
+
+
 def tune(spec: TaskSpec, parent: Path, out_dir: Path, seed: int, threads: int = 1) -> Recipe:
     """Run the spec's search from ``parent`` (a train checkpoint) and return the best recipe.
 
@@ -65,7 +72,7 @@ def tune(spec: TaskSpec, parent: Path, out_dir: Path, seed: int, threads: int = 
     space, per_phase = plan(spec)
     settings = Settings(
         task=spec.kind,
-        budget=Budget(seconds=spec.search.budget_seconds),
+        budget=search_budget(spec),
         trials_per_phase=per_phase,
         seed=seed % 2**31,
         threads=threads,

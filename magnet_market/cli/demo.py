@@ -44,7 +44,8 @@ from magnet_market.storage import ContentStore, KuboStore, LocalStore
 from magnet_market.tasks.spec import TaskSpec, load_spec, parse_spec
 
 #: The embedded demo task: a small byte-level LM on the standard library's source, with a short
-#: autoresearch (two 2-second trials from each round's parent) before each contributor's steps.
+#: autoresearch (two trials of the round's 60 steps, from its parent) before each contributor's
+#: steps.
 DEMO_SPEC: dict[str, Any] = {
     "name": "tinylm-demo",
     "kind": "tinylm",
@@ -52,7 +53,7 @@ DEMO_SPEC: dict[str, Any] = {
     "inner_steps": 60,
     "batch_size": 16,
     "model": {"seq_len": 64, "d_model": 64, "n_layers": 2, "n_heads": 4},
-    "search": {"trials": 2, "budget_seconds": 2},
+    "search": {"trials": 2},
     "verification": {"claim_tolerance": 0.05, "regression_tolerance": 0.05},
     "market": {
         "bounty": "3ether",

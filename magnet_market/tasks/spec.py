@@ -91,13 +91,16 @@ class Verification(_Strict):
 class Search(_Strict):
     """The contributor's autoresearch before each round's inner steps.
 
-    ``trials`` experiments (after a 3-seed baseline) of ``budget_seconds`` each, from the round's
-    parent; ``space`` is an autoresearch search space (empty: the task's own). ``trials = 0``
-    trains with the default recipe.
+    ``trials`` experiments (after a 3-seed baseline) from the round's parent, each training the
+    round's ``inner_steps``: the length the kept recipe is used at, since step-counted knobs
+    (warmup, the schedule) tuned at one length do not carry to another. ``budget_seconds``
+    trains each experiment for that many wall-clock seconds instead: cheaper when a round is
+    long, but what it keeps is tuned for another length. ``space`` is an autoresearch search
+    space (empty: the task's own). ``trials = 0`` trains with the default recipe.
     """
 
     trials: int = Field(4, ge=0, le=10_000)
-    budget_seconds: float = Field(10.0, gt=0, le=86_400)
+    budget_seconds: float | None = Field(None, gt=0, le=86_400)
     space: dict[str, Any] = Field(default_factory=dict)
 
 

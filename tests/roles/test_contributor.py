@@ -35,7 +35,7 @@ def store(tmp_path):
 
 def test_contributor_round_is_published_and_revealed(market, actors, store, tmp_path):
     sponsor = market.with_signer(actors.sponsor)
-    spec = parse_spec({**DIGITS_SPEC, "search": {"trials": 2, "budget_seconds": 1}})
+    spec = parse_spec({**DIGITS_SPEC, "search": {"trials": 2}})
     task = publish_task(spec, store, sponsor, actors.coordinator.address)
     reader = EventReader(market)
     alice = Contributor(market.with_signer(actors.contributors[0]), store, reader, tmp_path / "w")
@@ -53,6 +53,10 @@ def test_contributor_round_is_published_and_revealed(market, actors, store, tmp_
     ledger = (tmp_path / "w" / "autoresearch").glob("task1-round0-*/results.tsv")
     (rows,) = [path.read_text().splitlines()[1:] for path in ledger]
     assert len(rows) == 3 and rows[0].split("\t")[5] == "keep"  # baseline + 2 trials
+    # Each experiment trained the round's inner steps: a recipe tuned at another length (e.g.
+    # a warmup longer than the round) would not carry to the round's training.
+    (run,) = (tmp_path / "w" / "autoresearch").glob("task1-round0-*/run.json")
+    assert json.loads(run.read_text())["budget"] == {"seconds": None, "steps": 30}
     used_lr = json.loads(ckpt.extra["train"])["optim"]["lr"]
     assert used_lr == search["changes"].get("optim.lr", spec.default_recipe()["optim.lr"])
     base = checkpoint.from_bytes(store.get(task.base_cid))

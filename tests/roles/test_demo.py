@@ -36,7 +36,6 @@ n_layers = 1
 
 [search]
 trials = 1
-budget_seconds = 0.5
 
 [market]
 bounty = "3ether"

@@ -33,7 +33,7 @@ def store(request, tmp_path):
 def test_two_rounds_end_to_end(market, actors, tmp_path, store):
     timing = {"submit": 600, "reveal": 600, "merge": 600, "challenge": 0}
     market_cfg = {**DIGITS_SPEC["market"], "timing": timing}
-    search = {"trials": 1, "budget_seconds": 0.5}  # every contributor searches before training
+    search = {"trials": 1}  # every contributor searches before training
     spec = parse_spec({**DIGITS_SPEC, "search": search, "market": market_cfg})
     task = publish_task(spec, store, market.with_signer(actors.sponsor), actors.coordinator.address)
     people = actors.contributors[:3]

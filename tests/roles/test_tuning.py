@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from magnet_market.autoresearch import Budget
 from magnet_market.bitnet.train import OptimConfig
 from magnet_market.tasks.spec import parse_spec
-from magnet_market.tuning import plan, tune
+from magnet_market.tuning import plan, search_budget, tune
 
 SPEC = {"name": "d", "kind": "digits", "rounds": 1, "inner_steps": 5, "market": {"bounty": 1}}
 
@@ -35,3 +36,9 @@ def test_no_trials_trains_with_the_default_recipe(tmp_path):
     )
     assert recipe.experiments == 0
     assert not (tmp_path / "search").exists()
+
+
+def test_experiments_train_the_rounds_inner_steps_unless_the_spec_sets_seconds():
+    assert search_budget(parse_spec(SPEC)) == Budget(steps=5)
+    timed = parse_spec({**SPEC, "search": {"budget_seconds": 2.5}})
+    assert search_budget(timed) == Budget(seconds=2.5)
