@@ -94,7 +94,7 @@ class Settings:
         proposer: ``tpe`` (default), ``random``, or a command line of an external proposer.
         seed: first seed: the baseline runs seeds s, s+1, ...; candidates s, then s+1, ...
         threads: torch threads per experiment.
-        timeout: seconds before an experiment is killed (default: from the budget).
+        timeout: seconds before an experiment is killed (default: ``experiment_timeout``).
         min_improvement: smallest gain worth keeping, even when the measured spread is smaller.
         init: a training checkpoint every experiment starts from (e.g. the round's parent);
             it fixes the model shape, so the ``model.*`` knobs leave the search space.
@@ -124,12 +124,20 @@ class Settings:
     seeds: int = 2
     confirm: bool = False
 
-    def experiment_timeout(self) -> float:
+    def experiment_timeout(self, baseline_run_seconds: float | None = None) -> float:
+        """Seconds before a run is killed as hung: ``timeout``, else from the budget.
+
+        A step budget's run time is unknown until the baseline has run (a market round's
+        inner steps may take an hour), so the baseline gets an hour and later runs ten times
+        the baseline's run: a bigger batch or a wider model multiplies a step's cost.
+        """
         if self.timeout is not None:
             return self.timeout
         if self.budget.seconds is not None:
             return 3 * self.budget.seconds + 60  # evaluation and process start on top
-        return 600.0
+        if baseline_run_seconds is None:
+            return 3600.0
+        return 10 * baseline_run_seconds + 60
 
     def identity(self) -> dict:
         """What must match to resume a run (the rest may change between sessions)."""
@@ -197,6 +205,7 @@ class Autoresearch:
         self._check_buildable(self.default, "the starting configuration")
         self.observer = observer or Observer()
         self.ledger = Ledger(self.out_dir)
+        self._baseline_run_seconds: float | None = None  # known once the baseline has run
         self.proposer = self._make_proposer()
 
     # ------------------------------------------------------------------ public
@@ -209,6 +218,7 @@ class Autoresearch:
             with _FileLog(self.out_dir / "autoresearch.log"):
                 if not records:
                     records.append(self._baseline())
+                self._baseline_run_seconds = records[0].seconds / max(1, len(records[0].runs))
                 for phase in self.space.phases:
                     while (
                         sum(r.phase == phase.name for r in records) < self.settings.trials_per_phase
@@ -444,7 +454,7 @@ class Autoresearch:
             config,
             self.settings.budget,
             seed,
-            timeout=self.settings.experiment_timeout(),
+            timeout=self.settings.experiment_timeout(self._baseline_run_seconds),
             threads=self.settings.threads,
             should_prune=prune,
             init=self.settings.init,

@@ -159,7 +159,10 @@ def _config_table(config: dict) -> Table:
     "--timeout",
     type=click.FloatRange(min=0, min_open=True),
     default=None,
-    help="Seconds before an experiment is killed (default: 3 x budget + 60, or 600).",
+    help=(
+        "Seconds before a run is killed (default: 3 x the seconds budget + 60; for a step "
+        "budget 10 x the baseline's run + 60, and an hour for the baseline)."
+    ),
 )
 @click.option(
     "--min-improvement",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from magnet_market.autoresearch import DEFAULTS
+from magnet_market.autoresearch import DEFAULTS, Budget, Settings
 from magnet_market.autoresearch.config import apply, build, describe, diff, flatten
 from magnet_market.autoresearch.keep import confirm, decide, improvement, noise, screen, spread
 from magnet_market.bitnet import ClassifierConfig, OptimConfig
@@ -84,3 +84,11 @@ def test_confirm_needs_a_fresh_gain_and_a_pooled_gain_above_the_level() -> None:
     assert not lucky.keep and lucky.gain > 0.004 and lucky.fresh_gain == 0.0
     small = confirm([1.99, 1.98], [2.0, 2.0], [1.995, 1.99], [2.0, 2.0], "minimize", 0.02)
     assert not small.keep and small.fresh_gain > 0 and small.gain < 0.02
+
+
+def test_a_step_budget_times_out_runs_from_the_baselines_speed() -> None:
+    steps = Settings("digits", Budget(steps=30))
+    assert steps.experiment_timeout() == 3600  # the baseline: its speed is not known yet
+    assert steps.experiment_timeout(baseline_run_seconds=2.0) == 80
+    assert Settings("digits", Budget(seconds=5)).experiment_timeout(2.0) == 75
+    assert Settings("digits", Budget(steps=30), timeout=9).experiment_timeout(2.0) == 9
