@@ -13,7 +13,8 @@ within --tinylm-cpu-minutes of experiment CPU time, in % of the default),
 digits_bal_acc_default, digits_bal_acc_best (balanced accuracy on the validation split the sweep
 scored on, mean over the seed runs), tpe_vs_random_wins (race seeds, of 3, where TPE, the default
 proposer, ends with a better best than random search given the same number of trials per
-phase; both bests retrained on the same held-out seeds), series_hit_rate_default,
+phase; both bests retrained on the same held-out seeds; tpe_vs_random_ties counts the seeds
+where they score the same), series_hit_rate_default,
 series_hit_rate_best (share of correct up/down calls on the series' test part, the latest
 weeks, which no sweep saw; mean over seeds).
 
@@ -198,16 +199,16 @@ def main() -> None:
         log.print(f"digits: {sw.default.metric:.4f} -> {sw.best.metric:.4f}")
         budgets["digits"] = f"{digits.describe()} per experiment, {args.digits_trials} trials/phase"
 
-    def race(task: str, budget: Budget, sweep_trials: int) -> tuple[int, list[dict]]:
+    def race(task: str, budget: Budget, sweep_trials: int) -> tuple[int, int, list[dict]]:
         """TPE against random search on ``task``, the race seeds (0, 1, 2), same trials.
 
         The final metric of each side is its best configuration retrained on the held-out
         seeds (the validation split the sweeps scored on): each sweep scored its best on the
         seeds it happened to reach, so their own figures differ by those seeds' luck too (the
         same configuration scored 0.9911 on one set and 0.9944 on another). The sweeps' own
-        figures are in the rows as well.
+        figures are in the rows as well. Returns TPE's wins, the ties and the rows.
         """
-        wins, rows = 0, []
+        wins, ties, rows = 0, 0, []
         for seed in race_seeds:
             # seed 0 of TPE is the task's own sweep when the trials match (it resumes)
             same = seed == 0 and args.race_trials == sweep_trials
@@ -219,6 +220,7 @@ def main() -> None:
                 for side, sw in (("tpe", tpe), ("random", rnd))
             }
             wins += final["tpe"] > final["random"]
+            ties += final["tpe"] == final["random"]  # e.g. both kept the same changes
             rows.append(
                 {
                     "seed": seed,
@@ -228,11 +230,16 @@ def main() -> None:
                 }
             )
             log.print(f"{task} race, seed {seed}: {rows[-1]}")
-        return wins, rows
+        return wins, ties, rows
 
     if "race" in parts:
-        wins, rows = race("digits", digits, args.digits_trials)
-        result |= {"tpe_vs_random_wins": wins, "race": rows, **_medians("race", rows)}
+        wins, ties, rows = race("digits", digits, args.digits_trials)
+        result |= {
+            "tpe_vs_random_wins": wins,
+            "tpe_vs_random_ties": ties,
+            "race": rows,
+            **_medians("race", rows),
+        }
         budgets["race"] = (
             f"digits, {digits.describe()} per experiment, {args.race_trials} trials/phase"
         )
@@ -255,9 +262,10 @@ def main() -> None:
 
     if "series-race" in parts:
         series = Budget(steps=args.series_steps)
-        wins, rows = race("series", series, args.series_trials)
+        wins, ties, rows = race("series", series, args.series_trials)
         result |= {
             "series_tpe_vs_random_wins": wins,
+            "series_tpe_vs_random_ties": ties,
             "series_race": rows,
             **_medians("series_race", rows),
         }
