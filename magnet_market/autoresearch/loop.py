@@ -31,6 +31,7 @@ from magnet_market.autoresearch.keep import confirm, decide, noise, screen, spre
 from magnet_market.autoresearch.ledger import Ledger, Record, Status
 from magnet_market.autoresearch.plot import plot_progress
 from magnet_market.autoresearch.proposers import (
+    SAMPLERS,
     CommandProposer,
     Ending,
     OptunaProposer,
@@ -91,7 +92,8 @@ class Settings:
         task: a task name (``tinylm``, ``digits``).
         budget: training seconds or steps of every experiment.
         trials_per_phase: experiments per phase (raise it to extend a finished run).
-        proposer: ``tpe`` (default), ``random``, or a command line of an external proposer.
+        proposer: ``tpe`` (default), ``gp``, ``random``, or a command line of an external
+            proposer.
         seed: first seed: the baseline runs seeds s, s+1, ...; candidates s, then s+1, ...
         threads: torch threads per experiment.
         timeout: seconds before an experiment is killed (default: ``experiment_timeout``).
@@ -528,7 +530,7 @@ class Autoresearch:
 
     def _make_proposer(self) -> Proposer:
         name = self.settings.proposer
-        if name in ("tpe", "random"):
+        if name in SAMPLERS:
             return OptunaProposer(
                 self.out_dir / "study.db",
                 self.task.direction,

@@ -2,6 +2,7 @@
 
 * :class:`OptunaProposer` with ``sampler="tpe"`` (default): Optuna's TPE sampler and median
   pruning on the intermediate evaluations (where the task prunes, ``recipes.PRUNING``);
+  ``sampler="gp"``: Optuna's Gaussian-process sampler (meant for few trials), same pruning;
   ``sampler="random"``: random search, no pruning (the baseline). One study per phase in a
   SQLite file, so a killed run resumes its samplers.
 * :class:`CommandProposer`: an external program (e.g. an LLM agent) reads the history as JSON on
@@ -38,6 +39,8 @@ from magnet_market.autoresearch.ledger import Record
 from magnet_market.autoresearch.space import ChoiceKnob, FloatKnob, Knob, Phase, SearchSpace
 
 Ending = Literal["complete", "pruned", "fail"]
+Sampler = Literal["tpe", "gp", "random"]
+SAMPLERS: tuple[Sampler, ...] = ("tpe", "gp", "random")
 _MAX_REPEATS = 20  # samples already tried before a phase counts as exhausted
 
 
@@ -99,12 +102,12 @@ class OptunaProposer:
 
     Args:
         storage: SQLite file of the studies.
-        sampler: ``tpe`` or ``random`` (never prunes).
-        prune: median pruning of ``tpe`` trials on their intermediate evaluations.
+        sampler: ``tpe``, ``gp`` or ``random`` (never prunes).
+        prune: median pruning of ``tpe`` and ``gp`` trials on their intermediate evaluations.
         seed: sampler seed (offset by the trials already in a study, so a resumed run does not
             replay its first proposals).
-        n_startup_trials: random trials before TPE models the phase (Optuna's default of 10 is
-            more than a short phase has).
+        n_startup_trials: random trials before TPE or the GP models the phase (Optuna's
+            default of 10 is more than a short phase has).
     """
 
     def __init__(
@@ -112,7 +115,7 @@ class OptunaProposer:
         storage: Path,
         direction: Direction,
         *,
-        sampler: Literal["tpe", "random"] = "tpe",
+        sampler: Sampler = "tpe",
         seed: int = 0,
         n_startup_trials: int = 2,
         prune: bool = True,
@@ -123,12 +126,16 @@ class OptunaProposer:
         self.sampler_name = sampler
         self.seed = seed
         self.n_startup_trials = n_startup_trials
-        self.prune = prune and sampler == "tpe"
+        self.prune = prune and sampler != "random"
         self._studies: dict[str, optuna.Study] = {}
 
     def _make_sampler(self, seed: int) -> optuna.samplers.BaseSampler:
         if self.sampler_name == "random":
             return optuna.samplers.RandomSampler(seed=seed)
+        if self.sampler_name == "gp":
+            return optuna.samplers.GPSampler(
+                seed=seed, n_startup_trials=self.n_startup_trials, warn_independent_sampling=False
+            )
         return optuna.samplers.TPESampler(seed=seed, n_startup_trials=self.n_startup_trials)
 
     def _study(self, ctx: ProposalContext, dists: dict[str, BaseDistribution]) -> optuna.Study:

@@ -119,8 +119,9 @@ def _config_table(config: dict) -> Table:
     "--proposer",
     default="tpe",
     show_default=True,
-    help="tpe (Optuna TPE; median pruning on tinylm), random, or a command that reads the "
-    'history as JSON on stdin and prints {"changes": {...}} on stdout.',
+    help="tpe (Optuna TPE; median pruning on tinylm), gp (Optuna's Gaussian process, same "
+    "pruning), random, or a command that reads the history as JSON on stdin and prints "
+    '{"changes": {...}} on stdout.',
 )
 @click.option(
     "--space",

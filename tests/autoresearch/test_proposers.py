@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from magnet_market.autoresearch import DEFAULTS, Record, SearchSpace
 from magnet_market.autoresearch.proposers import OptunaProposer, ProposalContext
 from magnet_market.autoresearch.recipes import PRUNING
@@ -59,11 +61,27 @@ def test_proposals_are_diffs_inside_the_phase_and_resume_does_not_replay(tmp_pat
 
 def test_pruning_follows_the_task_and_never_applies_to_random_search(tmp_path) -> None:
     assert PRUNING == {"tinylm": True, "digits": False, "series": False}
-    for name, sampler, prune in [("a", "tpe", True), ("b", "tpe", False), ("c", "random", True)]:
+    cases = [("a", "tpe", True), ("b", "tpe", False), ("c", "random", True), ("d", "gp", True)]
+    for name, sampler, prune in cases:
         proposer = OptunaProposer(tmp_path / f"{name}.db", "maximize", sampler=sampler, prune=prune)
         for i in range(3):  # two finished trials (the pruner's startup), then a poor curve
             p = proposer.propose(_ctx("lr"))
             value = 0.1 if i == 2 else 0.9
             pruned = any(proposer.should_prune(p, k, value) for k in range(1, 8))
             proposer.finish(p, "pruned" if pruned else "complete", None if pruned else 0.9)
-        assert pruned == (sampler == "tpe" and prune), (sampler, prune)
+        assert pruned == (sampler != "random" and prune), (sampler, prune)
+
+
+def test_the_gaussian_process_closes_in_on_a_smooth_optimum(tmp_path) -> None:
+    def metric(lr: float) -> float:  # best at lr = 0.006, the default's is 0.003
+        return 0.95 - math.log(lr / 6e-3) ** 2
+
+    proposer = OptunaProposer(tmp_path / "study.db", "maximize", sampler="gp", seed=0)
+    distances = []
+    for _ in range(8):
+        p = proposer.propose(_ctx("lr"))
+        lr = p.changes["optim.lr"]
+        distances.append(abs(math.log(lr / 6e-3)))
+        proposer.finish(p, "complete", metric(lr))
+    assert sum(distances[-4:]) < sum(distances[:4]) / 2  # modelled, not drawn at random
+    assert min(distances) < 0.1  # within 10 % of the optimum
