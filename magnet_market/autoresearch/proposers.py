@@ -21,7 +21,7 @@ import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, get_args
 
 import optuna
 from optuna.distributions import (
@@ -40,7 +40,7 @@ from magnet_market.autoresearch.space import ChoiceKnob, FloatKnob, Knob, Phase,
 
 Ending = Literal["complete", "pruned", "fail"]
 Sampler = Literal["tpe", "gp", "random"]
-SAMPLERS: tuple[Sampler, ...] = ("tpe", "gp", "random")
+SAMPLERS: tuple[Sampler, ...] = get_args(Sampler)
 _MAX_REPEATS = 20  # samples already tried before a phase counts as exhausted
 
 
