@@ -211,6 +211,11 @@ class Contributor(Role):
             say(f"round {round_}: autoresearch, {spec.search.trials} trials")
         runs = self.workdir / "autoresearch"  # one folder of runs: `magnet dashboard --runs`
         recipe = tune(spec, parent_path, runs / folder.name, seed)
+        if recipe.set_aside:
+            say(
+                f"round {round_}: the search folder held a search this version runs "
+                f"differently; moved it to {recipe.set_aside} and searched again"
+            )
         if recipe.experiments:
             kept = describe(recipe.changes) if recipe.changes else "the default recipe"
             say(

@@ -2,7 +2,10 @@
 
 Every experiment starts from the round's parent checkpoint and is scored on the task's own
 validation split (the one the coordinator judges with), so what is kept is what helps this
-round. The search folder is the run's state: a contributor restarted mid-search resumes it.
+round. The keep rule is the task's own (``recipes.DEFAULT_SEEDS``, ``DEFAULT_CONFIRM``): a
+round's experiments are short, so their seed-to-seed spread is wide and a lucky candidate is
+easy to keep. The search folder is the run's state: a contributor restarted mid-search resumes
+it.
 """
 
 from __future__ import annotations
@@ -10,8 +13,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from magnet_market.autoresearch import Autoresearch, Budget, Ledger, SearchSpace, Settings
+from magnet_market.autoresearch import (
+    Autoresearch,
+    Budget,
+    Ledger,
+    RunMismatchError,
+    SearchSpace,
+    Settings,
+)
 from magnet_market.autoresearch.config import Config, build, diff
+from magnet_market.autoresearch.recipes import DEFAULT_CONFIRM, DEFAULT_SEEDS
 from magnet_market.bitnet.train import TrainConfig
 from magnet_market.tasks.data import data_options
 from magnet_market.tasks.spec import TaskSpec
@@ -26,6 +37,7 @@ class Recipe:
     default_metric: float | None = None
     best_metric: float | None = None
     changes: Config | None = None
+    set_aside: Path | None = None  # an earlier version's search of this round, moved here
 
     def summary(self) -> dict[str, object]:
         """What the checkpoint's metadata records about the search."""
@@ -63,8 +75,10 @@ def search_budget(spec: TaskSpec) -> Budget:
 def tune(spec: TaskSpec, parent: Path, out_dir: Path, seed: int, threads: int = 1) -> Recipe:
     """Run the spec's search from ``parent`` (a train checkpoint) and return the best recipe.
 
-    ``seed`` seeds the baseline (seeds s, s+1, s+2) and the proposer; ``out_dir`` holds the
+    ``seed`` seeds the baseline (seeds s, s+1, ...) and the proposer; ``out_dir`` holds the
     ledger, so calling again with the same arguments resumes or returns the finished result.
+    A search there that this version would not run the same way (another budget or keep rule:
+    the contributor was upgraded mid-round) is moved aside, kept, and the search starts over.
     """
     default = spec.default_recipe()
     if not spec.search.trials:
@@ -78,8 +92,15 @@ def tune(spec: TaskSpec, parent: Path, out_dir: Path, seed: int, threads: int = 
         threads=threads,
         init=str(parent),
         data=data_options(spec),
+        seeds=DEFAULT_SEEDS[spec.kind],
+        confirm=DEFAULT_CONFIRM[spec.kind],
     )
-    best = Autoresearch(settings, out_dir, space=space, default=default).run()
+    set_aside = None
+    try:
+        best = Autoresearch(settings, out_dir, space=space, default=default).run()
+    except RunMismatchError:
+        set_aside = _set_aside(out_dir)
+        best = Autoresearch(settings, out_dir, space=space, default=default).run()
     records = Ledger(out_dir).records()
     return Recipe(
         best.config,
@@ -87,4 +108,13 @@ def tune(spec: TaskSpec, parent: Path, out_dir: Path, seed: int, threads: int = 
         default_metric=records[0].metric,
         best_metric=best.metric,
         changes=diff(default, best.config),
+        set_aside=set_aside,
     )
+
+
+def _set_aside(folder: Path) -> Path:
+    """Rename ``folder`` to the first free ``<name>.old-N`` beside it; returns the new path."""
+    n = 1
+    while (target := folder.with_name(f"{folder.name}.old-{n}")).exists():
+        n += 1
+    return folder.rename(target)

@@ -91,7 +91,7 @@ class Verification(_Strict):
 class Search(_Strict):
     """The contributor's autoresearch before each round's inner steps.
 
-    ``trials`` experiments (after a 3-seed baseline) from the round's parent, each training the
+    ``trials`` experiments (after a baseline) from the round's parent, each training the
     round's ``inner_steps``: the length the kept recipe is used at, since step-counted knobs
     (warmup, the schedule) tuned at one length do not carry to another. ``budget_seconds``
     trains each experiment for that many wall-clock seconds instead: cheaper when a round is

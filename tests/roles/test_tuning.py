@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from magnet_market.autoresearch import Budget
+import json
+
+from magnet_market.autoresearch import Budget, Ledger
 from magnet_market.bitnet.train import OptimConfig
-from magnet_market.tasks.spec import parse_spec
+from magnet_market.tasks.spec import base_checkpoint, parse_spec
 from magnet_market.tuning import plan, search_budget, tune
 
 SPEC = {"name": "d", "kind": "digits", "rounds": 1, "inner_steps": 5, "market": {"bounty": 1}}
@@ -42,3 +44,26 @@ def test_experiments_train_the_rounds_inner_steps_unless_the_spec_sets_seconds()
     assert search_budget(parse_spec(SPEC)) == Budget(steps=5)
     timed = parse_spec({**SPEC, "search": {"budget_seconds": 2.5}})
     assert search_budget(timed) == Budget(seconds=2.5)
+
+
+def test_a_search_of_another_version_is_set_aside_and_the_round_searches_again(tmp_path):
+    """A contributor upgraded mid-round finds a search it would run differently: it keeps it
+    beside the folder and starts over, instead of refusing to resume or mixing the two."""
+    parent = tmp_path / "parent.safetensors"
+    parent.write_bytes(base_checkpoint(parse_spec(SPEC)).to_bytes())
+    folder = tmp_path / "search"
+    timed = parse_spec({**SPEC, "search": {"trials": 1, "budget_seconds": 0.2}})
+    old = tune(timed, parent, folder, seed=1)
+    assert old.set_aside is None and old.experiments == 1
+    old_ledger = (folder / "results.tsv").read_text()
+
+    recipe = tune(parse_spec({**SPEC, "search": {"trials": 1}}), parent, folder, seed=1)
+    assert recipe.set_aside == tmp_path / "search.old-1"
+    assert (recipe.set_aside / "results.tsv").read_text() == old_ledger  # nothing lost
+    run = json.loads((folder / "run.json").read_text())
+    assert run["budget"] == {"seconds": None, "steps": 5}
+    # the market search keeps by the task's own rule: digits runs 6 seeds and confirms keeps
+    assert (run["seeds"], run["confirm"]) == (6, True)
+    assert len(Ledger(folder).records()[0].runs) == 6  # the baseline's runs
+    again = tune(parse_spec({**SPEC, "search": {"trials": 1}}), parent, folder, seed=1)
+    assert again.set_aside is None and again.config == recipe.config  # resumed: finished
