@@ -1,11 +1,14 @@
 """The experiment loop: a baseline, then phases of proposals, each kept only if it beats noise.
 
 Per phase, every other knob stays at the current best. An experiment is a diff against the
-current best, trained under the run's fixed budget with a fixed seed (then a second seed when it
-looks better; see ``keep.py``), in a child process (``runner.py``), so exceptions, NaN losses,
-timeouts and out-of-memory kills become ``crash`` rows and the loop goes on. The ledger
-(``ledger.py``) and the Optuna studies (``study.db``) are the run's state: running the same
-settings on the same folder resumes after the last finished experiment.
+current best, trained under the run's fixed budget on the best's seeds (same initialisation,
+same batches: ``Settings.seeds`` runs, the first alone deciding when there are two; then, with
+``Settings.confirm``, both again on fresh seeds; see ``keep.py``), in a child process
+(``runner.py``), so exceptions, NaN losses, timeouts and out-of-memory kills become ``crash``
+rows and the loop goes on. The ledger (``ledger.py``) and the Optuna studies (``study.db``) are
+the run's state: running the same settings on the same folder resumes after the last finished
+experiment. The ledger is written before the sampler hears the outcome, and the outputs after
+every experiment, so a kill at any point loses at most the experiment being run.
 """
 
 from __future__ import annotations
@@ -94,7 +97,8 @@ class Settings:
         trials_per_phase: experiments per phase (raise it to extend a finished run).
         proposer: ``tpe`` (default), ``gp``, ``random``, or a command line of an external
             proposer.
-        seed: first seed: the baseline runs seeds s, s+1, ...; candidates s, then s+1, ...
+        seed: first seed: the baseline runs seeds s, s+1, ...; a candidate runs the best's
+            seeds (after a confirmed keep, the fresh seeds it was confirmed on).
         threads: torch threads per experiment.
         timeout: seconds before an experiment is killed (default: ``experiment_timeout``).
         min_improvement: smallest gain worth keeping, even when the measured spread is smaller.
@@ -216,6 +220,8 @@ class Autoresearch:
         """Run every phase to ``trials_per_phase`` experiments; returns the best record."""
         self._claim_folder()
         records = self.ledger.records()
+        if records:  # killed between the ledger's fsync and the table's rewrite
+            self.ledger.write_tsv(records)
         try:
             with _FileLog(self.out_dir / "autoresearch.log"):
                 if not records:
@@ -230,6 +236,7 @@ class Autoresearch:
                             log.info("phase %s: nothing left to try", phase.name)
                             break
                         records.append(record)
+                        self.write_outputs(records)
         finally:
             if records:
                 self.write_outputs(records)
@@ -310,7 +317,6 @@ class Autoresearch:
         try:
             self._check_buildable(config, "the proposed configuration")
         except ConfigurationError as exc:
-            self.proposer.finish(proposal, "fail", None)
             record = self._record(
                 new_id,
                 best.id,
@@ -321,12 +327,19 @@ class Autoresearch:
                 proposal.changes,
                 [],
             )
-            return self._append(record, best)
-        return self._append(self._evaluate(new_id, phase, proposal, config, records), best)
+            scored = _Scored(record, "fail", None)
+        else:
+            scored = self._evaluate(new_id, phase, proposal, config, records)
+        # The ledger first: killed before the sampler hears it, the trial is failed on resume
+        # and may be proposed again; the other way round, a sampler could answer a repeat of
+        # an experiment the ledger never recorded.
+        self._append(scored.record, best)
+        self.proposer.finish(proposal, scored.ending, scored.value)
+        return scored.record
 
     def _evaluate(
         self, new_id: int, phase: Phase, proposal: Proposal, config: Config, records: list[Record]
-    ) -> Record:
+    ) -> _Scored:
         best = best_of(records)
         spreads = [v for r in records for v in r.spreads()]
         floor = self.settings.min_improvement
@@ -343,9 +356,8 @@ class Autoresearch:
 
         def finish(
             status: Status, why: str, ending: Ending, value: float | None, **scored: list
-        ) -> Record:
-            self.proposer.finish(proposal, ending, value)
-            return self._record(
+        ) -> _Scored:
+            record = self._record(
                 new_id,
                 best.id,
                 phase.name,
@@ -356,6 +368,7 @@ class Autoresearch:
                 outcomes,
                 **scored,
             )
+            return _Scored(record, ending, value)
 
         if first.status == "crash":
             return finish("crash", first.reason, "fail", None)
@@ -390,12 +403,13 @@ class Autoresearch:
             f"; fresh seeds {fresh}: {_fmt(confirm_runs)} vs the best's {_fmt(parent_runs)}: "
             f"{confirmed.explain()}"
         )
+        # What the sampler is told is the mean on the seeds the phase's other trials ran on.
         if confirmed.keep:
             return finish(
                 "keep",
                 why,
                 "complete",
-                sum(confirm_runs) / n,
+                mean,
                 seeds=fresh,
                 runs=confirm_runs,
                 screen_runs=runs,
@@ -406,7 +420,7 @@ class Autoresearch:
             "discard",
             why,
             "complete",
-            mean,  # what the sampler compares: runs on the seeds the phase's others ran
+            mean,
             seeds=[*seeds, *fresh],
             runs=[*runs, *confirm_runs],
             parent_runs=parent_runs,
@@ -559,6 +573,15 @@ class Autoresearch:
                 )
             return
         write_atomic(path, json.dumps(identity, indent=2, sort_keys=True) + "\n")
+
+
+@dataclass(frozen=True)
+class _Scored:
+    """An experiment's record, and how its trial ended for the sampler."""
+
+    record: Record
+    ending: Ending
+    value: float | None
 
 
 def best_of(records: list[Record]) -> Record:

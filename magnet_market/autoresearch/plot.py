@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
+from magnet_market._atomic import write_atomic
 from magnet_market.autoresearch.keep import Direction
 from magnet_market.autoresearch.ledger import Record
 
@@ -50,6 +52,7 @@ def plot_progress(records: list[Record], metric: str, direction: Direction, path
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize=8)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
+    png = io.BytesIO()
+    fig.savefig(png, format="png")
+    write_atomic(path, png.getvalue())  # the dashboard may read it while the run goes on
     return path

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import shlex
+import shutil
 import subprocess
 import warnings
 import zlib
@@ -33,7 +34,7 @@ from optuna.distributions import (
 from optuna.trial import FrozenTrial, TrialState
 
 from magnet_market.autoresearch.config import Config, describe, diff
-from magnet_market.autoresearch.errors import ProposalRejectedError
+from magnet_market.autoresearch.errors import ConfigurationError, ProposalRejectedError
 from magnet_market.autoresearch.keep import Direction
 from magnet_market.autoresearch.ledger import Record
 from magnet_market.autoresearch.space import ChoiceKnob, FloatKnob, Knob, Phase, SearchSpace
@@ -42,6 +43,8 @@ Ending = Literal["complete", "pruned", "fail"]
 Sampler = Literal["tpe", "gp", "random"]
 SAMPLERS: tuple[Sampler, ...] = get_args(Sampler)
 _MAX_REPEATS = 20  # samples already tried before a phase counts as exhausted
+_MAX_REPLY_BYTES = 1 << 20  # of an external proposer's reply: a proposal is a few knobs
+_MAX_NOTE = 300  # characters of its description kept in the ledger
 
 
 @dataclass
@@ -86,14 +89,19 @@ def _distribution(knob: Knob) -> BaseDistribution:
     return IntDistribution(knob.low, knob.high, log=knob.log)
 
 
-def _repeat_of(study: optuna.Study, params: dict[str, Any]) -> FrozenTrial | None:
-    """A finished (complete or pruned) trial with exactly these parameters, if any."""
+def _repeat_of(study: optuna.Study, params: dict[str, Any], parent: int) -> FrozenTrial | None:
+    """A finished (complete or pruned) trial with exactly these parameters on the same best.
+
+    Only on the same best: once another phase has kept a change (a run extended with more
+    trials per phase), the same parameters make another configuration, worth running.
+    """
     for t in study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED)):
-        if t.params == params:
+        if t.params == params and t.user_attrs.get(_PARENT) == parent:
             return t
     return None
 
 
+_PARENT = "parent"  # a trial's user attribute: the id of the best it changed
 _ENDING: dict[TrialState, Ending] = {TrialState.COMPLETE: "complete", TrialState.PRUNED: "pruned"}
 
 
@@ -130,6 +138,7 @@ class OptunaProposer:
         self._studies: dict[str, optuna.Study] = {}
 
     def _make_sampler(self, seed: int) -> optuna.samplers.BaseSampler:
+        seed %= 2**32  # the samplers' range; a contributor's seed plus a phase's hash exceeds it
         if self.sampler_name == "random":
             return optuna.samplers.RandomSampler(seed=seed)
         if self.sampler_name == "gp":
@@ -165,6 +174,7 @@ class OptunaProposer:
                     distributions=dists,
                     value=ctx.best.metric,
                     intermediate_values=dict(enumerate(ctx.best.curve, start=1)),
+                    user_attrs={_PARENT: ctx.best.id},
                 )
             )
         # per phase and per resume, so two phases over one knob do not replay the same samples
@@ -179,11 +189,12 @@ class OptunaProposer:
         study = self._study(ctx, dists)
         for _ in range(_MAX_REPEATS):
             trial = study.ask(fixed_distributions=dists)
+            trial.set_user_attr(_PARENT, ctx.best.id)
             changes = diff(ctx.best.config, {**ctx.best.config, **trial.params})
             if not changes:  # the current best again: its value is known
                 study.tell(trial, ctx.best.metric)
                 continue
-            earlier = _repeat_of(study, trial.params)
+            earlier = _repeat_of(study, trial.params, ctx.best.id)
             if earlier is None:
                 return Proposal(changes, describe(changes), trial)
             # tried before in this phase: give the sampler the same answer instead of a rerun
@@ -217,9 +228,17 @@ class CommandProposer:
     """
 
     def __init__(self, command: str, *, timeout: float = 120.0) -> None:
-        self.argv = shlex.split(command)
+        try:
+            self.argv = shlex.split(command)
+        except ValueError as exc:  # e.g. an unclosed quote
+            raise ConfigurationError(f"cannot split the proposer command: {exc}") from None
         if not self.argv:
-            raise ValueError("the proposer command is empty")
+            raise ConfigurationError("the proposer command is empty")
+        if shutil.which(self.argv[0]) is None:
+            raise ConfigurationError(
+                f"proposer {self.argv[0]!r} is neither a sampler ({', '.join(SAMPLERS)}) nor a "
+                "program found on PATH"
+            )
         self.timeout = timeout
 
     def request(self, ctx: ProposalContext) -> dict[str, Any]:
@@ -239,31 +258,50 @@ class CommandProposer:
         }
 
     def propose(self, ctx: ProposalContext) -> Proposal | None:
+        # Messages name the program only: its arguments may hold an API key, and every reason
+        # is written to the ledger, the log and the next request.
+        program = Path(self.argv[0]).name
         try:
             done = subprocess.run(
                 self.argv,
-                input=json.dumps(self.request(ctx)),
+                input=json.dumps(self.request(ctx)).encode(),
                 capture_output=True,
-                text=True,
                 timeout=self.timeout,
                 check=False,
             )
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise ProposalRejectedError(f"proposer command failed: {exc}") from None
-        if done.returncode != 0:
-            tail = done.stderr.strip().splitlines()[-1:] or [""]
+        except subprocess.TimeoutExpired:
             raise ProposalRejectedError(
-                f"proposer command exited with {done.returncode}: {tail[0][:200]}"
+                f"proposer {program} gave no reply within {self.timeout:g} s"
+            ) from None
+        except OSError as exc:
+            raise ProposalRejectedError(
+                f"proposer {program} did not start: {exc.strerror}"
+            ) from None
+        if done.returncode != 0:
+            tail = done.stderr.decode(errors="replace").strip().splitlines()[-1:] or [""]
+            raise ProposalRejectedError(
+                f"proposer {program} exited with {done.returncode}: {tail[0][:200]}"
+            )
+        if len(done.stdout) > _MAX_REPLY_BYTES:
+            raise ProposalRejectedError(
+                f"proposer reply is {len(done.stdout)} bytes; a proposal is a few knobs "
+                f"(at most {_MAX_REPLY_BYTES})"
             )
         try:
-            reply = json.loads(done.stdout)
-        except json.JSONDecodeError as exc:
+            reply = json.loads(done.stdout.decode())
+        except UnicodeDecodeError as exc:
+            raise ProposalRejectedError(f"proposer reply is not UTF-8 ({exc.reason})") from None
+        except (ValueError, RecursionError) as exc:  # not JSON, a too-long int, too deep
             raise ProposalRejectedError(f"proposer reply is not JSON ({exc})") from None
         if not isinstance(reply, dict) or "changes" not in reply:
             raise ProposalRejectedError('proposer reply needs a "changes" object')
         changes = reply["changes"]
         ctx.space.check_changes(changes, ctx.phase)
-        note = str(reply.get("description", "")).strip()
+        if not diff(ctx.best.config, {**ctx.best.config, **changes}):
+            raise ProposalRejectedError(
+                f"the proposed {describe(changes)} is the current best; its value is known"
+            )
+        note = str(reply.get("description", "")).strip()[:_MAX_NOTE]
         text = describe(changes) + (f" ({note})" if note else "")
         return Proposal(dict(changes), text)
 

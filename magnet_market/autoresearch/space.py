@@ -18,6 +18,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from magnet_market.autoresearch.errors import ProposalRejectedError, SearchSpaceError
 
 Value = bool | int | float | str
+_SHOWN = 80  # characters of a refused value quoted in its reason
+
+
+def show(value: Any) -> str:
+    """``repr`` of a proposed value, cut short: a reply may hold a huge string or number, and the
+    reason is written to the ledger, the log and the next proposer request."""
+    try:
+        text = repr(value)
+    except ValueError:  # an integer past Python's digit limit for str()
+        return f"<an int of about {value.bit_length() * 0.30103:.0f} digits>"
+    return text if len(text) <= _SHOWN else text[: _SHOWN - 3] + "..."
 
 
 class _Knob(BaseModel):
@@ -47,10 +58,12 @@ class FloatKnob(_RangeKnob):
 
     def reject_reason(self, value: Any) -> str | None:
         if isinstance(value, bool) or not isinstance(value, int | float):
-            return f"must be a number, got {value!r}"
-        if not math.isfinite(value) or not self.low <= value <= self.high:
-            return f"{value!r} is outside [{self.low}, {self.high}]"
-        return None
+            return f"must be a number, got {show(value)}"
+        try:
+            inside = math.isfinite(value) and self.low <= value <= self.high
+        except OverflowError:  # an integer too big for a float
+            inside = False
+        return None if inside else f"{show(value)} is outside [{self.low}, {self.high}]"
 
 
 class IntKnob(_RangeKnob):
@@ -62,9 +75,9 @@ class IntKnob(_RangeKnob):
 
     def reject_reason(self, value: Any) -> str | None:
         if isinstance(value, bool) or not isinstance(value, int):
-            return f"must be an integer, got {value!r}"
+            return f"must be an integer, got {show(value)}"
         if not self.low <= value <= self.high:
-            return f"{value} is outside [{self.low}, {self.high}]"
+            return f"{show(value)} is outside [{self.low}, {self.high}]"
         return None
 
 
@@ -83,7 +96,7 @@ class ChoiceKnob(_Knob):
     def reject_reason(self, value: Any) -> str | None:
         # type-strict: True is not 1 and 64.0 is not 64, as JSON round trips must not change a run
         if not any(type(value) is type(c) and value == c for c in self.choices):
-            return f"{value!r} is not one of {self.choices}"
+            return f"{show(value)} is not one of {self.choices}"
         return None
 
 
@@ -176,16 +189,16 @@ class SearchSpace(BaseModel):
         """Raise :class:`ProposalRejectedError` unless ``changes`` sets only ``phase``'s knobs."""
         if not isinstance(changes, dict) or not changes:
             raise ProposalRejectedError(
-                f"changes must be a non-empty JSON object of knob: value, got {changes!r}"
+                f"changes must be a non-empty JSON object of knob: value, got {show(changes)}"
             )
         for name, value in changes.items():
             if name not in self.knobs:
                 raise ProposalRejectedError(
-                    f"{name!r} is not a declared knob; declared: {sorted(self.knobs)}"
+                    f"{show(name)} is not a declared knob; declared: {sorted(self.knobs)}"
                 )
             if name not in phase.knobs:
                 raise ProposalRejectedError(
-                    f"phase {phase.name!r} sweeps only {phase.knobs}, not {name!r}"
+                    f"phase {phase.name!r} sweeps only {phase.knobs}, not {show(name)}"
                 )
             reason = self.knobs[name].reject_reason(value)
             if reason:

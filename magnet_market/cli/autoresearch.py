@@ -132,9 +132,11 @@ def _config_table(config: dict) -> Table:
 )
 @click.option(
     "--seed",
+    type=click.IntRange(min=0),
     default=0,
     show_default=True,
-    help="First seed; the baseline runs seeds s, s+1, ..., candidates s, s+1, ...",
+    help="First seed (and the samplers'): the baseline runs seeds s, s+1, ...; a candidate runs "
+    "the best's seeds (after a confirmed keep, the fresh ones it was confirmed on).",
 )
 @click.option(
     "--seeds",

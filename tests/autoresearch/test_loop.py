@@ -24,12 +24,13 @@ from magnet_market.autoresearch.errors import ConfigurationError
 from magnet_market.autoresearch.keep import improvement, spread
 
 
-def _assert_keep_rule_held(records: list[Record]) -> None:
+def _assert_keep_rule_held(records: list[Record]) -> int:
     """Each kept change beat its parent's mean over the same seeds by more than the mean spread
     measured so far, scaled to its number of runs, and, when confirmed, was better again on
     fresh seeds and beat that level over both seed sets pooled; every run of a candidate is in
-    its row."""
+    its row; one run alone means its seed lost to the parent's. Returns the rows checked."""
     by_id = {r.id: r for r in records}
+    checked = 0
 
     def beats(runs: list[float], reference: list[float], spreads: list[float]) -> bool:
         level = sum(spreads) / len(spreads) * math.sqrt(2 / len(runs)) if spreads else 0.0
@@ -42,10 +43,17 @@ def _assert_keep_rule_held(records: list[Record]) -> None:
         if n and r.status != "keep":
             screened, fresh = r.runs[:n], r.runs[n:]
         screened = screened or r.runs
-        if len(screened) < 2:
+        parent = by_id[r.parent].runs
+        if not screened:  # a crash or a refusal: nothing was scored
+            assert r.status == "crash" and r.metric is None, r.description
+            checked += 1
+            continue
+        if len(screened) == 1:  # the two-seed screen: its first seed did no better
+            assert r.status == "discard" and screened[0] <= parent[0], r.description
+            checked += 1
             continue
         earlier = [v for x in records[:i] for v in x.spreads()]
-        parent = by_id[r.parent].runs
+        checked += 1
         passed = beats(screened, parent, [*earlier, spread(screened)])
         if not n:
             assert (r.status == "keep") == passed, r.description
@@ -55,6 +63,7 @@ def _assert_keep_rule_held(records: list[Record]) -> None:
         spreads = [*earlier, *map(spread, (screened, fresh, r.parent_runs))]
         pooled = beats([*screened, *fresh], [*parent[:n], *r.parent_runs], spreads)
         assert (r.status == "keep") == (again and pooled), r.description
+    return checked
 
 
 def test_loop_runs_every_phase_and_writes_its_outputs(tmp_path, tiny_settings, tiny_space):
@@ -65,7 +74,7 @@ def test_loop_runs_every_phase_and_writes_its_outputs(tmp_path, tiny_settings, t
     assert [r.phase for r in records].count("width") <= 2  # a small choice phase may run dry
     assert [r.id for r in records] == list(range(len(records)))
     assert all(r.parent == b.id for r, b in zip(records[1:], _running_best(records), strict=False))
-    _assert_keep_rule_held(records)
+    assert _assert_keep_rule_held(records) == len(records) - 1
     assert best == [r for r in records if r.status == "keep"][-1]
     summary = json.loads((tmp_path / "best_config.json").read_text())
     assert summary["best_metric"] == best.metric and summary["config"] == best.config
@@ -150,6 +159,31 @@ def test_an_interrupted_run_resumes_its_ledger_and_studies(tmp_path, tiny_settin
     assert "RUNNING" not in states and "FAIL" in states
 
 
+class _KillAfterRecording(Observer):
+    """Interrupts the loop right after the first experiment reached the ledger."""
+
+    def recorded(self, record: Record, best: Record) -> None:
+        if record.id == 1:
+            raise KeyboardInterrupt
+
+
+def test_a_kill_after_the_ledger_write_leaves_outputs_and_no_answer_without_a_row(
+    tmp_path, tiny_settings, tiny_space
+):
+    """The ledger is written before the sampler hears the outcome: a trial the study counts as
+    finished always has its row, so a repeat is never answered from an unrecorded run."""
+    with pytest.raises(KeyboardInterrupt):
+        Autoresearch(
+            tiny_settings, tmp_path, space=tiny_space, observer=_KillAfterRecording()
+        ).run()
+    assert [r.id for r in Ledger(tmp_path).records()] == [0, 1]
+    with sqlite3.connect(tmp_path / "study.db") as db:
+        states = [s for (s,) in db.execute("select state from trials order by number")]
+    assert states == ["COMPLETE", "RUNNING"]  # the phase's start point, then experiment 1
+    assert json.loads((tmp_path / "best_config.json").read_text())["best_experiment"] in (0, 1)
+    assert len((tmp_path / "results.tsv").read_text().splitlines()) == 3  # header and two rows
+
+
 def test_resuming_with_other_settings_is_refused(tmp_path, tiny_settings, tiny_space):
     Autoresearch(
         dataclasses.replace(tiny_settings, trials_per_phase=1), tmp_path, space=tiny_space
@@ -180,7 +214,7 @@ def test_more_seeds_run_every_candidate_fully_and_lower_the_level(
     scored = [r for r in records[1:] if r.status != "crash"]
     assert scored and all(len(r.runs) == 4 for r in scored)  # no one-run screen
     assert all("seeds [0, 1, 2, 3]" in r.description for r in scored)
-    _assert_keep_rule_held(records)
+    assert _assert_keep_rule_held(records) == len(records) - 1
     assert not any(r.parent_runs for r in records)  # no confirmation unless asked for
     with pytest.raises(ConfigurationError, match="seeds must be >= 2"):
         Autoresearch(dataclasses.replace(tiny_settings, seeds=1), tmp_path / "other")
@@ -197,7 +231,7 @@ def test_confirmed_keeps_won_twice_and_later_candidates_pair_with_their_seeds(
     )
     Autoresearch(settings, tmp_path, space=tiny_space).run()
     records = Ledger(tmp_path).records()
-    _assert_keep_rule_held(records)
+    assert _assert_keep_rule_held(records) == len(records) - 1
     kept = records[1]
     assert kept.status == "keep" and kept.seeds == [3, 4, 5] and len(kept.screen_runs) == 3
     assert "fresh seeds [3, 4, 5]" in kept.description

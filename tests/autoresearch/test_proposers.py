@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 from magnet_market.autoresearch import DEFAULTS, Record, SearchSpace
@@ -85,3 +86,28 @@ def test_the_gaussian_process_closes_in_on_a_smooth_optimum(tmp_path) -> None:
         proposer.finish(p, "complete", metric(lr))
     assert sum(distances[-4:]) < sum(distances[:4]) / 2  # modelled, not drawn at random
     assert min(distances) < 0.1  # within 10 % of the optimum
+
+
+def test_any_seed_gives_a_sampler(tmp_path) -> None:
+    """A contributor's seed (its address plus the round) plus a phase's hash passes 2**32."""
+    for sampler in ("tpe", "gp", "random"):
+        proposer = OptunaProposer(
+            tmp_path / f"{sampler}.db", "maximize", sampler=sampler, seed=2**31 + 7
+        )
+        assert proposer.propose(_ctx("lr")) is not None
+        assert OptunaProposer(tmp_path / f"{sampler}-.db", "maximize", seed=-1).propose(
+            _ctx("width")
+        )
+
+
+def test_a_phase_tries_its_choices_again_on_a_new_best(tmp_path) -> None:
+    """Extending a finished run: a batch size tried on the narrow model is another
+    configuration on the wide one, so it is run, not answered from the old trial."""
+    proposer = OptunaProposer(tmp_path / "study.db", "maximize", seed=0)
+    first = proposer.propose(_ctx("width"))
+    proposer.finish(first, "complete", 0.9)
+    assert proposer.propose(_ctx("width")) is None
+    new_best = dataclasses.replace(BEST, id=7, config={**BEST.config, "optim.lr": 0.005})
+    ctx = dataclasses.replace(_ctx("width"), best=new_best, history=[BEST, new_best])
+    again = proposer.propose(ctx)
+    assert again is not None and again.changes == first.changes
