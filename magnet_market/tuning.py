@@ -53,16 +53,22 @@ class Recipe:
         return build(self.config, steps=steps, seconds=None, seed=seed)[1]
 
 
-def plan(spec: TaskSpec) -> tuple[SearchSpace, int]:
-    """The phases that share the spec's trials, and the trials each gets.
+def plan(spec: TaskSpec) -> SearchSpace:
+    """The phases that share the spec's trials, each with its share.
 
     With fewer trials than phases, the first phases get one each (the spaces order phases by
-    expected payoff: learning rate first); otherwise every phase gets an equal share.
+    expected payoff: learning rate first); otherwise every phase gets an equal share and the
+    first phases one more each, so the search runs exactly ``trials`` experiments.
     """
     space = spec.search_space()
     trials = spec.search.trials
-    subset = space.model_copy(update={"phases": space.phases[:trials]})  # still a valid space
-    return subset, max(1, trials // len(space.phases))
+    share, extra = divmod(trials, len(space.phases))
+    phases = [
+        phase.model_copy(update={"trials": share + (i < extra)})
+        for i, phase in enumerate(space.phases)
+        if share + (i < extra)
+    ]
+    return space.model_copy(update={"phases": phases})  # still a valid space
 
 
 def search_budget(spec: TaskSpec) -> Budget:
@@ -83,11 +89,10 @@ def tune(spec: TaskSpec, parent: Path, out_dir: Path, seed: int, threads: int = 
     default = spec.default_recipe()
     if not spec.search.trials:
         return Recipe(default)
-    space, per_phase = plan(spec)
     settings = Settings(
         task=spec.kind,
         budget=search_budget(spec),
-        trials_per_phase=per_phase,
+        trials_per_phase=1,  # each phase of the plan sets its own
         seed=seed % 2**31,
         threads=threads,
         init=str(parent),
@@ -95,6 +100,7 @@ def tune(spec: TaskSpec, parent: Path, out_dir: Path, seed: int, threads: int = 
         seeds=DEFAULT_SEEDS[spec.kind],
         confirm=DEFAULT_CONFIRM[spec.kind],
     )
+    space = plan(spec)
     set_aside = None
     try:
         best = Autoresearch(settings, out_dir, space=space, default=default).run()

@@ -217,7 +217,8 @@ class Autoresearch:
     # ------------------------------------------------------------------ public
 
     def run(self) -> Record:
-        """Run every phase to ``trials_per_phase`` experiments; returns the best record."""
+        """Run every phase to its trials (``trials_per_phase`` unless the phase sets them);
+        returns the best record."""
         self._claim_folder()
         records = self.ledger.records()
         if records:  # killed between the ledger's fsync and the table's rewrite
@@ -228,9 +229,8 @@ class Autoresearch:
                     records.append(self._baseline())
                 self._baseline_run_seconds = records[0].seconds / max(1, len(records[0].runs))
                 for phase in self.space.phases:
-                    while (
-                        sum(r.phase == phase.name for r in records) < self.settings.trials_per_phase
-                    ):
+                    trials = phase.trials or self.settings.trials_per_phase
+                    while sum(r.phase == phase.name for r in records) < trials:
                         record = self._experiment(phase, records)
                         if record is None:
                             log.info("phase %s: nothing left to try", phase.name)
@@ -559,7 +559,7 @@ class Autoresearch:
         path = self.out_dir / "run.json"
         identity = {
             **self.settings.identity(),
-            "space": self.space.model_dump(),
+            "space": self.space.model_dump(exclude_none=True),  # as before phases had trials
             "default": self.default,
         }
         if path.exists():

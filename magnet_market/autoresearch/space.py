@@ -104,12 +104,14 @@ Knob = Annotated[FloatKnob | IntKnob | ChoiceKnob, Field(discriminator="kind")]
 
 
 class Phase(BaseModel):
-    """A named group of knobs swept together."""
+    """A named group of knobs swept together, in ``trials`` experiments (None: the run's
+    trials per phase)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     knobs: list[str] = Field(min_length=1)
+    trials: int | None = Field(None, ge=1)
 
 
 class SearchSpace(BaseModel):
@@ -156,7 +158,8 @@ class SearchSpace(BaseModel):
         """This space minus the knobs starting with ``prefix`` (phases left empty are dropped)."""
         knobs = {k: v for k, v in self.knobs.items() if not k.startswith(prefix)}
         phases = [
-            {"name": p.name, "knobs": [k for k in p.knobs if k in knobs]} for p in self.phases
+            {**p.model_dump(exclude_none=True), "knobs": [k for k in p.knobs if k in knobs]}
+            for p in self.phases
         ]
         return SearchSpace.parse(
             {

@@ -19,6 +19,7 @@ from magnet_market.autoresearch import (
     Observer,
     Record,
     RunMismatchError,
+    SearchSpace,
 )
 from magnet_market.autoresearch.errors import ConfigurationError
 from magnet_market.autoresearch.keep import improvement, spread
@@ -270,3 +271,14 @@ def test_runs_side_by_side_in_one_process_keep_their_own_logs(tmp_path, tiny_set
     for folder in folders:
         text = (folder / "autoresearch.log").read_text()
         assert text.count(" INFO experiment ") == len(Ledger(folder).records()), text
+
+
+def test_a_phase_with_its_own_trials_runs_that_many(tmp_path, tiny_settings, tiny_space):
+    phases = [{"name": "lr", "knobs": ["optim.lr"], "trials": 2}]
+    space = SearchSpace.parse(
+        {**tiny_space.model_dump(), "phases": [*phases, tiny_space.phases[1].model_dump()]}
+    )
+    settings = dataclasses.replace(tiny_settings, trials_per_phase=1)
+    Autoresearch(settings, tmp_path, space=space).run()
+    phases_run = [r.phase for r in Ledger(tmp_path).records()[1:]]
+    assert phases_run == ["lr", "lr", "width"]

@@ -12,17 +12,19 @@ from magnet_market.tuning import plan, search_budget, tune
 SPEC = {"name": "d", "kind": "digits", "rounds": 1, "inner_steps": 5, "market": {"bounty": 1}}
 
 
-def _plan(trials: int) -> tuple[list[str], int]:
-    space, per_phase = plan(parse_spec({**SPEC, "search": {"trials": trials}}))
-    return [p.name for p in space.phases], per_phase
+def _plan(trials: int) -> list[tuple[str, int | None]]:
+    space = plan(parse_spec({**SPEC, "search": {"trials": trials}}))
+    return [(p.name, p.trials) for p in space.phases]
 
 
-def test_few_trials_go_to_the_first_phases_many_are_shared():
+def test_few_trials_go_to_the_first_phases_many_are_shared_to_the_last_one():
     all_phases = parse_spec(SPEC).search_space().phases
     assert len(all_phases) == 8 and not any("model." in k for p in all_phases for k in p.knobs)
-    assert _plan(2) == (["lr", "warmup"], 1)
-    names, per_phase = _plan(17)
-    assert names == [p.name for p in all_phases] and per_phase == 2
+    assert _plan(2) == [("lr", 1), ("warmup", 1)]
+    shares = _plan(17)  # 8 phases: 2 each, and the first one a third
+    assert [name for name, _ in shares] == [p.name for p in all_phases]
+    assert [n for _, n in shares] == [3, 2, 2, 2, 2, 2, 2, 2]
+    assert sum(n for _, n in _plan(15)) == 15
 
 
 def test_no_trials_trains_with_the_default_recipe(tmp_path):
