@@ -13,6 +13,7 @@ every experiment, so a kill at any point loses at most the experiment being run.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
@@ -353,6 +354,7 @@ class Autoresearch:
         seeds = best_seeds[:n]  # paired with the best: same init, same batches
         first = self._run(config, seeds[0], prune)
         outcomes = [first]
+        best_reruns: list[RunOutcome] = []  # the best on fresh seeds: this experiment's cost
 
         def finish(
             status: Status, why: str, ending: Ending, value: float | None, **scored: list
@@ -366,6 +368,7 @@ class Autoresearch:
                 config,
                 proposal.changes,
                 outcomes,
+                overhead=best_reruns,
                 **scored,
             )
             return _Scored(record, ending, value)
@@ -391,7 +394,7 @@ class Autoresearch:
             return finish(status, why, "complete", mean, seeds=seeds)
         # Confirmation: both again on seeds no one was selected on (keep.py).
         fresh = [max(best_seeds) + 1 + i for i in range(n)]
-        parent_runs, failed = self._best_on(best, fresh, records, outcomes)
+        parent_runs, failed = self._best_on(best, fresh, records, best_reruns)
         if not failed:
             failed = self._run_more(config, fresh, outcomes)
         if failed:
@@ -437,10 +440,10 @@ class Autoresearch:
         return ""
 
     def _best_on(
-        self, best: Record, seeds: list[int], records: list[Record], outcomes: list[RunOutcome]
+        self, best: Record, seeds: list[int], records: list[Record], reruns: list[RunOutcome]
     ) -> tuple[list[float], str]:
         """The best's runs on ``seeds``: from an earlier confirmation against it (runs are
-        deterministic per seed), or run now (their cost is this experiment's)."""
+        deterministic per seed), or run now (appended to ``reruns``)."""
         earlier = next(
             (r.parent_runs for r in records if r.parent == best.id and r.parent_runs), None
         )
@@ -448,7 +451,7 @@ class Autoresearch:
             return earlier, ""
         own: list[RunOutcome] = []
         failed = self._run_more(best.config, seeds, own)
-        outcomes.extend(own)
+        reruns.extend(own)
         return [o.metric for o in own if o.metric is not None], failed and f"the best's {failed}"
 
     # ------------------------------------------------------------------ helpers
@@ -491,14 +494,17 @@ class Autoresearch:
         runs: list[float] | None = None,
         screen_runs: list[float] | None = None,
         parent_runs: list[float] | None = None,
+        overhead: list[RunOutcome] | None = None,
     ) -> Record:
-        """A record of ``outcomes`` (every run it cost); its scored ``runs`` on ``seeds`` are
-        the outcomes' metrics unless given (a confirmation scores on its fresh seeds only)."""
+        """A record of ``outcomes`` (the configuration's runs); its scored ``runs`` on ``seeds``
+        are the outcomes' metrics unless given (a confirmation scores on its fresh seeds only).
+        ``overhead`` (the best re-run for a confirmation) counts in its time, not its memory."""
         if runs is None:
             runs = [o.metric for o in outcomes if o.status == "ok" and o.metric is not None]
         scored = runs if status != "crash" else []
         memory = [o.memory_mb for o in outcomes if o.memory_mb is not None]
-        cpu = [o.cpu_seconds for o in outcomes if o.cpu_seconds is not None]
+        cost = [*outcomes, *(overhead or [])]
+        cpu = [o.cpu_seconds for o in cost if o.cpu_seconds is not None]
         return Record(
             id=new_id,
             parent=parent,
@@ -512,7 +518,7 @@ class Autoresearch:
             spread=spread(scored) if len(scored) > 1 else None,
             curve=outcomes[0].curve if outcomes else [],
             memory_mb=max(memory) if memory else None,
-            seconds=sum(o.seconds for o in outcomes),
+            seconds=sum(o.seconds for o in cost),
             cpu_seconds=sum(cpu) if cpu else None,
             seeds=list(seeds or [])[: len(scored)],
             screen_runs=list(screen_runs or []),
@@ -562,9 +568,15 @@ class Autoresearch:
             "space": self.space.model_dump(exclude_none=True),  # as before phases had trials
             "default": self.default,
         }
+        if self.settings.init is not None:
+            # The checkpoint's content, not only its path: a file overwritten with the next
+            # round's parent would pair new candidates with the old weights' best.
+            with open(self.settings.init, "rb") as f:
+                identity["init_sha256"] = hashlib.file_digest(f, "sha256").hexdigest()
         if path.exists():
-            # folders from before --seeds and --confirm
+            # folders from before --seeds and --confirm, and before the checkpoint's hash
             found = {"seeds": 2, "confirm": False, **json.loads(path.read_text())}
+            found.setdefault("init_sha256", identity.get("init_sha256"))
             differ = sorted(k for k in identity if found.get(k) != identity[k])
             if differ:
                 raise RunMismatchError(
