@@ -14,6 +14,7 @@ Every proposal is checked against the search space before it is run.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import shlex
 import shutil
@@ -89,19 +90,26 @@ def _distribution(knob: Knob) -> BaseDistribution:
     return IntDistribution(knob.low, knob.high, log=knob.log)
 
 
-def _repeat_of(study: optuna.Study, params: dict[str, Any], parent: int) -> FrozenTrial | None:
-    """A finished (complete or pruned) trial with exactly these parameters on the same best.
+_BASE = "base"  # a trial's user attribute: a digest of its configuration outside the phase
 
-    Only on the same best: once another phase has kept a change (a run extended with more
-    trials per phase), the same parameters make another configuration, worth running.
-    """
+
+def _base_of(config: Config, knobs: list[str]) -> str:
+    """A digest of ``config`` outside ``knobs``: the same parameters on the same base are the
+    same configuration (a keep within the phase changes only the phase's own knobs)."""
+    rest = {k: v for k, v in config.items() if k not in knobs}
+    return hashlib.sha256(json.dumps(rest, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _repeat_of(study: optuna.Study, params: dict[str, Any], base: str) -> FrozenTrial | None:
+    """A finished (complete or pruned) trial of the same configuration: these parameters on
+    the same base. Once another phase has kept a change (a run extended with more trials per
+    phase), the same parameters make another configuration, worth running."""
     for t in study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED)):
-        if t.params == params and t.user_attrs.get(_PARENT) == parent:
+        if t.params == params and t.user_attrs.get(_BASE) == base:
             return t
     return None
 
 
-_PARENT = "parent"  # a trial's user attribute: the id of the best it changed
 _ENDING: dict[TrialState, Ending] = {TrialState.COMPLETE: "complete", TrialState.PRUNED: "pruned"}
 
 
@@ -174,7 +182,7 @@ class OptunaProposer:
                     distributions=dists,
                     value=ctx.best.metric,
                     intermediate_values=dict(enumerate(ctx.best.curve, start=1)),
-                    user_attrs={_PARENT: ctx.best.id},
+                    user_attrs={_BASE: _base_of(ctx.best.config, list(dists))},
                 )
             )
         # per phase and per resume, so two phases over one knob do not replay the same samples
@@ -187,14 +195,15 @@ class OptunaProposer:
     def propose(self, ctx: ProposalContext) -> Proposal | None:
         dists = {k: _distribution(ctx.space.knobs[k]) for k in ctx.phase.knobs}
         study = self._study(ctx, dists)
+        base = _base_of(ctx.best.config, ctx.phase.knobs)
         for _ in range(_MAX_REPEATS):
             trial = study.ask(fixed_distributions=dists)
-            trial.set_user_attr(_PARENT, ctx.best.id)
+            trial.set_user_attr(_BASE, base)
             changes = diff(ctx.best.config, {**ctx.best.config, **trial.params})
             if not changes:  # the current best again: its value is known
                 study.tell(trial, ctx.best.metric)
                 continue
-            earlier = _repeat_of(study, trial.params, ctx.best.id)
+            earlier = _repeat_of(study, trial.params, base)
             if earlier is None:
                 return Proposal(changes, describe(changes), trial)
             # tried before in this phase: give the sampler the same answer instead of a rerun

@@ -101,13 +101,19 @@ def test_any_seed_gives_a_sampler(tmp_path) -> None:
 
 
 def test_a_phase_tries_its_choices_again_on_a_new_best(tmp_path) -> None:
-    """Extending a finished run: a batch size tried on the narrow model is another
-    configuration on the wide one, so it is run, not answered from the old trial."""
+    """Extending a finished run: a width tried at one learning rate is another configuration
+    at another, so it is run, not answered from the old trial; a best that differs only in the
+    phase's own knob (a keep within the phase) makes the same configurations."""
     proposer = OptunaProposer(tmp_path / "study.db", "maximize", seed=0)
     first = proposer.propose(_ctx("width"))
     proposer.finish(first, "complete", 0.9)
     assert proposer.propose(_ctx("width")) is None
-    new_best = dataclasses.replace(BEST, id=7, config={**BEST.config, "optim.lr": 0.005})
-    ctx = dataclasses.replace(_ctx("width"), best=new_best, history=[BEST, new_best])
-    again = proposer.propose(ctx)
+
+    def on(best: Record) -> ProposalContext:
+        return dataclasses.replace(_ctx("width"), best=best, history=[BEST, best])
+
+    kept_width = dataclasses.replace(BEST, id=3, config={**BEST.config, **first.changes})
+    assert proposer.propose(on(kept_width)) is None  # 128 on it is the baseline: known
+    other_lr = dataclasses.replace(BEST, id=7, config={**BEST.config, "optim.lr": 0.005})
+    again = proposer.propose(on(other_lr))
     assert again is not None and again.changes == first.changes
