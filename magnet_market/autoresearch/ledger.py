@@ -56,11 +56,6 @@ class Record:
     screen_runs: list[float] = field(default_factory=list)
     parent_runs: list[float] = field(default_factory=list)
 
-    def spreads(self) -> list[float]:
-        """Every run-to-run spread this experiment measured (one per set of seed runs)."""
-        sets = (self.runs, self.screen_runs, self.parent_runs)
-        return [spread(runs) for runs in sets if len(runs) > 1]
-
     def tsv_row(self) -> str:
         cells = (
             str(self.id),
@@ -72,6 +67,23 @@ class Record:
             " ".join(self.description.split()),  # no tabs or newlines inside a cell
         )
         return "\t".join(cells)
+
+
+def measured_spreads(records: list[Record]) -> list[float]:
+    """Every run-to-run spread the records measured, one per set of seed runs.
+
+    The best's runs on a confirmation's fresh seeds are run once and then reused by each later
+    confirmation against the same best (``parent_runs``): they count once, or that one
+    configuration's spread would weigh as often as it was confirmed against.
+    """
+    out, confirmed_against = [], set()
+    for r in records:
+        sets = [r.runs, r.screen_runs]
+        if r.parent_runs and r.parent not in confirmed_against:
+            confirmed_against.add(r.parent)
+            sets.append(r.parent_runs)
+        out += [spread(runs) for runs in sets if len(runs) > 1]
+    return out
 
 
 class Ledger:

@@ -32,7 +32,7 @@ from magnet_market.autoresearch.errors import (
 )
 from magnet_market.autoresearch.evaluate import Budget, task_definition
 from magnet_market.autoresearch.keep import confirm, decide, noise, screen, spread
-from magnet_market.autoresearch.ledger import Ledger, Record, Status
+from magnet_market.autoresearch.ledger import Ledger, Record, Status, measured_spreads
 from magnet_market.autoresearch.plot import plot_progress
 from magnet_market.autoresearch.proposers import (
     SAMPLERS,
@@ -342,7 +342,7 @@ class Autoresearch:
         self, new_id: int, phase: Phase, proposal: Proposal, config: Config, records: list[Record]
     ) -> _Scored:
         best = best_of(records)
-        spreads = [v for r in records for v in r.spreads()]
+        spreads = measured_spreads(records)
         floor = self.settings.min_improvement
         n = self.settings.seeds
 

@@ -23,6 +23,7 @@ from magnet_market.autoresearch import (
 )
 from magnet_market.autoresearch.errors import ConfigurationError
 from magnet_market.autoresearch.keep import improvement, spread
+from magnet_market.autoresearch.ledger import measured_spreads
 
 
 def _assert_keep_rule_held(records: list[Record]) -> int:
@@ -53,7 +54,7 @@ def _assert_keep_rule_held(records: list[Record]) -> int:
             assert r.status == "discard" and screened[0] <= parent[0], r.description
             checked += 1
             continue
-        earlier = [v for x in records[:i] for v in x.spreads()]
+        earlier = measured_spreads(records[:i])
         checked += 1
         passed = beats(screened, parent, [*earlier, spread(screened)])
         if not n:

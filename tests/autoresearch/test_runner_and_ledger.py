@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from magnet_market.autoresearch import DEFAULTS, Budget, Ledger, Record
+from magnet_market.autoresearch.ledger import measured_spreads
 from magnet_market.autoresearch.runner import run_isolated
 
 from .conftest import TINY_BUDGET
@@ -76,3 +77,19 @@ def test_ledger_appends_writes_tsv_and_drops_a_torn_last_line(tmp_path) -> None:
     assert [r.id for r in ledger.records()] == [0, 1, 2]
     ledger.append(_record(3))
     assert [r.id for r in Ledger(tmp_path).records()] == [0, 1, 2, 3]
+
+
+def test_the_best_s_reused_fresh_seed_runs_count_once_in_the_noise() -> None:
+    def row(i: int, parent: int | None, status: str, runs: list[float], **more) -> Record:
+        return Record(i, parent, "lr", status, "", {}, runs=runs, **more)
+
+    best_fresh = [0.90, 0.94]  # run once, for the first confirmation against the baseline
+    records = [
+        row(0, None, "keep", [0.90, 0.92, 0.91]),
+        row(1, 0, "discard", [0.93, 0.95, 0.80, 0.86], parent_runs=best_fresh),
+        row(2, 0, "discard", [0.92, 0.96, 0.84, 0.90], parent_runs=best_fresh),
+        row(3, 0, "keep", [0.97, 0.99], screen_runs=[0.95, 0.97], parent_runs=best_fresh),
+    ]
+    spreads = measured_spreads(records)
+    assert len(spreads) == 6  # baseline, rows 1 and 2, row 3's two sets, the best's once
+    assert spreads.count(measured_spreads([row(9, None, "keep", best_fresh)])[0]) == 1
