@@ -131,20 +131,22 @@ class Settings:
     seeds: int = 2
     confirm: bool = False
 
-    def experiment_timeout(self, baseline_run_seconds: float | None = None) -> float:
+    def experiment_timeout(self, kept_run_seconds: float | None = None) -> float:
         """Seconds before a run is killed as hung: ``timeout``, else from the budget.
 
         A step budget's run time is unknown until the baseline has run (a market round's
-        inner steps may take an hour), so the baseline gets an hour and later runs ten times
-        the baseline's run: a bigger batch or a wider model multiplies a step's cost.
+        inner steps may take an hour), so the baseline gets an hour. Later runs get 20 times
+        the slowest kept configuration's run (``kept_run_seconds``): one phase can multiply a
+        step's cost that much (tinylm's width 64 -> 256 is 16 times the matmul work; at 10
+        times the baseline's run, a d_model=256 run at batch 64 was killed as hung).
         """
         if self.timeout is not None:
             return self.timeout
         if self.budget.seconds is not None:
             return 3 * self.budget.seconds + 60  # evaluation and process start on top
-        if baseline_run_seconds is None:
+        if kept_run_seconds is None:
             return 3600.0
-        return 10 * baseline_run_seconds + 60
+        return 20 * kept_run_seconds + 60
 
     def identity(self) -> dict:
         """What must match to resume a run (the rest may change between sessions)."""
@@ -212,7 +214,7 @@ class Autoresearch:
         self._check_buildable(self.default, "the starting configuration")
         self.observer = observer or Observer()
         self.ledger = Ledger(self.out_dir)
-        self._baseline_run_seconds: float | None = None  # known once the baseline has run
+        self._kept_run_seconds: float | None = None  # known once the baseline has run
         self.proposer = self._make_proposer()
 
     # ------------------------------------------------------------------ public
@@ -228,7 +230,7 @@ class Autoresearch:
             with _FileLog(self.out_dir / "autoresearch.log"):
                 if not records:
                     records.append(self._baseline())
-                self._baseline_run_seconds = records[0].seconds / max(1, len(records[0].runs))
+                self._kept_run_seconds = _slowest_run(records)
                 for phase in self.space.phases:
                     trials = phase.trials or self.settings.trials_per_phase
                     while sum(r.phase == phase.name for r in records) < trials:
@@ -238,6 +240,8 @@ class Autoresearch:
                             break
                         records.append(record)
                         self.write_outputs(records)
+                        if record.status == "keep":
+                            self._kept_run_seconds = _slowest_run(records)
         finally:
             if records:
                 self.write_outputs(records)
@@ -473,7 +477,7 @@ class Autoresearch:
             config,
             self.settings.budget,
             seed,
-            timeout=self.settings.experiment_timeout(self._baseline_run_seconds),
+            timeout=self.settings.experiment_timeout(self._kept_run_seconds),
             threads=self.settings.threads,
             should_prune=prune,
             init=self.settings.init,
@@ -594,6 +598,15 @@ class _Scored:
     record: Record
     ending: Ending
     value: float | None
+
+
+def _slowest_run(records: list[Record]) -> float:
+    """The longest seconds per run of a kept configuration (a keep's time includes the runs it
+    was screened on, and the best's re-runs for its confirmation: an over- not an
+    under-estimate)."""
+    return max(
+        r.seconds / max(1, len(r.runs) + len(r.screen_runs)) for r in records if r.status == "keep"
+    )
 
 
 def best_of(records: list[Record]) -> Record:

@@ -164,7 +164,7 @@ def _config_table(config: dict) -> Table:
     default=None,
     help=(
         "Seconds before a run is killed (default: 3 x the seconds budget + 60; for a step "
-        "budget 10 x the baseline's run + 60, and an hour for the baseline)."
+        "budget 20 x the slowest kept configuration's run + 60, and an hour for the baseline)."
     ),
 )
 @click.option(

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from magnet_market.autoresearch import DEFAULTS, Budget, Settings
+from magnet_market.autoresearch import DEFAULTS, Budget, Record, Settings
 from magnet_market.autoresearch.config import apply, build, describe, diff, flatten
 from magnet_market.autoresearch.keep import confirm, decide, improvement, noise, screen, spread
+from magnet_market.autoresearch.loop import _slowest_run
 from magnet_market.bitnet import ClassifierConfig, OptimConfig
 
 
@@ -86,9 +87,30 @@ def test_confirm_needs_a_fresh_gain_and_a_pooled_gain_above_the_level() -> None:
     assert not small.keep and small.fresh_gain > 0 and small.gain < 0.02
 
 
-def test_a_step_budget_times_out_runs_from_the_baselines_speed() -> None:
+def test_a_step_budget_times_out_runs_from_the_slowest_kept_speed() -> None:
     steps = Settings("digits", Budget(steps=30))
     assert steps.experiment_timeout() == 3600  # the baseline: its speed is not known yet
-    assert steps.experiment_timeout(baseline_run_seconds=2.0) == 80
+    assert steps.experiment_timeout(kept_run_seconds=2.0) == 100
     assert Settings("digits", Budget(seconds=5)).experiment_timeout(2.0) == 75
     assert Settings("digits", Budget(steps=30), timeout=9).experiment_timeout(2.0) == 9
+
+
+def test_the_timeout_follows_the_slowest_kept_configuration() -> None:
+    """After a keep of a bigger batch, runs of the next phases may take that long too."""
+
+    def row(status: str, seconds: float, runs: int, screened: int = 0) -> Record:
+        return Record(
+            0,
+            None,
+            "x",
+            status,
+            "",
+            {},
+            runs=[0.5] * runs,
+            screen_runs=[0.5] * screened,
+            seconds=seconds,
+        )
+
+    baseline, slow_discard = row("keep", 30.0, 3), row("discard", 900.0, 2)
+    assert _slowest_run([baseline, slow_discard]) == 10.0  # a discard sets nothing
+    assert _slowest_run([baseline, slow_discard, row("keep", 480.0, 2, screened=2)]) == 120.0
