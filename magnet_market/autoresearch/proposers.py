@@ -14,7 +14,6 @@ Every proposal is checked against the search space before it is run.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import shlex
 import shutil
@@ -90,22 +89,15 @@ def _distribution(knob: Knob) -> BaseDistribution:
     return IntDistribution(knob.low, knob.high, log=knob.log)
 
 
-_BASE = "base"  # a trial's user attribute: a digest of its configuration outside the phase
+def _repeat_of(study: optuna.Study, params: dict[str, Any]) -> FrozenTrial | None:
+    """A finished (complete or pruned) trial of the phase with exactly these parameters.
 
-
-def _base_of(config: Config, knobs: list[str]) -> str:
-    """A digest of ``config`` outside ``knobs``: the same parameters on the same base are the
-    same configuration (a keep within the phase changes only the phase's own knobs)."""
-    rest = {k: v for k, v in config.items() if k not in knobs}
-    return hashlib.sha256(json.dumps(rest, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def _repeat_of(study: optuna.Study, params: dict[str, Any], base: str) -> FrozenTrial | None:
-    """A finished (complete or pruned) trial of the same configuration: these parameters on
-    the same base. Once another phase has kept a change (a run extended with more trials per
-    phase), the same parameters make another configuration, worth running."""
+    The parameters alone, not the rest of the configuration: a resumed run must end each
+    phase where the uninterrupted one would, and a phase that ran dry stays dry even when a
+    later phase has since changed the best.
+    """
     for t in study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED)):
-        if t.params == params and t.user_attrs.get(_BASE) == base:
+        if t.params == params:
             return t
     return None
 
@@ -182,7 +174,6 @@ class OptunaProposer:
                     distributions=dists,
                     value=ctx.best.metric,
                     intermediate_values=dict(enumerate(ctx.best.curve, start=1)),
-                    user_attrs={_BASE: _base_of(ctx.best.config, list(dists))},
                 )
             )
         # per phase and per resume, so two phases over one knob do not replay the same samples
@@ -195,15 +186,13 @@ class OptunaProposer:
     def propose(self, ctx: ProposalContext) -> Proposal | None:
         dists = {k: _distribution(ctx.space.knobs[k]) for k in ctx.phase.knobs}
         study = self._study(ctx, dists)
-        base = _base_of(ctx.best.config, ctx.phase.knobs)
         for _ in range(_MAX_REPEATS):
             trial = study.ask(fixed_distributions=dists)
-            trial.set_user_attr(_BASE, base)
             changes = diff(ctx.best.config, {**ctx.best.config, **trial.params})
             if not changes:  # the current best again: its value is known
                 study.tell(trial, ctx.best.metric)
                 continue
-            earlier = _repeat_of(study, trial.params, base)
+            earlier = _repeat_of(study, trial.params)
             if earlier is None:
                 return Proposal(changes, describe(changes), trial)
             # tried before in this phase: give the sampler the same answer instead of a rerun

@@ -100,20 +100,15 @@ def test_any_seed_gives_a_sampler(tmp_path) -> None:
         )
 
 
-def test_a_phase_tries_its_choices_again_on_a_new_best(tmp_path) -> None:
-    """Extending a finished run: a width tried at one learning rate is another configuration
-    at another, so it is run, not answered from the old trial; a best that differs only in the
-    phase's own knob (a keep within the phase) makes the same configurations."""
+def test_a_dry_phase_stays_dry_on_resume_after_the_best_moved(tmp_path) -> None:
+    """A resumed run ends each phase where the uninterrupted one did: it revisits the earlier
+    phases (their trials are counted), and one that ran dry must not run again on the best a
+    later phase kept since."""
     proposer = OptunaProposer(tmp_path / "study.db", "maximize", seed=0)
     first = proposer.propose(_ctx("width"))
     proposer.finish(first, "complete", 0.9)
     assert proposer.propose(_ctx("width")) is None
-
-    def on(best: Record) -> ProposalContext:
-        return dataclasses.replace(_ctx("width"), best=best, history=[BEST, best])
-
-    kept_width = dataclasses.replace(BEST, id=3, config={**BEST.config, **first.changes})
-    assert proposer.propose(on(kept_width)) is None  # 128 on it is the baseline: known
-    other_lr = dataclasses.replace(BEST, id=7, config={**BEST.config, "optim.lr": 0.005})
-    again = proposer.propose(on(other_lr))
-    assert again is not None and again.changes == first.changes
+    later_best = dataclasses.replace(BEST, id=7, config={**BEST.config, "optim.lr": 0.005})
+    resumed = OptunaProposer(tmp_path / "study.db", "maximize", seed=0)
+    ctx = dataclasses.replace(_ctx("width"), best=later_best, history=[BEST, later_best])
+    assert resumed.propose(ctx) is None
