@@ -100,13 +100,13 @@ def tune(spec: TaskSpec, parent: Path, out_dir: Path, seed: int, threads: int = 
         seeds=DEFAULT_SEEDS[spec.kind],
         confirm=DEFAULT_CONFIRM[spec.kind],
     )
-    space = plan(spec)
+    loop = Autoresearch(settings, out_dir, space=plan(spec), default=default)
     set_aside = None
     try:
-        best = Autoresearch(settings, out_dir, space=space, default=default).run()
-    except RunMismatchError:
+        best = loop.run()
+    except RunMismatchError:  # refused before anything ran: the same loop starts over
         set_aside = _set_aside(out_dir)
-        best = Autoresearch(settings, out_dir, space=space, default=default).run()
+        best = loop.run()
     records = Ledger(out_dir).records()
     return Recipe(
         best.config,

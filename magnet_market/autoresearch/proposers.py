@@ -188,7 +188,7 @@ class OptunaProposer:
         study = self._study(ctx, dists)
         for _ in range(_MAX_REPEATS):
             trial = study.ask(fixed_distributions=dists)
-            changes = diff(ctx.best.config, {**ctx.best.config, **trial.params})
+            changes = diff(ctx.best.config, trial.params)
             if not changes:  # the current best again: its value is known
                 study.tell(trial, ctx.best.metric)
                 continue
@@ -295,7 +295,7 @@ class CommandProposer:
             raise ProposalRejectedError('proposer reply needs a "changes" object')
         changes = reply["changes"]
         ctx.space.check_changes(changes, ctx.phase)
-        if not diff(ctx.best.config, {**ctx.best.config, **changes}):
+        if not diff(ctx.best.config, changes):
             raise ProposalRejectedError(
                 f"the proposed {describe(changes)} is the current best; its value is known"
             )
