@@ -22,6 +22,7 @@ import httpx
 from magnet_market.chain.accounts import DEVNET_MNEMONIC
 from magnet_market.chain.errors import DevnetError
 from magnet_market.config import DEVNET_CHAIN_ID
+from magnet_market.processes import spawn, stop_child
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,7 +47,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 class Devnet:
-    """An anvil process bound to 127.0.0.1.
+    """An anvil process bound to 127.0.0.1 that stops with this one, however it stops.
 
     Args:
         port: TCP port; a free one when ``None``.
@@ -105,19 +106,24 @@ class Devnet:
         if self._process is not None:
             raise DevnetError("devnet already started")
         with self.log_path.open("ab") as log:
-            self._process = subprocess.Popen(
+            self._process = spawn(
                 self.command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
             )
+        try:
+            self._wait_ready(self._process)
+        except BaseException:  # a timeout, or a signal while starting: no half-started anvil
+            self.stop()
+            raise
+        return self
+
+    def _wait_ready(self, process: subprocess.Popen[bytes]) -> None:
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise DevnetError(
-                    f"anvil exited with {self._process.returncode}: {self.log_tail()}"
-                )
+            if process.poll() is not None:
+                raise DevnetError(f"anvil exited with {process.returncode}: {self.log_tail()}")
             if self._answers():
-                return self
+                return
             time.sleep(0.05)
-        self.stop()
         raise DevnetError(f"anvil did not answer on {self.url} within {self.startup_timeout}s")
 
     def stop(self) -> None:
@@ -128,12 +134,7 @@ class Devnet:
         process, self._process = self._process, None
         if process is None or process.poll() is not None:
             return
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+        stop_child(process, signal.SIGINT)
         self.log_path.unlink(missing_ok=True)
 
     @property

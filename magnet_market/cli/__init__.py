@@ -8,6 +8,7 @@ import click
 
 from magnet_market import __version__
 from magnet_market.errors import MagnetError
+from magnet_market.processes import exit_on_signals
 
 
 class MagnetGroup(click.Group):
@@ -24,6 +25,8 @@ class MagnetGroup(click.Group):
 @click.version_option(__version__, prog_name="magnet")
 def main() -> None:
     """MAGNET Market: train BitNet models for on-chain bounties."""
+    # SIGTERM/SIGHUP unwind like Ctrl-C, so every command's nodes and child processes stop.
+    click.get_current_context().with_resource(exit_on_signals())
 
 
 def _register() -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import time
@@ -24,6 +23,7 @@ from pathlib import Path
 
 import httpx
 
+from magnet_market.processes import spawn, stop_child
 from magnet_market.storage.errors import StorageError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -44,7 +44,8 @@ def _free_port() -> int:
 
 
 class DevNode:
-    """Start with ``with DevNode(tmp_dir) as node: KuboStore(node.api_url)``.
+    """Start with ``with DevNode(tmp_dir) as node: KuboStore(node.api_url)``; the daemon stops
+    with this process, however it stops.
 
     Args:
         workdir: an empty folder for the repository and the daemon log.
@@ -97,22 +98,24 @@ class DevNode:
         self.workdir.mkdir(parents=True, exist_ok=True)
         config = self.workdir / "config.json"
         config.write_text(json.dumps(self._config()))
-        init = subprocess.run(
+        init = spawn(
             [str(self.binary), "init", "--emptyRepo", "--defaultConfig", str(config)],
             env=self._env(),
-            capture_output=True,
-            timeout=self.startup_timeout,
-            check=False,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
+        try:
+            _, init_errors = init.communicate(timeout=self.startup_timeout)
+        finally:
+            stop_child(init)
         if init.returncode != 0:
-            raise DevNodeError(f"jsipfs init failed: {init.stderr.decode(errors='replace')}")
+            raise DevNodeError(f"jsipfs init failed: {init_errors.decode(errors='replace')}")
         with self.log_path.open("wb") as log:
-            self._proc = subprocess.Popen(
+            self._proc = spawn(
                 [str(self.binary), "daemon", "--offline", "--enable-preload=false"],
                 env=self._env(),
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group, so stop() reaches children
             )
         try:
             self._wait_ready()
@@ -140,14 +143,8 @@ class DevNode:
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM the daemon's process group, then SIGKILL it if it lingers."""
         proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout)
+        if proc is not None:
+            stop_child(proc, timeout=timeout)
 
     def __enter__(self) -> DevNode:
         self.start()
