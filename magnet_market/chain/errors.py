@@ -1,20 +1,20 @@
-"""Chain-layer errors, including one named exception per custom error of the contract.
+"""Chain-layer errors, including one declared exception per custom error of the contract.
 
-A revert of ``MagnetMarket`` surfaces as a subclass of :class:`ContractRevertError` named after
+A revert of ``MagnetMarket`` surfaces as the subclass of :class:`ContractRevertError` named after
 the Solidity error (``TaskNotFound``, ``ClaimWrongBond``, ...), carrying its decoded fields in
-``.fields`` and the raw revert data in ``.data``. The classes are built from the committed ABI,
-so a new error in ``IMagnetMarket.sol`` needs no Python edit::
+``.fields`` and the raw revert data in ``.data``. Every error of the committed ABI has a class
+here (a test fails when the ABI and this module disagree), so editors and type checkers see them::
 
     from magnet_market.chain.errors import ClaimWrongBond
     try:
-        client.claim(task_id, value=1)
+        client.claim(task_id, bond=1)
     except ClaimWrongBond as e:
         print(e.fields["required"])
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, Final, NamedTuple
 
 from eth_abi import decode as abi_decode
 from eth_utils import keccak, to_checksum_address
@@ -71,6 +71,166 @@ class UnknownRevertError(ContractRevertError):
     """Revert data that matches no known error selector (or no data at all)."""
 
 
+# ───────────────────────────────────────── Solidity's built-in errors
+
+
+class Error(ContractRevertError):
+    """``require(cond, "message")`` or ``revert("message")``, e.g. in a contract receiving ether."""
+
+
+class Panic(ContractRevertError):
+    """A Solidity panic (failed ``assert``, arithmetic overflow, ...), with its ``code``."""
+
+
+# ───────────────────────────────────────── IMagnetMarket.sol: tasks and escrow
+
+
+class TaskNotFound(ContractRevertError):
+    """Any call naming a task id that was never created."""
+
+
+class TaskNotOpen(ContractRevertError):
+    """A fund, claim, commit, reveal, post, challenge, slash or close of a closed task."""
+
+
+class TaskInvalidParameter(ContractRevertError):
+    """``createTask`` got ``parameter`` out of bounds (or ``postRound`` credits with no root)."""
+
+
+class TaskNotClosed(ContractRevertError):
+    """``claimRefund`` or ``releaseBond`` before the task is closed."""
+
+
+class TaskNotCoordinator(ContractRevertError):
+    """``postRound`` or ``slash`` from a ``caller`` other than the task's coordinator."""
+
+
+class TaskNotClosable(ContractRevertError):
+    """``closeTask`` while a challenge is pending or possible, or rounds are still due in time."""
+
+
+class EscrowZeroAmount(ContractRevertError):
+    """``createTask`` or ``fund`` sent no value."""
+
+
+class EscrowInsufficientFunds(ContractRevertError):
+    """``postRound`` credits over the round's escrow share, or a reward claim over what is left."""
+
+
+# ───────────────────────────────────────── IMagnetMarket.sol: slots, submissions, challenges
+
+
+class ClaimWrongBond(ContractRevertError):
+    """``claim`` sent a value (``sent``) other than the task's claim bond (``required``)."""
+
+
+class ClaimAlreadyJoined(ContractRevertError):
+    """``claim`` by a ``contributor`` that already holds a slot in the task."""
+
+
+class ClaimTaskFull(ContractRevertError):
+    """``claim`` when all ``maxContributors`` slots of the task are taken."""
+
+
+class ClaimNotContributor(ContractRevertError):
+    """A commit, reward claim or slash for an ``account`` that holds no slot in the task."""
+
+
+class RoundWrongPhase(ContractRevertError):
+    """The round is in ``phase``, not the one the action needs (e.g. a reveal while submitting)."""
+
+
+class SubmissionAlreadyCommitted(ContractRevertError):
+    """``commitSubmission`` a second time in the same round."""
+
+
+class SubmissionNotCommitted(ContractRevertError):
+    """``revealSubmission`` without a commitment in this round."""
+
+
+class SubmissionAlreadyRevealed(ContractRevertError):
+    """``revealSubmission`` a second time in the same round."""
+
+
+class SubmissionCommitmentMismatch(ContractRevertError):
+    """The revealed CID, metric and salt hash to ``actual``, not the committed ``expected``."""
+
+
+class SubmissionEmptyCID(ContractRevertError):
+    """``revealSubmission`` or ``postRound`` with an empty CID."""
+
+
+class ChallengeAlreadyOpen(ContractRevertError):
+    """``challengeRound`` on a round already under challenge."""
+
+
+class ChallengeNotOpen(ContractRevertError):
+    """``resolveChallenge`` on a round with no pending challenge."""
+
+
+class ChallengeWrongBond(ContractRevertError):
+    """``challengeRound`` sent a value (``sent``) other than the task's bond (``required``)."""
+
+
+# ───────────────────────────────────────── IMagnetMarket.sol: rewards, slashes, payments
+
+
+class RewardInvalidProof(ContractRevertError):
+    """``claimReward``'s proof does not prove (``account``, ``amount``) under the round's root."""
+
+
+class RewardAlreadyClaimed(ContractRevertError):
+    """``claimReward`` for an ``account`` whose reward of this round is already booked."""
+
+
+class SlashAlreadyApplied(ContractRevertError):
+    """``slash`` of a ``contributor`` already slashed for this ``reason`` in this round."""
+
+
+class SlashNotJustified(ContractRevertError):
+    """``slash`` whose condition fails, e.g. a timeout of a contributor who revealed."""
+
+
+class NothingToPay(ContractRevertError):
+    """``withdraw``, ``claimRefund``, ``releaseBond`` or ``claimReward`` with nothing to pay."""
+
+
+class TransferFailed(ContractRevertError):
+    """``withdraw`` could not send ``amount``: the receiving ``account`` refused the ether."""
+
+
+# ───────────────────────────────────────── OpenZeppelin: ownership, pause, reentrancy
+
+
+class OwnableUnauthorizedAccount(ContractRevertError):
+    """An owner-only call (pause, resolveChallenge, ...) or acceptOwnership from ``account``."""
+
+
+class OwnableInvalidOwner(ContractRevertError):
+    """Deploying the market with the zero address as its owner."""
+
+
+class EnforcedPause(ContractRevertError):
+    """Create, fund, claim, post, challenge, slash (or ``pause``) while the market is paused."""
+
+
+class ExpectedPause(ContractRevertError):
+    """``unpause`` while the market is not paused."""
+
+
+class ReentrancyGuardReentrantCall(ContractRevertError):
+    """A call re-entering ``withdraw`` while it sends ether."""
+
+
+SOLIDITY_ERRORS: Final[dict[str, type[ContractRevertError]]] = {
+    cls.__name__: cls
+    for cls in ContractRevertError.__subclasses__()
+    if cls is not UnknownRevertError
+}
+"""The class the decoder raises for each Solidity error name: each direct subclass declared above,
+except :class:`UnknownRevertError` (a family base would hide its members here)."""
+
+
 def _short(value: Any) -> str:
     if isinstance(value, bytes):
         return "0x" + value.hex()
@@ -88,59 +248,47 @@ def _canonical_type(param: dict[str, Any]) -> str:
     return param["type"]
 
 
-class RevertDecoder:
-    """Maps revert data to named exceptions, using the error entries of an ABI."""
+class _ErrorLayout(NamedTuple):
+    """How to decode one error selector, and which exception to raise."""
 
-    _builtin: ClassVar[dict[bytes, tuple[str, list[str], list[str]]]] = {
-        keccak(text="Error(string)")[:4]: ("Error", ["message"], ["string"]),
-        keccak(text="Panic(uint256)")[:4]: ("Panic", ["code"], ["uint256"]),
-    }
+    exception: type[ContractRevertError]
+    name: str
+    field_names: list[str]
+    types: list[str]
+
+
+_BUILTIN_ABI: Final[list[dict[str, Any]]] = [
+    {"type": "error", "name": "Error", "inputs": [{"name": "message", "type": "string"}]},
+    {"type": "error", "name": "Panic", "inputs": [{"name": "code", "type": "uint256"}]},
+]
+
+
+class RevertDecoder:
+    """Maps revert data to named exceptions, using the error entries of an ABI.
+
+    An ABI error without a declared class (another contract's ABI) decodes to a plain
+    :class:`ContractRevertError` that still carries its name and fields.
+    """
 
     def __init__(self, abi: list[dict[str, Any]]) -> None:
-        self._by_selector: dict[bytes, tuple[str, list[str], list[str]]] = dict(self._builtin)
-        for entry in abi:
+        self._by_selector: dict[bytes, _ErrorLayout] = {}
+        for entry in [*_BUILTIN_ABI, *abi]:
             if entry.get("type") == "error":
-                selector = keccak(text=_signature(entry))[:4]
-                names = [i["name"] for i in entry["inputs"]]
-                types = [_canonical_type(i) for i in entry["inputs"]]
-                self._by_selector[selector] = (entry["name"], names, types)
-                exception_class(entry["name"])
+                self._by_selector[keccak(text=_signature(entry))[:4]] = _ErrorLayout(
+                    SOLIDITY_ERRORS.get(entry["name"], ContractRevertError),
+                    entry["name"],
+                    [i["name"] for i in entry["inputs"]],
+                    [_canonical_type(i) for i in entry["inputs"]],
+                )
 
     def decode(self, data: bytes) -> ContractRevertError:
         """The named exception for ``data``; :class:`UnknownRevertError` when unknown."""
-        known = self._by_selector.get(bytes(data[:4]))
-        if known is None:
+        layout = self._by_selector.get(bytes(data[:4]))
+        if layout is None:
             return UnknownRevertError("UnknownRevert", {"data": bytes(data)}, bytes(data))
-        name, names, types = known
         values = [
             to_checksum_address(v) if t == "address" else v
-            for t, v in zip(types, abi_decode(types, bytes(data[4:])), strict=True)
+            for t, v in zip(layout.types, abi_decode(layout.types, bytes(data[4:])), strict=True)
         ]
-        return exception_class(name)(name, dict(zip(names, values, strict=True)), bytes(data))
-
-
-_classes: dict[str, type[ContractRevertError]] = {}
-
-
-def exception_class(name: str) -> type[ContractRevertError]:
-    """The exception class for Solidity error ``name``, created on first use."""
-    if name not in _classes:
-        _classes[name] = type(name, (ContractRevertError,), {"__module__": __name__})
-    return _classes[name]
-
-
-def __getattr__(name: str) -> type[ContractRevertError]:
-    """``from magnet_market.chain.errors import TaskNotFound`` for any error in the ABI."""
-    from magnet_market.chain.artifacts import load_artifact
-
-    if name.startswith("_"):
-        raise AttributeError(name)
-    abi_errors = {
-        e["name"]
-        for artifact in ("MagnetMarket", "ReentrantReceiver")
-        for e in load_artifact(artifact).abi
-        if e.get("type") == "error"
-    }
-    if name in abi_errors or name in ("Error", "Panic"):
-        return exception_class(name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        fields = dict(zip(layout.field_names, values, strict=True))
+        return layout.exception(layout.name, fields, bytes(data))
