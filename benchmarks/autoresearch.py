@@ -97,9 +97,9 @@ def sweep(
         settings = Settings(
             task,
             budget,
-            trials,
-            proposer,
-            seed,
+            trials_per_phase=trials,
+            proposer=proposer,
+            seed=seed,
             seeds=DEFAULT_SEEDS[task],
             confirm=DEFAULT_CONFIRM[task],
         )

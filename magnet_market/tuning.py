@@ -28,7 +28,7 @@ from magnet_market.tasks.data import data_options
 from magnet_market.tasks.spec import TaskSpec
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Recipe:
     """The settings a round's inner steps train with, and how the search found them."""
 
@@ -88,7 +88,7 @@ def tune(spec: TaskSpec, parent: Path, out_dir: Path, seed: int, threads: int = 
     """
     default = spec.default_recipe()
     if not spec.search.trials:
-        return Recipe(default)
+        return Recipe(config=default)
     settings = Settings(
         task=spec.kind,
         budget=search_budget(spec),
@@ -109,7 +109,7 @@ def tune(spec: TaskSpec, parent: Path, out_dir: Path, seed: int, threads: int = 
         best = loop.run()
     records = Ledger(out_dir).records()
     return Recipe(
-        best.config,
+        config=best.config,
         experiments=len(records) - 1,
         default_metric=records[0].metric,
         best_metric=best.metric,

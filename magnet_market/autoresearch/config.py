@@ -10,6 +10,7 @@ the search space name any setting without nesting rules.
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from magnet_market.bitnet.model import ModelConfig, config_from_dict, config_to_dict
 from magnet_market.bitnet.train import OptimConfig, TrainConfig
@@ -47,8 +48,7 @@ def build(
     if unknown or missing:
         raise ValueError(f"unknown keys {unknown} or missing {missing} in the configuration")
     try:
-        optim["betas"] = (optim.pop("beta1"), optim.pop("beta2"))
-        optim_cfg = OptimConfig(**optim)
+        optim_cfg = _optim_config(optim)
     except (KeyError, TypeError) as exc:
         raise ValueError(f"bad optim.* settings: {exc}") from None
     train_cfg = TrainConfig(
@@ -60,6 +60,16 @@ def build(
         optim=optim_cfg,
     )
     return config_from_dict(model), train_cfg
+
+
+def _optim_config(settings: Config) -> OptimConfig:
+    """``OptimConfig`` of the ``optim.*`` settings (keys without the prefix; ``beta1`` and
+    ``beta2`` become ``betas``). ``KeyError`` or ``TypeError`` if they do not fit it."""
+    rest = {k: v for k, v in settings.items() if k not in ("beta1", "beta2")}
+    # Any: the flat map's scalars go to OptimConfig by name, unchecked here as before; it
+    # rejects an unknown name (TypeError) and out-of-range values itself.
+    kwargs: dict[str, Any] = {**rest, "betas": (settings["beta1"], settings["beta2"])}
+    return OptimConfig(**kwargs)
 
 
 def apply(base: Config, changes: Config) -> Config:

@@ -121,6 +121,8 @@ class _EvaluationProbe:
     def _progress(self) -> float:
         if self.budget.steps is not None:
             return self.step / self.budget.steps
+        if self.budget.seconds is None:  # Budget sets exactly one of them
+            raise ValueError("the budget has neither steps nor seconds")
         return (time.perf_counter() - self.t0) / self.budget.seconds
 
     def get_batch(
@@ -142,7 +144,7 @@ class _EvaluationProbe:
         return getattr(self.data, name)
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class ExperimentResult:
     """The scored outcome of one training run."""
 
@@ -197,4 +199,4 @@ def run_experiment(
     metric = result.metrics[definition.metric]
     if not math.isfinite(metric):
         raise FloatingPointError(f"{definition.metric} is {metric}")
-    return ExperimentResult(metric, result.step, result.seconds)
+    return ExperimentResult(metric=metric, steps=result.step, seconds=result.seconds)

@@ -60,7 +60,7 @@ def noise(spreads: list[float], min_improvement: float, runs: int = 2) -> float:
     return max(measured * math.sqrt(2 / runs), min_improvement)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Verdict:
     """A keep decision with the numbers behind it."""
 
@@ -80,7 +80,7 @@ class Verdict:
 def screen(first: float, best_first: float, direction: Direction) -> Verdict:
     """Is the first run worth a re-run? Better than the best's run of the same seed."""
     gain = improvement(first, best_first, direction)
-    return Verdict(gain > 0, gain, 0.0)
+    return Verdict(keep=gain > 0, gain=gain, noise=0.0)
 
 
 def decide(
@@ -89,7 +89,7 @@ def decide(
     """Keep when the mean of ``runs`` beats the best's mean over the same seeds by ``level``."""
     paired = best_runs[: len(runs)]
     gain = improvement(sum(runs) / len(runs), sum(paired) / len(paired), direction)
-    return Verdict(gain > level, gain, level)
+    return Verdict(keep=gain > level, gain=gain, noise=level)
 
 
 def confirm(
@@ -107,4 +107,6 @@ def confirm(
     pooled = decide(
         [*screened, *fresh], [*best_screened[: len(screened)], *best_fresh], direction, level
     )
-    return Verdict(again.keep and pooled.keep, pooled.gain, level, again.gain)
+    return Verdict(
+        keep=again.keep and pooled.keep, gain=pooled.gain, noise=level, fresh_gain=again.gain
+    )

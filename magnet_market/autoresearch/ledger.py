@@ -27,7 +27,7 @@ Status = Literal["keep", "discard", "crash"]
 TSV_COLUMNS = ("id", "parent", "metric", "memory", "seconds", "status", "description")
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class Record:
     """One decided experiment.
 

@@ -1,5 +1,9 @@
 """The experiment loop: a baseline, then phases of proposals, each kept only if it beats noise.
 
+Each experiment is a :class:`~magnet_market.autoresearch.trial.Trial` carried through the steps
+of the idea: propose a change to the best, run it under the fixed budget, compare it with the
+best beyond the measured noise, keep or discard it, record it.
+
 Per phase, every other knob stays at the current best. An experiment is a diff against the
 current best, trained under the run's fixed budget on the best's seeds (same initialisation,
 same batches: ``Settings.seeds`` runs, the first alone deciding when there are two; then, with
@@ -18,7 +22,8 @@ import json
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import KW_ONLY, asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +42,6 @@ from magnet_market.autoresearch.plot import plot_progress
 from magnet_market.autoresearch.proposers import (
     SAMPLERS,
     CommandProposer,
-    Ending,
     OptunaProposer,
     Proposal,
     ProposalContext,
@@ -46,6 +50,7 @@ from magnet_market.autoresearch.proposers import (
 from magnet_market.autoresearch.recipes import DEFAULTS, PRUNING, SPACES
 from magnet_market.autoresearch.runner import RunOutcome, run_isolated
 from magnet_market.autoresearch.space import Phase, SearchSpace
+from magnet_market.autoresearch.trial import Trial
 from magnet_market.bitnet import checkpoint
 from magnet_market.bitnet.model import config_to_dict
 
@@ -120,6 +125,7 @@ class Settings:
 
     task: str
     budget: Budget
+    _: KW_ONLY
     trials_per_phase: int = 5
     proposer: str = "tpe"
     seed: int = 0
@@ -267,198 +273,167 @@ class Autoresearch:
     # ------------------------------------------------------------------ steps
 
     def _baseline(self) -> Record:
+        """The default configuration on the baseline seeds: the first best and the first
+        measure of the noise."""
         self.observer.experiment_started(0, "baseline", "default configuration")
-        outcomes = [self._run(self.default, s) for s in self._seeds()]
+        seeds = self._seeds()
+        outcomes = [self._run(self.default, seed) for seed in seeds]
         crashed = [o for o in outcomes if o.status != "ok"]
         if crashed:
             raise DefaultCrashedError(f"the default configuration crashed: {crashed[0].reason}")
-        runs = [o.metric for o in outcomes]
-        record = self._record(
-            0,
-            None,
-            "baseline",
-            "keep",
-            "default configuration",
-            self.default,
-            {},
-            outcomes,
-            seeds=self._seeds(),
+        runs = [_metric(o) for o in outcomes]
+        trial = Trial(
+            id=0,
+            phase="baseline",
+            parent=None,
+            config=self.default,
+            description=(
+                f"default configuration (seeds {seeds}: {_fmt(runs)}; spread {spread(runs):.4g})"
+            ),
+            outcomes=tuple(outcomes),
+            status="keep",
+            seeds=tuple(seeds),
         )
-        record.description += f" (seeds {self._seeds()}: {_fmt(runs)}; spread {spread(runs):.4g})"
-        self._append(record, record)
-        return record
+        return self._record(trial, best=None)
 
     def _experiment(self, phase: Phase, records: list[Record]) -> Record | None:
+        """Propose a change to the best, run it under the budget, compare it with the noise,
+        keep or discard it, and record it; None when the phase has nothing left to try."""
         best = best_of(records)
-        new_id = records[-1].id + 1
-        ctx = ProposalContext(
-            self.task.name,
-            self.task.metric,
-            self.task.direction,
-            self.space,
-            phase,
-            best,
-            list(records),
-        )
+        trial = Trial(id=records[-1].id + 1, phase=phase.name, parent=best.id, config=best.config)
         try:
-            proposal = self.proposer.propose(ctx)
+            proposal = self.proposer.propose(self._context(phase, best, records))
         except ProposalRejectedError as exc:
-            log.warning("experiment %d: refused proposal: %s", new_id, exc)
-            record = self._record(
-                new_id,
-                best.id,
-                phase.name,
-                "crash",
-                f"refused proposal: {exc}",
-                best.config,
-                {},
-                [],
-            )
-            return self._append(record, best)
+            log.warning("experiment %d: refused proposal: %s", trial.id, exc)
+            return self._record(trial.refused(str(exc)), best)
         if proposal is None:
             return None
-        config = apply(best.config, proposal.changes)
-        self.observer.experiment_started(new_id, phase.name, proposal.description)
-        try:
-            self._check_buildable(config, "the proposed configuration")
-        except ConfigurationError as exc:
-            record = self._record(
-                new_id,
-                best.id,
-                phase.name,
-                "crash",
-                f"{proposal.description}: {exc}",
-                config,
-                proposal.changes,
-                [],
-            )
-            scored = _Scored(record, "fail", None)
-        else:
-            scored = self._evaluate(new_id, phase, proposal, config, records)
+        trial = trial.proposing(proposal)
+        self.observer.experiment_started(trial.id, phase.name, proposal.description)
+        trial = self._evaluate(trial, proposal, best, records)
         # The ledger first: killed before the sampler hears it, the trial is failed on resume
         # and may be proposed again; the other way round, a sampler could answer a repeat of
         # an experiment the ledger never recorded.
-        self._append(scored.record, best)
-        self.proposer.finish(proposal, scored.ending, scored.value)
-        return scored.record
+        record = self._record(trial, best)
+        self.proposer.finish(proposal, trial.ending, trial.value)
+        return record
 
     def _evaluate(
-        self, new_id: int, phase: Phase, proposal: Proposal, config: Config, records: list[Record]
-    ) -> _Scored:
-        best = best_of(records)
-        spreads = measured_spreads(records)
-        floor = self.settings.min_improvement
-        n = self.settings.seeds
-
-        def prune(k: int, value: float) -> bool:
-            self.observer.evaluated(k, value)
-            return self.proposer.should_prune(proposal, k, value)
-
-        best_seeds = self._seeds_of(best)
-        seeds = best_seeds[:n]  # paired with the best: same init, same batches
-        first = self._run(config, seeds[0], prune)
-        outcomes = [first]
-        best_reruns: list[RunOutcome] = []  # the best on fresh seeds: this experiment's cost
-
-        def finish(
-            status: Status, why: str, ending: Ending, value: float | None, **scored: list
-        ) -> _Scored:
-            record = self._record(
-                new_id,
-                best.id,
-                phase.name,
-                status,
-                f"{proposal.description}; {why}",
-                config,
-                proposal.changes,
-                outcomes,
-                overhead=best_reruns,
-                **scored,
-            )
-            return _Scored(record, ending, value)
-
+        self, trial: Trial, proposal: Proposal, best: Record, records: list[Record]
+    ) -> Trial:
+        """Run the candidate on the best's seeds (paired: same init, same batches) and decide
+        it; with two seeds, a first run no better than the best's same-seed run ends it."""
+        try:
+            self._check_buildable(trial.config, "the proposed configuration")
+        except ConfigurationError as exc:
+            return trial.invalid(str(exc))
+        seeds = self._seeds_of(best)[: self.settings.seeds]
+        first = self._run(trial.config, seeds[0], partial(self._should_prune, proposal))
+        trial = trial.ran([first])
         if first.status == "crash":
-            return finish("crash", first.reason, "fail", None)
+            return trial.crashed(first.reason)
         if first.status == "pruned":
-            return finish("discard", first.reason, "pruned", None)
-        gate = screen(first.metric, best.runs[0], self.task.direction)
-        if n == 2 and not gate.keep:
-            why = f"seed {seeds[0]}: gain {gate.gain:+.4g} vs the best's same-seed run"
-            return finish("discard", why, "complete", first.metric, seeds=seeds[:1])
-        failed = self._run_more(config, seeds[1:], outcomes)
-        if failed:
-            return finish("crash", failed, "fail", None)
-        runs = [o.metric for o in outcomes]
-        level = noise([*spreads, spread(runs)], floor, n)
+            return trial.decided("discard", first.reason, ending="pruned")
+        if self.settings.seeds == 2:
+            gate = screen(_metric(first), best.runs[0], self.task.direction)
+            if not gate.keep:
+                why = f"seed {seeds[0]}: gain {gate.gain:+.4g} vs the best's same-seed run"
+                return trial.decided("discard", why, value=first.metric, seeds=seeds[:1])
+        rest = self._run_seeds(trial.config, seeds[1:])
+        trial = trial.ran(rest)
+        if failed := _first_failure(seeds[1:], rest):
+            return trial.crashed(failed)
+        return self._compare(trial, seeds, best, records)
+
+    def _compare(
+        self, trial: Trial, seeds: list[int], best: Record, records: list[Record]
+    ) -> Trial:
+        """Keep the candidate when the mean of its runs beats the best's on the same seeds by
+        more than the noise measured so far (``keep.py``), confirmed if the settings ask."""
+        runs = trial.metrics
+        spreads = [*measured_spreads(records), spread(runs)]
+        level = noise(spreads, self.settings.min_improvement, self.settings.seeds)
         verdict = decide(runs, best.runs, self.task.direction, level)
         why = f"seeds {seeds}: {_fmt(runs)}; {verdict.explain()}"
-        mean = sum(runs) / len(runs)
-        if not verdict.keep or not self.settings.confirm:
-            status: Status = "keep" if verdict.keep else "discard"
-            return finish(status, why, "complete", mean, seeds=seeds)
-        # Confirmation: both again on seeds no one was selected on (keep.py).
-        fresh = [max(best_seeds) + 1 + i for i in range(n)]
-        parent_runs, failed = self._best_on(best, fresh, records, best_reruns)
-        if not failed:
-            failed = self._run_more(config, fresh, outcomes)
-        if failed:
-            return finish("crash", f"{why}; confirmation: {failed}", "fail", None)
-        confirm_runs = [o.metric for o in outcomes[-n:]]
-        level = noise([*spreads, *map(spread, (runs, confirm_runs, parent_runs))], floor, 2 * n)
-        confirmed = confirm(runs, best.runs, confirm_runs, parent_runs, self.task.direction, level)
+        if verdict.keep and self.settings.confirm:
+            return self._confirm(trial, why, seeds, best, records)
+        status: Status = "keep" if verdict.keep else "discard"
+        return trial.decided(status, why, value=_mean(runs), seeds=seeds)
+
+    def _confirm(
+        self, trial: Trial, why: str, seeds: list[int], best: Record, records: list[Record]
+    ) -> Trial:
+        """Run the candidate and the best again on seeds no one was selected on (``keep.py``):
+        a candidate picked as the best of many on the same seeds is partly the luckiest."""
+        n = self.settings.seeds
+        fresh = [max(self._seeds_of(best)) + 1 + i for i in range(n)]
+        parent_runs = _earlier_confirmation(best, records)
+        if parent_runs is None:
+            reruns = self._run_seeds(best.config, fresh)
+            trial = trial.ran_best(reruns)
+            if failed := _first_failure(fresh, reruns):
+                return trial.crashed(f"{why}; confirmation: the best's {failed}")
+            parent_runs = [o.metric for o in reruns if o.metric is not None]
+        again = self._run_seeds(trial.config, fresh)
+        trial = trial.ran(again)
+        if failed := _first_failure(fresh, again):
+            return trial.crashed(f"{why}; confirmation: {failed}")
+        runs, fresh_runs = trial.metrics[:-n], trial.metrics[-n:]
+        spreads = [*measured_spreads(records), *map(spread, (runs, fresh_runs, parent_runs))]
+        level = noise(spreads, self.settings.min_improvement, 2 * n)
+        verdict = confirm(runs, best.runs, fresh_runs, parent_runs, self.task.direction, level)
         why += (
-            f"; fresh seeds {fresh}: {_fmt(confirm_runs)} vs the best's {_fmt(parent_runs)}: "
-            f"{confirmed.explain()}"
+            f"; fresh seeds {fresh}: {_fmt(fresh_runs)} vs the best's {_fmt(parent_runs)}: "
+            f"{verdict.explain()}"
         )
         # What the sampler is told is the mean on the seeds the phase's other trials ran on.
-        if confirmed.keep:
-            return finish(
+        if verdict.keep:
+            return trial.decided(
                 "keep",
                 why,
-                "complete",
-                mean,
+                value=_mean(runs),
                 seeds=fresh,
-                runs=confirm_runs,
+                runs=fresh_runs,
                 screen_runs=runs,
                 parent_runs=parent_runs,
             )
-        why += " (not confirmed)"
-        return finish(
+        return trial.decided(
             "discard",
-            why,
-            "complete",
-            mean,
+            f"{why} (not confirmed)",
+            value=_mean(runs),
             seeds=[*seeds, *fresh],
-            runs=[*runs, *confirm_runs],
+            runs=[*runs, *fresh_runs],
             parent_runs=parent_runs,
         )
 
-    def _run_more(self, config: Config, seeds: list[int], outcomes: list[RunOutcome]) -> str:
-        """Run ``config`` with each of ``seeds`` (appended to ``outcomes``); the reason of the
-        first crash, or "" when all finished."""
-        for seed in seeds:
-            outcome = self._run(config, seed)
-            outcomes.append(outcome)
-            if outcome.status != "ok":
-                return f"seed {seed}: {outcome.reason}"
-        return ""
-
-    def _best_on(
-        self, best: Record, seeds: list[int], records: list[Record], reruns: list[RunOutcome]
-    ) -> tuple[list[float], str]:
-        """The best's runs on ``seeds``: from an earlier confirmation against it (runs are
-        deterministic per seed), or run now (appended to ``reruns``)."""
-        earlier = next(
-            (r.parent_runs for r in records if r.parent == best.id and r.parent_runs), None
+    def _record(self, trial: Trial, best: Record | None) -> Record:
+        """Write the decided ``trial`` to the ledger, the log and the observer."""
+        record = trial.record()
+        self.ledger.append(record)
+        log.info(
+            "experiment %d [%s] %s: %s", record.id, record.phase, record.status, record.description
         )
-        if earlier:
-            return earlier, ""
-        own: list[RunOutcome] = []
-        failed = self._run_more(best.config, seeds, own)
-        reruns.extend(own)
-        return [o.metric for o in own if o.metric is not None], failed and f"the best's {failed}"
+        # the baseline (no best before it) is the first best
+        self.observer.recorded(record, record if record.status == "keep" or best is None else best)
+        return record
 
     # ------------------------------------------------------------------ helpers
+
+    def _context(self, phase: Phase, best: Record, records: list[Record]) -> ProposalContext:
+        return ProposalContext(
+            task=self.task.name,
+            metric=self.task.metric,
+            direction=self.task.direction,
+            space=self.space,
+            phase=phase,
+            best=best,
+            history=list(records),
+        )
+
+    def _should_prune(self, proposal: Proposal, k: int, value: float) -> bool:
+        """Shows evaluation ``k`` and asks the proposer whether the run is worth finishing."""
+        self.observer.evaluated(k, value)
+        return self.proposer.should_prune(proposal, k, value)
 
     def _seeds(self) -> list[int]:
         """Baseline seeds; candidates use the first ``seeds`` (a third run measures noise
@@ -472,6 +447,7 @@ class Autoresearch:
     def _run(
         self, config: Config, seed: int, prune: Callable[[int, float], bool] | None = None
     ) -> RunOutcome:
+        """One run of ``config`` on ``seed`` under the budget, in a child process."""
         return run_isolated(
             self.task.name,
             config,
@@ -484,58 +460,14 @@ class Autoresearch:
             data=self.settings.data,
         )
 
-    def _record(
-        self,
-        new_id: int,
-        parent: int | None,
-        phase: str,
-        status: Status,
-        description: str,
-        config: Config,
-        changes: Config,
-        outcomes: list[RunOutcome],
-        seeds: list[int] | None = None,
-        runs: list[float] | None = None,
-        screen_runs: list[float] | None = None,
-        parent_runs: list[float] | None = None,
-        overhead: list[RunOutcome] | None = None,
-    ) -> Record:
-        """A record of ``outcomes`` (the configuration's runs); its scored ``runs`` on ``seeds``
-        are the outcomes' metrics unless given (a confirmation scores on its fresh seeds only).
-        ``overhead`` (the best re-run for a confirmation) counts in its time, not its memory."""
-        if runs is None:
-            runs = [o.metric for o in outcomes if o.status == "ok" and o.metric is not None]
-        scored = runs if status != "crash" else []
-        memory = [o.memory_mb for o in outcomes if o.memory_mb is not None]
-        cost = [*outcomes, *(overhead or [])]
-        cpu = [o.cpu_seconds for o in cost if o.cpu_seconds is not None]
-        return Record(
-            id=new_id,
-            parent=parent,
-            phase=phase,
-            status=status,
-            description=description,
-            config=config,
-            changes=changes,
-            metric=sum(scored) / len(scored) if scored else None,
-            runs=scored,
-            spread=spread(scored) if len(scored) > 1 else None,
-            curve=outcomes[0].curve if outcomes else [],
-            memory_mb=max(memory) if memory else None,
-            seconds=sum(o.seconds for o in cost),
-            cpu_seconds=sum(cpu) if cpu else None,
-            seeds=list(seeds or [])[: len(scored)],
-            screen_runs=list(screen_runs or []),
-            parent_runs=list(parent_runs or []),
-        )
-
-    def _append(self, record: Record, best: Record) -> Record:
-        self.ledger.append(record)
-        log.info(
-            "experiment %d [%s] %s: %s", record.id, record.phase, record.status, record.description
-        )
-        self.observer.recorded(record, record if record.status == "keep" else best)
-        return record
+    def _run_seeds(self, config: Config, seeds: list[int]) -> list[RunOutcome]:
+        """Runs of ``config`` on each of ``seeds`` in order, up to the first that fails."""
+        outcomes: list[RunOutcome] = []
+        for seed in seeds:
+            outcomes.append(self._run(config, seed))
+            if outcomes[-1].status != "ok":
+                break
+        return outcomes
 
     def _check_buildable(self, config: Config, what: str) -> None:
         b = self.settings.budget
@@ -591,15 +523,6 @@ class Autoresearch:
         write_atomic(path, json.dumps(identity, indent=2, sort_keys=True) + "\n")
 
 
-@dataclass(frozen=True)
-class _Scored:
-    """An experiment's record, and how its trial ended for the sampler."""
-
-    record: Record
-    ending: Ending
-    value: float | None
-
-
 def _slowest_run(records: list[Record]) -> float:
     """The longest seconds per run of a kept configuration (a keep's time includes the runs it
     was screened on, and the best's re-runs for its confirmation: an over- not an
@@ -612,6 +535,29 @@ def _slowest_run(records: list[Record]) -> float:
 def best_of(records: list[Record]) -> Record:
     """The current best: the last kept record (each keep beat the one before it)."""
     return next(r for r in reversed(records) if r.status == "keep")
+
+
+def _earlier_confirmation(best: Record, records: list[Record]) -> list[float] | None:
+    """The best's runs on the fresh seeds from an earlier confirmation against it (runs are
+    deterministic per seed, so they need not run again), or None."""
+    return next((r.parent_runs for r in records if r.parent == best.id and r.parent_runs), None)
+
+
+def _first_failure(seeds: list[int], outcomes: list[RunOutcome]) -> str:
+    """``seed S: reason`` of the first run that did not finish, or "" when all did."""
+    ran = zip(seeds, outcomes, strict=False)  # the runs stop at the first failure
+    return next((f"seed {s}: {o.reason}" for s, o in ran if o.status != "ok"), "")
+
+
+def _metric(outcome: RunOutcome) -> float:
+    """The metric of a run that finished (an error if it did not: the caller checked)."""
+    if outcome.status != "ok" or outcome.metric is None:
+        raise ValueError(f"a run that ended {outcome.status!r} has no metric to score")
+    return outcome.metric
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values)
 
 
 def _fmt(values: list[float]) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from magnet_market._atomic import write_atomic
 from magnet_market.autoresearch.keep import Direction
-from magnet_market.autoresearch.ledger import Record
+from magnet_market.autoresearch.ledger import Record, Status
 
 
 def plot_progress(records: list[Record], metric: str, direction: Direction, path: Path) -> Path:
@@ -21,15 +21,9 @@ def plot_progress(records: list[Record], metric: str, direction: Direction, path
     fig = Figure(figsize=(9, 4.5), dpi=110)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    scored = [r for r in records if r.metric is not None]
-    discarded = [r for r in scored if r.status == "discard"]
-    kept = [r for r in scored if r.status == "keep"]
+    ax.scatter(*_scored(records, "discard"), s=18, c="0.6", label="discarded")
     ax.scatter(
-        [r.id for r in discarded], [r.metric for r in discarded], s=18, c="0.6", label="discarded"
-    )
-    ax.scatter(
-        [r.id for r in kept],
-        [r.metric for r in kept],
+        *_scored(records, "keep"),
         s=50,
         c="tab:green",
         edgecolors="black",
@@ -56,3 +50,14 @@ def plot_progress(records: list[Record], metric: str, direction: Direction, path
     fig.savefig(png, format="png")
     write_atomic(path, png.getvalue())  # the dashboard may read it while the run goes on
     return path
+
+
+def _scored(records: list[Record], status: Status) -> tuple[list[int], list[float]]:
+    """Ids and metrics of the ``records`` with ``status`` that have a metric."""
+    ids: list[int] = []
+    metrics: list[float] = []
+    for r in records:
+        if r.status == status and r.metric is not None:
+            ids.append(r.id)
+            metrics.append(r.metric)
+    return ids, metrics

@@ -47,7 +47,7 @@ _MAX_REPLY_BYTES = 1 << 20  # of an external proposer's reply: a proposal is a f
 _MAX_NOTE = 300  # characters of its description kept in the ledger
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class Proposal:
     """A change to the current best, with the proposer's handle to report back on."""
 
@@ -56,7 +56,7 @@ class Proposal:
     handle: Any = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ProposalContext:
     """What a proposer knows when it proposes."""
 
@@ -194,11 +194,12 @@ class OptunaProposer:
                 continue
             earlier = _repeat_of(study, trial.params)
             if earlier is None:
-                return Proposal(changes, describe(changes), trial)
+                return Proposal(changes=changes, description=describe(changes), handle=trial)
             # tried before in this phase: give the sampler the same answer instead of a rerun
             for k, v in earlier.intermediate_values.items():
                 trial.report(v, k)
-            self.finish(Proposal(changes, "", trial), _ENDING[earlier.state], earlier.value)
+            repeat = Proposal(changes=changes, description="", handle=trial)
+            self.finish(repeat, _ENDING[earlier.state], earlier.value)
         return None
 
     def should_prune(self, proposal: Proposal, k: int, value: float) -> bool:
@@ -256,6 +257,17 @@ class CommandProposer:
         }
 
     def propose(self, ctx: ProposalContext) -> Proposal | None:
+        reply = _decode_reply(self._ask(ctx))
+        ctx.space.check_changes(reply.changes, ctx.phase)
+        if not diff(ctx.best.config, reply.changes):
+            raise ProposalRejectedError(
+                f"the proposed {describe(reply.changes)} is the current best; its value is known"
+            )
+        text = describe(reply.changes) + (f" ({reply.note})" if reply.note else "")
+        return Proposal(changes=dict(reply.changes), description=text)
+
+    def _ask(self, ctx: ProposalContext) -> bytes:
+        """The command's stdout for this request (a refusal if it does not answer)."""
         # Messages name the program only: its arguments may hold an API key, and every reason
         # is written to the ledger, the log and the next request.
         program = Path(self.argv[0]).name
@@ -280,31 +292,39 @@ class CommandProposer:
             raise ProposalRejectedError(
                 f"proposer {program} exited with {done.returncode}: {tail[0][:200]}"
             )
-        if len(done.stdout) > _MAX_REPLY_BYTES:
-            raise ProposalRejectedError(
-                f"proposer reply is {len(done.stdout)} bytes; a proposal is a few knobs "
-                f"(at most {_MAX_REPLY_BYTES})"
-            )
-        try:
-            reply = json.loads(done.stdout.decode())
-        except UnicodeDecodeError as exc:
-            raise ProposalRejectedError(f"proposer reply is not UTF-8 ({exc.reason})") from None
-        except (ValueError, RecursionError) as exc:  # not JSON, a too-long int, too deep
-            raise ProposalRejectedError(f"proposer reply is not JSON ({exc})") from None
-        if not isinstance(reply, dict) or "changes" not in reply:
-            raise ProposalRejectedError('proposer reply needs a "changes" object')
-        changes = reply["changes"]
-        ctx.space.check_changes(changes, ctx.phase)
-        if not diff(ctx.best.config, changes):
-            raise ProposalRejectedError(
-                f"the proposed {describe(changes)} is the current best; its value is known"
-            )
-        note = str(reply.get("description", "")).strip()[:_MAX_NOTE]
-        text = describe(changes) + (f" ({note})" if note else "")
-        return Proposal(dict(changes), text)
+        return done.stdout
 
     def should_prune(self, proposal: Proposal, k: int, value: float) -> bool:
         return False
 
     def finish(self, proposal: Proposal, ending: Ending, value: float | None) -> None:
         """The command sees every outcome in the history of its next request."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class CommandReply:
+    """An external proposer's answer: its changes (checked against the space by the caller)
+    and its note, cut to what the ledger keeps."""
+
+    changes: Any
+    note: str
+
+
+def _decode_reply(stdout: bytes) -> CommandReply:
+    """``stdout`` as a :class:`CommandReply`; a :class:`ProposalRejectedError` saying what is
+    wrong with it otherwise (the reason goes to the ledger, so it stays short)."""
+    if len(stdout) > _MAX_REPLY_BYTES:
+        raise ProposalRejectedError(
+            f"proposer reply is {len(stdout)} bytes; a proposal is a few knobs "
+            f"(at most {_MAX_REPLY_BYTES})"
+        )
+    try:
+        reply = json.loads(stdout.decode())
+    except UnicodeDecodeError as exc:
+        raise ProposalRejectedError(f"proposer reply is not UTF-8 ({exc.reason})") from None
+    except (ValueError, RecursionError) as exc:  # not JSON, a too-long int, too deep
+        raise ProposalRejectedError(f"proposer reply is not JSON ({exc})") from None
+    if not isinstance(reply, dict) or "changes" not in reply:
+        raise ProposalRejectedError('proposer reply needs a "changes" object')
+    note = str(reply.get("description", "")).strip()[:_MAX_NOTE]
+    return CommandReply(changes=reply["changes"], note=note)

@@ -216,13 +216,13 @@ def autoresearch(
     settings = Settings(
         task,
         budget,
-        trials_per_phase,
-        proposer,
-        seed,
-        threads,
-        timeout,
-        min_improvement,
-        init,
+        trials_per_phase=trials_per_phase,
+        proposer=proposer,
+        seed=seed,
+        threads=threads,
+        timeout=timeout,
+        min_improvement=min_improvement,
+        init=init,
         seeds=seeds or DEFAULT_SEEDS[task],
         confirm=DEFAULT_CONFIRM[task] if confirm is None else confirm,
     )
@@ -243,6 +243,8 @@ def autoresearch(
         best = loop.run()
     records = loop.ledger.records()
     default = records[0]
+    if default.metric is None or best.metric is None:  # kept records are scored
+        raise RuntimeError(f"kept experiments {default.id} and {best.id} lack a metric")
     change = 100 * (best.metric - default.metric) / abs(default.metric)
     summary = Table(title="autoresearch result", show_header=False)
     summary.add_row("default", f"{default.metric:.4f}")

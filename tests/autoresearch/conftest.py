@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,16 @@ from magnet_market.autoresearch import Budget, SearchSpace, Settings
 from tests._threads import one_torch_thread  # noqa: F401 (autouse for this folder)
 
 TINY_BUDGET = Budget(steps=40)  # ~0.1 s of digits training per experiment
+
+
+def wait_until(condition: Callable[[], bool], *, timeout: float, what: str) -> None:
+    """Poll ``condition`` until it holds: the test waits on the event it means, not a guess at
+    how long it takes, and fails naming ``what`` at the deadline."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"no {what} within {timeout:g} s")
+        time.sleep(0.05)
 
 
 @pytest.fixture

@@ -8,7 +8,14 @@ from magnet_market.autoresearch import DEFAULTS, Record
 
 def _record(i: int, status: str, metric: float, cpu_minutes: float) -> Record:
     return Record(
-        i, None, "lr", status, "", DEFAULTS["tinylm"], metric=metric, cpu_seconds=60 * cpu_minutes
+        id=i,
+        parent=None,
+        phase="lr",
+        status=status,
+        description="",
+        config=DEFAULTS["tinylm"],
+        metric=metric,
+        cpu_seconds=60 * cpu_minutes,
     )
 
 

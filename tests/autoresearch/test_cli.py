@@ -7,13 +7,14 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from click.testing import CliRunner
 
 from magnet_market.autoresearch import Ledger
 from magnet_market.cli import main
+
+from .conftest import wait_until
 
 
 def _space_file(tmp_path: Path) -> Path:
@@ -101,16 +102,20 @@ def test_a_killed_run_resumes_with_the_same_ledger(tmp_path: Path) -> None:
         str(out),
     ]
     magnet = Path(sys.executable).with_name("magnet")
-    proc = subprocess.Popen(
-        [str(magnet), *args],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    stderr = tmp_path / "stderr.txt"
+    with stderr.open("wb") as err:
+        proc = subprocess.Popen(
+            [str(magnet), *args], stdout=subprocess.DEVNULL, stderr=err, start_new_session=True
+        )
+
+    def two_rows() -> bool:
+        assert proc.poll() is None, (
+            f"the CLI exited with {proc.returncode}: {stderr.read_text()[-2000:]}"
+        )
+        return len(Ledger(out).records(repair=False)) >= 2  # never write into the live run
+
     try:
-        deadline = time.monotonic() + 120
-        while len(Ledger(out).records()) < 2 and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_until(two_rows, timeout=120, what="second ledger row")
     finally:
         os.killpg(proc.pid, signal.SIGKILL)  # the CLI, its forkserver and the experiment child
         proc.wait()

@@ -35,8 +35,8 @@ def scripted_runs(monkeypatch):
         lr = config["optim.lr"]
         calls.append((lr, seed))
         if config["model.hidden"] != 128:  # the width phase: a clear loser
-            return RunOutcome("ok", 0.5, 0.1, cpu_seconds=0.1)
-        return RunOutcome("ok", METRICS[lr][seed], 0.1, cpu_seconds=0.1)
+            return RunOutcome(status="ok", metric=0.5, seconds=0.1, cpu_seconds=0.1)
+        return RunOutcome(status="ok", metric=METRICS[lr][seed], seconds=0.1, cpu_seconds=0.1)
 
     monkeypatch.setattr(loop_module, "run_isolated", run)
     return calls

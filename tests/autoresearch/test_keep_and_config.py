@@ -100,12 +100,12 @@ def test_the_timeout_follows_the_slowest_kept_configuration() -> None:
 
     def row(status: str, seconds: float, runs: int, screened: int = 0) -> Record:
         return Record(
-            0,
-            None,
-            "x",
-            status,
-            "",
-            {},
+            id=0,
+            parent=None,
+            phase="x",
+            status=status,
+            description="",
+            config={},
             runs=[0.5] * runs,
             screen_runs=[0.5] * screened,
             seconds=seconds,

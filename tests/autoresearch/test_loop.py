@@ -6,7 +6,6 @@ import dataclasses
 import json
 import math
 import sqlite3
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -24,6 +23,8 @@ from magnet_market.autoresearch import (
 from magnet_market.autoresearch.errors import ConfigurationError
 from magnet_market.autoresearch.keep import improvement, spread
 from magnet_market.autoresearch.ledger import measured_spreads
+
+from .conftest import wait_until
 
 
 def _assert_keep_rule_held(records: list[Record]) -> int:
@@ -262,10 +263,12 @@ def test_runs_side_by_side_in_one_process_keep_their_own_logs(tmp_path, tiny_set
     with ThreadPoolExecutor(2) as pool:
         first = pool.submit(Autoresearch(short, folders[0], space=tiny_space).run)
         log = folders[0] / "autoresearch.log"
-        deadline = time.monotonic() + 120
-        while not (log.exists() and "experiment 0" in log.read_text()):  # the first has begun
-            assert time.monotonic() < deadline and not first.done()
-            time.sleep(0.05)
+
+        def first_has_its_baseline() -> bool:
+            assert not first.done(), first.exception() or "the first run ended too soon"
+            return log.exists() and "experiment 0" in log.read_text()
+
+        wait_until(first_has_its_baseline, timeout=120, what="baseline of the first run")
         second = pool.submit(Autoresearch(tiny_settings, folders[1], space=tiny_space).run)
         first.result(timeout=300)  # ends first: two experiments left against the second's five
         second.result(timeout=300)

@@ -22,12 +22,12 @@ SPACE = SearchSpace.parse(
     }
 )
 BEST = Record(
-    0,
-    None,
-    "baseline",
-    "keep",
-    "default",
-    DEFAULTS["digits"],
+    id=0,
+    parent=None,
+    phase="baseline",
+    status="keep",
+    description="default",
+    config=DEFAULTS["digits"],
     metric=0.95,
     runs=[0.95, 0.95],
     curve=[0.5, 0.8],
@@ -36,7 +36,13 @@ BEST = Record(
 
 def _ctx(phase: str) -> ProposalContext:
     return ProposalContext(
-        "digits", "balanced_accuracy", "maximize", SPACE, SPACE.phase(phase), BEST, [BEST]
+        task="digits",
+        metric="balanced_accuracy",
+        direction="maximize",
+        space=SPACE,
+        phase=SPACE.phase(phase),
+        best=BEST,
+        history=[BEST],
     )
 
 

@@ -4,9 +4,20 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from magnet_market.autoresearch import DEFAULTS, Budget, Ledger, Record
 from magnet_market.autoresearch.ledger import measured_spreads
-from magnet_market.autoresearch.runner import run_isolated
+from magnet_market.autoresearch.runner import (
+    Evaluation,
+    Finished,
+    MalformedMessageError,
+    PruneAnswer,
+    Usage,
+    decode_answer,
+    decode_reply,
+    run_isolated,
+)
 
 from .conftest import TINY_BUDGET
 
@@ -51,9 +62,26 @@ def test_pruning_stops_the_run_at_the_evaluation_that_asked() -> None:
     assert out.status == "pruned" and seen == [1, 2] and len(out.curve) == 2
 
 
+def test_pipe_messages_decode_to_their_types_or_say_what_arrived() -> None:
+    done = Finished(metric=0.9, usage=Usage(peak_mb=100.0, cpu_seconds=1.0))
+    assert decode_reply(done) is done
+    assert decode_reply(Evaluation(k=1, value=0.5)) == Evaluation(k=1, value=0.5)
+    with pytest.raises(MalformedMessageError, match=r"expected one of Evaluation, .* got tuple"):
+        decode_reply(("done", 0.9, 100.0, 1.0))  # the untyped tuples of before
+    assert decode_answer(PruneAnswer(prune=True)).prune
+    with pytest.raises(MalformedMessageError, match="expected PruneAnswer, got str 'prune'"):
+        decode_answer("prune")
+
+
 def _record(i: int, status: str = "discard") -> Record:
     return Record(
-        i, None if i == 0 else 0, "lr", status, f"change\t{i}", DIGITS, metric=0.9 + i / 100
+        id=i,
+        parent=None if i == 0 else 0,
+        phase="lr",
+        status=status,
+        description=f"change\t{i}",
+        config=DIGITS,
+        metric=0.9 + i / 100,
     )
 
 
@@ -81,7 +109,16 @@ def test_ledger_appends_writes_tsv_and_drops_a_torn_last_line(tmp_path) -> None:
 
 def test_the_best_s_reused_fresh_seed_runs_count_once_in_the_noise() -> None:
     def row(i: int, parent: int | None, status: str, runs: list[float], **more) -> Record:
-        return Record(i, parent, "lr", status, "", {}, runs=runs, **more)
+        return Record(
+            id=i,
+            parent=parent,
+            phase="lr",
+            status=status,
+            description="",
+            config={},
+            runs=runs,
+            **more,
+        )
 
     best_fresh = [0.90, 0.94]  # run once, for the first confirmation against the baseline
     records = [
