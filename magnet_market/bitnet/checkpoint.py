@@ -8,63 +8,38 @@ A checkpoint is a flat ``{name: tensor}`` map plus string metadata:
 * ``step``, ``parent_cid`` (may be empty), ``metrics`` (JSON object), ``train`` (JSON, optional).
 
 Files come from strangers (IPFS), so loading checks the header before touching tensors and
-raises :class:`CheckpointError` on anything unexpected.
-
-Writing does not use ``safetensors.save``: it emits the metadata map in hash order, which
-differs between processes, so equal checkpoints would get different IPFS CIDs. ``_serialize``
-writes the same format with sorted keys (byte-identical output); reading uses safetensors.
+raises :class:`CheckpointError` on anything unexpected. The bytes are laid out by
+``safetensors_io`` (deterministically: equal checkpoints, equal bytes, equal IPFS CIDs).
 """
 
 from __future__ import annotations
 
 import json
-import struct
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from safetensors.torch import load as st_load
 
 from magnet_market._atomic import write_atomic
 from magnet_market.bitnet.errors import CheckpointError
-from magnet_market.bitnet.model import ModelConfig, config_from_dict, config_to_dict
+from magnet_market.bitnet.model import (
+    ModelConfig,
+    config_from_dict,
+    config_to_dict,
+    model_config,
+)
+from magnet_market.bitnet.safetensors_io import (
+    decode_header,
+    encode_header,
+    spec_of,
+    tensor_bytes,
+    tensor_from_buffer,
+)
 
 FORMAT = "magnet-bitnet/1"
 KINDS = ("train", "packed")
-MAX_HEADER_BYTES = 16 << 20  # a real header is a few KiB; refuse absurd ones before parsing
-_DTYPES = {
-    torch.float64: "F64",
-    torch.float32: "F32",
-    torch.float16: "F16",
-    torch.bfloat16: "BF16",
-    torch.int64: "I64",
-    torch.int32: "I32",
-    torch.int16: "I16",
-    torch.int8: "I8",
-    torch.uint8: "U8",
-    torch.bool: "BOOL",
-}
-
-
-def _serialize(tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> bytes:
-    """The safetensors format, deterministically: sorted names, sorted metadata, no gaps."""
-    header: dict[str, object] = {"__metadata__": dict(sorted(metadata.items()))}
-    blobs, offset = [], 0
-    for name in sorted(tensors):
-        t = tensors[name].detach().cpu().contiguous()
-        if t.dtype not in _DTYPES:
-            raise ValueError(f"tensor {name}: dtype {t.dtype} cannot be stored; cast it first")
-        raw = t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b""
-        header[name] = {
-            "dtype": _DTYPES[t.dtype],
-            "shape": list(t.shape),
-            "data_offsets": [offset, offset + len(raw)],
-        }
-        blobs.append(raw)
-        offset += len(raw)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * (-len(h) % 8)  # tensor data starts 8-byte aligned, as safetensors writes it
-    return struct.pack("<Q", len(h)) + h + b"".join(blobs)
+RESERVED = ("format", "kind", "config", "step", "parent_cid", "metrics")
 
 
 @dataclass
@@ -90,14 +65,16 @@ class Checkpoint:
             "parent_cid": self.parent_cid,
             "metrics": json.dumps(self.metrics, sort_keys=True),
         }
-        clash = set(meta) & set(self.extra)
+        clash = set(RESERVED) & set(self.extra)
         if clash:
             raise ValueError(f"extra metadata keys {sorted(clash)} are reserved")
         return {**meta, **self.extra}
 
     def to_bytes(self) -> bytes:
         """The safetensors file content (deterministic for equal tensors and metadata)."""
-        return _serialize(self.tensors, self.metadata())
+        tensors = {k: v.detach().cpu().contiguous() for k, v in self.tensors.items()}
+        header = encode_header([spec_of(k, v) for k, v in tensors.items()], self.metadata())
+        return header + b"".join(tensor_bytes(tensors[k]) for k in sorted(tensors))
 
     def save(self, path: str | Path) -> Path:
         """Write atomically to ``path``; returns it."""
@@ -106,30 +83,14 @@ class Checkpoint:
         return path
 
 
-def read_metadata(data: bytes) -> dict[str, str]:
-    """The ``__metadata__`` map of a safetensors blob, checked to be a MAGNET checkpoint."""
-    if len(data) < 8:
-        raise CheckpointError("not a safetensors file: shorter than its 8-byte header length")
-    (n,) = struct.unpack("<Q", data[:8])
-    if n > MAX_HEADER_BYTES or 8 + n > len(data):
-        raise CheckpointError(
-            f"safetensors header length {n} is invalid for a {len(data)}-byte file"
-        )
-    try:
-        header = json.loads(data[8 : 8 + n])
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"safetensors header is not JSON: {exc}") from exc
-    meta = header.get("__metadata__") if isinstance(header, dict) else None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+def from_metadata(meta: Mapping[str, str]) -> Checkpoint:
+    """A checkpoint's fields from its header metadata, checked; no tensors (see ``from_bytes``).
+
+    Lets a reader that streams tensors (the coordinator's verification) check the metadata
+    without loading the file.
+    """
+    if meta.get("format") != FORMAT:
         raise CheckpointError(f"not a {FORMAT} checkpoint (missing or wrong 'format' metadata)")
-    if not all(isinstance(v, str) for v in meta.values()):
-        raise CheckpointError("checkpoint metadata values must be strings")
-    return meta
-
-
-def from_bytes(data: bytes) -> Checkpoint:
-    """Parse and validate a checkpoint blob (no code is ever executed: safetensors only)."""
-    meta = read_metadata(data)
     try:
         kind = meta["kind"]
         if kind not in KINDS:
@@ -141,21 +102,27 @@ def from_bytes(data: bytes) -> Checkpoint:
             raise ValueError("metrics must be a JSON object")
     except (KeyError, ValueError, TypeError) as exc:
         raise CheckpointError(f"bad checkpoint metadata: {exc}") from exc
-    try:
-        tensors = st_load(data)
-    except Exception as exc:  # safetensors raises its own SafetensorError
-        raise CheckpointError(f"bad safetensors payload: {exc}") from exc
-    reserved = {"format", "kind", "config", "step", "parent_cid", "metrics"}
-    extra = {k: v for k, v in meta.items() if k not in reserved}
     return Checkpoint(
-        tensors=tensors,
+        tensors={},
         config=config,
         kind=kind,
         step=step,
         parent_cid=meta.get("parent_cid", ""),
         metrics=metrics,
-        extra=extra,
+        extra={k: v for k, v in meta.items() if k not in RESERVED},
     )
+
+
+def from_bytes(data: bytes) -> Checkpoint:
+    """Parse and validate a checkpoint blob (no code is ever executed: safetensors only)."""
+    view = memoryview(data)
+    header = decode_header(lambda offset, n: bytes(view[offset : offset + n]), len(view))
+    ckpt = from_metadata(header.metadata)
+    ckpt.tensors = {
+        name: tensor_from_buffer(loc.spec, bytearray(view[loc.start : loc.end]))
+        for name, loc in header.tensors.items()
+    }
+    return ckpt
 
 
 def load(path: str | Path) -> Checkpoint:
@@ -175,7 +142,7 @@ def from_model(
     tensors = {f"model.{k}": v.detach().clone() for k, v in model.state_dict().items()}
     return Checkpoint(
         tensors=tensors,
-        config=model.config,
+        config=model_config(model),
         step=step,
         parent_cid=parent_cid,
         metrics=dict(metrics or {}),

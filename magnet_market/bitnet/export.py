@@ -18,12 +18,12 @@ from torch import nn
 from magnet_market.bitnet.checkpoint import Checkpoint, load_into
 from magnet_market.bitnet.errors import CheckpointError
 from magnet_market.bitnet.layers import BitLinear, BitLinearKernel
-from magnet_market.bitnet.model import build_model
+from magnet_market.bitnet.model import build_model, model_config
 
 
 def to_kernel_model(model: nn.Module) -> nn.Module:
     """A ``use_kernel=True`` copy of a trained reference model (weights quantized and packed)."""
-    cfg = model.config
+    cfg = model_config(model)
     if not cfg.bitnet:
         raise ValueError(
             "only BitNet models (bitnet=True) can be packed; this one is full precision"
@@ -54,7 +54,7 @@ def export_packed(
     packed = to_kernel_model(model)
     return Checkpoint(
         tensors={f"model.{k}": v for k, v in packed.state_dict().items()},
-        config=packed.config,
+        config=model_config(packed),
         kind="packed",
         step=step,
         parent_cid=parent_cid,

@@ -7,13 +7,16 @@ quantization and the float scaling in the same order as torch does.
 
 from __future__ import annotations
 
+from types import ModuleType
+
 import torch
 
 from magnet_market.bitnet.errors import KernelUnavailableError
 from magnet_market.bitnet.quant import padded_k
 
+_ternary: ModuleType | None
 try:
-    from magnet_market.bitnet import _ternary
+    from magnet_market.bitnet import _ternary  # typed by _ternary.pyi
 except ImportError as exc:  # pragma: no cover - depends on the install
     _ternary = None
     _IMPORT_ERROR: ImportError | None = exc

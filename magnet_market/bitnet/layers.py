@@ -70,6 +70,10 @@ class BitLinearKernel(nn.Module):
     the absmean scale ``s_w``: ``W ≈ W_int / s_w``).
     """
 
+    # Registered in __init__; declared so they read as tensors, not Module.__getattr__'s union.
+    weight_packed: torch.Tensor
+    weight_scale: torch.Tensor
+
     def __init__(self, in_features: int, out_features: int) -> None:
         super().__init__()
         self.in_features = in_features
@@ -106,7 +110,7 @@ class BitLinearKernel(nn.Module):
 
 def make_linear(
     in_features: int, out_features: int, *, bitnet: bool, use_kernel: bool
-) -> nn.Module:
+) -> nn.Linear | BitLinearKernel:
     """The one switch between the fp baseline, the reference BitLinear and the kernel layer."""
     if use_kernel and not bitnet:
         raise ValueError("use_kernel=True needs bitnet=True (the kernel runs ternary weights)")

@@ -166,7 +166,8 @@ class Transformer(nn.Module):
         self.config = cfg
         self.wte = nn.Embedding(cfg.vocab_size, cfg.d_model)
         self.wpe = nn.Embedding(cfg.seq_len, cfg.d_model)
-        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
+        blocks = [Block(cfg) for _ in range(cfg.n_layers)]
+        self.blocks = nn.ModuleList(blocks)
         self.norm = RMSNorm(cfg.d_model)
         self.head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
         for m in self.modules():
@@ -177,7 +178,7 @@ class Transformer(nn.Module):
             else:
                 init_linear(m)
         # residual projections scaled down with depth (GPT-2)
-        for b in self.blocks:
+        for b in blocks:
             for proj in (b.attn.proj, b.mlp.proj):
                 init_linear(proj, std=1.0 / math.sqrt(proj.in_features * 2 * cfg.n_layers))
 
@@ -236,6 +237,17 @@ class MLPClassifier(nn.Module):
         logits = self.head(self.norm(x))  # (B, classes)
         loss = None if targets is None else F.cross_entropy(logits, targets)
         return logits, loss
+
+
+def model_config(model: nn.Module) -> ModelConfig:
+    """The config of a model :func:`build_model` built (``TypeError`` for any other module)."""
+    cfg = getattr(model, "config", None)
+    if not isinstance(cfg, TransformerConfig | ClassifierConfig):
+        raise TypeError(
+            f"{type(model).__name__} has no TransformerConfig/ClassifierConfig `config`; "
+            "expected a model from build_model()"
+        )
+    return cfg
 
 
 def build_model(cfg: ModelConfig) -> nn.Module:

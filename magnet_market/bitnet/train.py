@@ -29,6 +29,7 @@ from torch import nn
 
 from magnet_market.bitnet.checkpoint import Checkpoint, load_into
 from magnet_market.bitnet.errors import BitNetError, CheckpointError
+from magnet_market.bitnet.model import model_config
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,17 @@ class TaskData(Protocol):
     def evaluate(self, model: nn.Module) -> dict[str, float]: ...
 
 
+#: ``augment(x, share, generator) -> x``, the optional part of a :class:`TaskData`.
+Augment = Callable[[torch.Tensor, float, torch.Generator], torch.Tensor]
+
+
+def _time_budget(cfg: TrainConfig) -> float:
+    """The budget of a run without a step count (``TrainConfig`` sets exactly one of the two)."""
+    if cfg.time_budget is None:
+        raise ValueError("set exactly one of steps and time_budget")
+    return cfg.time_budget
+
+
 class TrainingDivergedError(BitNetError, RuntimeError):
     """The loss became NaN or exploded (> 100): fail fast instead of training on garbage."""
 
@@ -217,8 +229,12 @@ def train(
     config = getattr(model, "config", None)
     if config is None or getattr(config, "use_kernel", False):
         raise ValueError("train() needs a Transformer/MLPClassifier built with use_kernel=False")
-    if cfg.augment and not hasattr(data, "augment"):
-        raise ValueError(f"augment={cfg.augment}: this task has no augmentation; set it to 0")
+    augment: Augment | None = None
+    if cfg.augment:
+        # looked up, not declared in TaskData: wrappers forward it with __getattr__
+        augment = getattr(data, "augment", None)
+        if augment is None:
+            raise ValueError(f"augment={cfg.augment}: this task has no augmentation; set it to 0")
     opt = make_optimizer(model, cfg.optim)
     start = 0
     if resume is not None:
@@ -240,21 +256,21 @@ def train(
     def done() -> bool:
         if cfg.steps is not None:
             return step >= cfg.steps
-        return time.perf_counter() - t0 >= cfg.time_budget
+        return time.perf_counter() - t0 >= _time_budget(cfg)
 
     evaluated_at = -1
     while not done():
         if cfg.steps is not None:
             progress = step / cfg.steps
         else:
-            progress = (time.perf_counter() - t0) / cfg.time_budget
+            progress = (time.perf_counter() - t0) / _time_budget(cfg)
         lr, wd = schedule(step, progress, cfg.optim)
         opt.param_groups[0]["lr"] = opt.param_groups[1]["lr"] = lr
         opt.param_groups[0]["weight_decay"] = wd
         generator = _batch_generator(cfg.seed, step)
         x, y = data.get_batch("train", cfg.batch_size, generator)
-        if cfg.augment:
-            x = data.augment(x, cfg.augment, generator)
+        if augment is not None:
+            x = augment(x, cfg.augment, generator)
         _, loss = model(x, y)
         lv = float(loss.detach())
         if not math.isfinite(lv) or lv > 100:
@@ -273,6 +289,8 @@ def train(
             if on_eval:
                 on_eval(step, metrics)
         if cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
+            if cfg.checkpoint_dir is None:  # TrainConfig refuses this; checked for the types
+                raise ValueError("checkpoint_every needs checkpoint_dir")
             ck = training_checkpoint(model, opt, step, parent_cid, metrics, cfg)
             ckpts.append(ck.save(Path(cfg.checkpoint_dir) / f"step{step:07d}.safetensors"))
     # A time budget can run out right after a periodic evaluation: don't evaluate that step twice.
@@ -297,7 +315,7 @@ def training_checkpoint(
         tensors.update(optimizer_tensors(model, opt))
     return Checkpoint(
         tensors=tensors,
-        config=model.config,
+        config=model_config(model),
         kind="train",
         step=step,
         parent_cid=parent_cid,

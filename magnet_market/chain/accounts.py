@@ -67,7 +67,7 @@ class Keystore:
         """``(name, address)`` of every stored account, sorted by name."""
         if not self.directory.is_dir():
             return []
-        out = []
+        out: list[tuple[str, str]] = []
         for path in sorted(self.directory.glob("*.json")):
             address = json.loads(path.read_text()).get("address", "")
             out.append((path.stem, to_checksum_address("0x" + address.removeprefix("0x"))))

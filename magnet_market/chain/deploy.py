@@ -10,6 +10,7 @@ import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
@@ -18,8 +19,11 @@ from magnet_market._atomic import write_atomic
 from magnet_market.chain.artifacts import load_artifact
 from magnet_market.chain.client import MarketClient
 from magnet_market.chain.connection import Connection
-from magnet_market.chain.errors import DeploymentNotFoundError
+from magnet_market.chain.errors import ChainError, DeploymentNotFoundError
 from magnet_market.config import Network, magnet_home
+
+if TYPE_CHECKING:  # eth_typing comes with web3; only its types are used here
+    from eth_typing import ChecksumAddress
 
 
 @dataclass(frozen=True)
@@ -28,7 +32,7 @@ class Deployment:
 
     network: str
     chain_id: int
-    address: str
+    address: ChecksumAddress  # as written by deploy_market (or checksummed from the override)
     block: int
     tx_hash: str
     deployer: str
@@ -66,10 +70,16 @@ def deploy_market(
     factory = connection.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
     client = MarketClient(connection, "0x" + "00" * 20, deployer)
     receipt = client.transact(factory.constructor(owner))
+    address = receipt["contractAddress"]
+    if address is None:
+        raise ChainError(
+            f"deployment 0x{bytes(receipt['transactionHash']).hex()} was mined "
+            "without creating a contract"
+        )
     record = Deployment(
         network=connection.network.name,
         chain_id=connection.chain_id,
-        address=to_checksum_address(receipt["contractAddress"]),
+        address=to_checksum_address(address),
         block=int(receipt["blockNumber"]),
         tx_hash="0x" + bytes(receipt["transactionHash"]).hex(),
         deployer=deployer.address,

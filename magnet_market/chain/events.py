@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 from web3.types import EventData
@@ -67,8 +68,11 @@ class EventReader:
         while start <= last:
             end = min(start + self.chunk - 1, last)
             yield from conn.rpc(
-                lambda s=start, e=end: event.get_logs(
-                    from_block=s, to_block=e, argument_filters=filters or None
+                partial(
+                    event.get_logs,
+                    from_block=start,
+                    to_block=end,
+                    argument_filters=filters or None,
                 )
             )
             start = end + 1

@@ -3,70 +3,30 @@
 The merge must not hold the merged model, its momentum and a serialized copy at once (8 x 100M
 parameters would need several GiB). Shapes and dtypes are known before any value is computed,
 so the header is written first; then each tensor is appended as soon as it exists. Tensors must
-arrive in sorted-name order, which is the order ``bitnet.checkpoint._serialize`` lays them out,
+arrive in sorted-name order, which is the order ``safetensors_io.encode_header`` lays them out,
 so equal content gives an equal file and an equal IPFS CID (tested against ``to_bytes``).
 """
 
 from __future__ import annotations
 
-import json
-import os
-import struct
-import tempfile
+import contextlib
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import BinaryIO
 
 import torch
 
-from magnet_market.bitnet.checkpoint import _DTYPES
-
-TensorSpec = tuple[str, torch.dtype, tuple[int, ...]]
-
-
-def _nbytes(dtype: torch.dtype, shape: tuple[int, ...]) -> int:
-    return torch.empty((), dtype=dtype).element_size() * int(torch.Size(shape).numel())
+from magnet_market._atomic import atomic_file
+from magnet_market.bitnet.safetensors_io import TensorSpec, encode_header, tensor_bytes
 
 
-def header_bytes(specs: list[TensorSpec], metadata: dict[str, str]) -> bytes:
-    """The length prefix and JSON header for tensors ``specs`` (any order; laid out sorted)."""
-    header: dict[str, object] = {"__metadata__": dict(sorted(metadata.items()))}
-    offset = 0
-    for name, dtype, shape in sorted(specs):
-        if dtype not in _DTYPES:
-            raise ValueError(f"tensor {name}: dtype {dtype} cannot be stored; cast it first")
-        n = _nbytes(dtype, shape)
-        header[name] = {
-            "dtype": _DTYPES[dtype],
-            "shape": list(shape),
-            "data_offsets": [offset, offset + n],
-        }
-        offset += n
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * (-len(h) % 8)  # 8-byte aligned data, as _serialize does
-    return struct.pack("<Q", len(h)) + h
+class TensorAppender:
+    """Appends the declared tensors to an open file, checking each is the next one in order."""
 
-
-class StreamingWriter:
-    """Write a safetensors file tensor by tensor; ``close()`` renames it into place atomically.
-
-    Usage::
-
-        with StreamingWriter(path, specs, metadata) as w:
-            for name in sorted(names):
-                w.write(name, tensor)
-    """
-
-    def __init__(self, path: str | Path, specs: list[TensorSpec], metadata: dict[str, str]):
-        self.path = Path(path)
-        self._order = [(name, dtype, tuple(shape)) for name, dtype, shape in sorted(specs)]
+    def __init__(self, file: BinaryIO, specs: Iterable[TensorSpec]) -> None:
+        self._file = file
+        self._order = sorted(specs, key=lambda s: s.name)
         self._next = 0
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(
-            dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp"
-        )
-        self._tmp = Path(tmp)
-        self._file: BinaryIO = os.fdopen(fd, "wb")
-        self._file.write(header_bytes(specs, metadata))
 
     def write(self, name: str, tensor: torch.Tensor) -> None:
         """Append ``tensor``; it must be the next name in sorted order, with the declared shape."""
@@ -74,35 +34,38 @@ class StreamingWriter:
             raise ValueError(f"tensor {name}: all {len(self._order)} declared tensors are written")
         want, dtype, shape = self._order[self._next]
         t = tensor.detach().cpu().contiguous()
-        if name != want or t.dtype != dtype or tuple(t.shape) != shape:
+        if name != want or t.dtype != dtype or tuple(t.shape) != tuple(shape):
             raise ValueError(
-                f"expected {want} {dtype} {shape} next, got {name} {t.dtype} {tuple(t.shape)}"
+                f"expected {want} {dtype} {tuple(shape)} next, got {name} {t.dtype} "
+                f"{tuple(t.shape)}"
             )
-        if t.numel():
-            self._file.write(memoryview(t.reshape(-1).view(torch.uint8).numpy()))
+        self._file.write(tensor_bytes(t))
         self._next += 1
 
-    def close(self) -> Path:
-        """Finish the file (every declared tensor must have been written) and move it in place."""
-        self._file.close()
+    def check_complete(self) -> None:
         if self._next != len(self._order):
-            self._tmp.unlink(missing_ok=True)
-            missing = [n for n, _, _ in self._order[self._next :]]
+            missing = [s.name for s in self._order[self._next :]]
             raise ValueError(f"{len(missing)} declared tensors never written, first {missing[0]}")
-        os.chmod(self._tmp, 0o644)
-        os.replace(self._tmp, self.path)
-        return self.path
 
-    def abort(self) -> None:
-        """Drop the partial file (a failed merge leaves nothing behind)."""
-        self._file.close()
-        self._tmp.unlink(missing_ok=True)
 
-    def __enter__(self) -> StreamingWriter:
-        return self
+@contextlib.contextmanager
+def streaming_writer(
+    path: str | Path, specs: Iterable[TensorSpec], metadata: Mapping[str, str]
+) -> Iterator[TensorAppender]:
+    """Write a safetensors file tensor by tensor; it appears at ``path`` only when complete.
 
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
+    Usage::
+
+        with streaming_writer(path, specs, metadata) as w:
+            for name in sorted(names):
+                w.write(name, tensor)
+
+    An error in the block, or a declared tensor never written, leaves nothing behind.
+    """
+    specs = [TensorSpec(name, dtype, tuple(shape)) for name, dtype, shape in specs]
+    header = encode_header(specs, metadata)
+    with atomic_file(path) as f:
+        f.write(header)
+        appender = TensorAppender(f, specs)
+        yield appender
+        appender.check_complete()

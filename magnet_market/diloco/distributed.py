@@ -62,8 +62,11 @@ def average_gradients(model: nn.Module) -> list[torch.utils.hooks.RemovableHandl
     world = dist.get_world_size()
 
     def hook(p: torch.Tensor) -> None:
-        dist.all_reduce(p.grad, op=dist.ReduceOp.SUM)
-        p.grad.div_(world)
+        grad = p.grad
+        if grad is None:  # torch runs this hook only once the gradient is accumulated
+            raise RuntimeError("post-accumulate-grad hook ran on a parameter without .grad")
+        dist.all_reduce(grad, op=dist.ReduceOp.SUM)
+        grad.div_(world)
 
     return [
         p.register_post_accumulate_grad_hook(hook) for p in model.parameters() if p.requires_grad

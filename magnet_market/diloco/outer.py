@@ -20,12 +20,12 @@ import torch
 
 from magnet_market.bitnet.checkpoint import FORMAT, Checkpoint
 from magnet_market.bitnet.model import config_from_dict
-from magnet_market.diloco._reader import TensorFile
-from magnet_market.diloco._writer import StreamingWriter, TensorSpec
+from magnet_market.bitnet.safetensors_io import HeaderError, TensorSpec
+from magnet_market.diloco._reader import MODEL_PREFIX, TensorFile
+from magnet_market.diloco._writer import streaming_writer
 from magnet_market.diloco.aggregate import AggregationConfig, aggregate, clip_scales
 from magnet_market.diloco.errors import MergeInputError, NonFiniteMergeError
 
-MODEL_PREFIX = "model."
 MOMENTUM_PREFIX = "outer_momentum."  # + the model tensor name; sorts after every "model." entry
 CHUNK = 1 << 18  # coordinates aggregated at once: caps sort buffers at ~K x 2 MiB per tensor
 
@@ -57,8 +57,11 @@ class MergeResult:
     update_norm: float  # norm of the aggregated pseudo-gradient
 
 
-def _model_specs(f: TensorFile) -> dict[str, TensorSpec]:
-    return {k: v for k, v in f.specs.items() if k.startswith(MODEL_PREFIX)}
+def _open(path: str | Path) -> TensorFile:
+    try:
+        return TensorFile(path)
+    except HeaderError as exc:
+        raise MergeInputError(f"{path}: {exc}; verify submissions before merging") from exc
 
 
 class DilocoMerger:
@@ -122,21 +125,21 @@ class DilocoMerger:
         out = Path(out)
         out.parent.mkdir(parents=True, exist_ok=True)
         with contextlib.ExitStack() as stack:
-            p = stack.enter_context(TensorFile(parent))
-            subs = [stack.enter_context(TensorFile(c)) for c in contributions]
+            p = stack.enter_context(_open(parent))
+            subs = [stack.enter_context(_open(c)) for c in contributions]
             specs = _check_inputs(p, subs, contributions)
             names = sorted(specs)
             norms = _pseudo_gradient_norms(p, subs, names)
             scales = clip_scales(norms, self.aggregation.clip_multiple)
             moms = {n: MOMENTUM_PREFIX + n[len(MODEL_PREFIX) :] for n in names}
-            mom_specs = [(moms[n], specs[n][1], specs[n][2]) for n in names]
+            mom_specs = [TensorSpec(moms[n], specs[n].dtype, specs[n].shape) for n in names]
             meta = self._metadata(p.metadata, parent_cid, len(subs))
             # momentum entries sort after every weight, so they wait in a spill file meanwhile
             spill_path = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=out.parent)))
             spill_path /= "momentum.safetensors"
             update_sq = 0.0
-            with StreamingWriter(out, [specs[n] for n in names] + mom_specs, meta) as writer:
-                with StreamingWriter(spill_path, mom_specs, {}) as spill:
+            with streaming_writer(out, [specs[n] for n in names] + mom_specs, meta) as writer:
+                with streaming_writer(spill_path, mom_specs, {}) as spill:
                     for name in names:
                         theta, mom, g = self._step(p, subs, name, scales, w)
                         update_sq += float(g.double().square().sum())
@@ -205,14 +208,14 @@ def _check_inputs(
     parent: TensorFile, subs: list[TensorFile], paths: Sequence[str | Path]
 ) -> dict[str, TensorSpec]:
     """The parent's model tensor specs, after checking every contribution has exactly them."""
-    specs = _model_specs(parent)
+    specs = parent.model_specs()
     if not specs:
         raise MergeInputError("the parent has no 'model.' tensors")
     for name, dtype, _ in specs.values():
         if not dtype.is_floating_point:
             raise MergeInputError(f"tensor {name} is {dtype}; only float tensors can be merged")
     for sub, path in zip(subs, paths, strict=True):
-        theirs = _model_specs(sub)
+        theirs = sub.model_specs()
         if theirs != specs:
             diff = sorted(set(theirs.items()) ^ set(specs.items()))[:3]
             raise MergeInputError(

@@ -3,6 +3,9 @@
 This is the function the coordinator role calls after fetching every revealed CID to a file
 (the CID already recomputed from the bytes). It writes the merged checkpoint and returns the
 report; storing the file, filling ``merged_cid`` and posting on chain are the role's job.
+
+Every checkpoint is streamed from its file one tensor at a time (``_reader.TensorFile``), so
+beyond the model being evaluated the round holds about one tensor per open file.
 """
 
 from __future__ import annotations
@@ -13,8 +16,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from magnet_market.bitnet import checkpoint
 from magnet_market.bitnet.model import ModelConfig, build_model
+from magnet_market.diloco._reader import TensorFile, load_into
 from magnet_market.diloco.aggregate import AggregationConfig
 from magnet_market.diloco.credit import (
     CREDIT_RULES,
@@ -109,6 +112,8 @@ def run_round(
         for i in accepted:
             scores[i] = max(0.0, verdicts[i].improvement or 0.0)
     elif merged:
+        if merged_metric is None:  # set above whenever anything was merged
+            raise ValueError(f"no {metric.name} was measured for the merged checkpoint")
         without = _leave_one_out_metrics(
             merger,
             parent_path,
@@ -144,8 +149,10 @@ def with_merged_cid(report: RoundReport, cid: str) -> RoundReport:
 
 
 def _evaluate_file(path: Path, config: ModelConfig, evaluate: Evaluate) -> dict[str, float]:
+    """Evaluate a merged file, streamed into the model (no second copy of the weights)."""
     model = build_model(config)
-    checkpoint.load_into(model, checkpoint.load(path))
+    with TensorFile(path) as f:
+        load_into(model, f)
     return evaluate(model)
 
 

@@ -6,6 +6,10 @@ parent CID, finite values, pseudo-gradient norm, declared work), then the expens
 evaluation on the coordinator's held-out split, compared with the contributor's claim and with
 the parent. A failure is a :class:`Check` with a reason in the :class:`Verdict`, never an
 exception: the round report shows every submission, accepted or not.
+
+Checkpoints are streamed (``_reader.TensorFile``): the header and metadata are checked without
+loading tensors, values are read one tensor at a time beside the parent's, and optimizer state
+is never read. Beyond the model being evaluated, memory holds about one tensor per open file.
 """
 
 from __future__ import annotations
@@ -13,16 +17,18 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from magnet_market.bitnet import checkpoint
-from magnet_market.bitnet.checkpoint import Checkpoint, load_into, model_tensors
+from magnet_market.bitnet.checkpoint import Checkpoint
 from magnet_market.bitnet.errors import CheckpointError
 from magnet_market.bitnet.model import ModelConfig, TransformerConfig, build_model
+from magnet_market.bitnet.safetensors_io import TensorSpec
+from magnet_market.diloco._reader import MODEL_PREFIX, TensorFile, load_into
 
 Evaluate = Callable[[nn.Module], dict[str, float]]  # a task's ``evaluate`` (held-out split)
 
@@ -107,97 +113,127 @@ class Verdict:
 
 @dataclass(frozen=True)
 class RoundParent:
-    """The round's parent as verification needs it: weights, CID, config, measured metric."""
+    """The round's parent as verification needs it: its file, CID, config, specs, norm, metric.
+
+    The weights stay in the file: each verification streams them beside the submission's.
+    """
 
     cid: str
     config: ModelConfig
-    tensors: dict[str, torch.Tensor]  # model tensors, ``model.`` prefix stripped
+    path: Path
+    specs: dict[str, TensorSpec]  # the ``model.`` tensors
+    norm: float  # ||parent weights||, the scale of the update bound
     metric: float
 
     @classmethod
     def measure(
         cls, path: str | Path, cid: str, config: ModelConfig, evaluate: Evaluate, metric: Metric
     ) -> RoundParent:
-        """Load the parent checkpoint and evaluate it once for the whole round."""
-        ck = checkpoint.load(path)
+        """Check the parent checkpoint fits ``config`` and evaluate it once for the whole round."""
         model = build_model(config)
-        load_into(model, ck)
-        return cls(cid, config, model_tensors(ck), evaluate(model)[metric.name])
+        with TensorFile(path) as f:
+            checkpoint.from_metadata(f.metadata)  # raises unless a MAGNET checkpoint
+            load_into(model, f)
+            specs = f.model_specs()
+        state = model.state_dict()
+        norm = math.sqrt(sum(_square_sum(state[k]) for k in sorted(state)))
+        return cls(cid, config, Path(path), specs, norm, evaluate(model)[metric.name])
+
+
+@dataclass
+class _Findings:
+    """The checks recorded so far on one submission and the numbers they found."""
+
+    sub: Submission
+    checks: list[Check] = field(default_factory=list)
+    found: dict = field(default_factory=dict)
+
+    def record(self, name: str, ok: bool, reason: str) -> bool:
+        self.checks.append(Check(name, ok, reason))
+        return ok
+
+    def verdict(self) -> Verdict:
+        return Verdict(self.sub.cid, self.sub.author, tuple(self.checks), **self.found)
 
 
 def verify(sub: Submission, parent: RoundParent, evaluate: Evaluate, rules: VerifyRules) -> Verdict:
     """Run every rule on ``sub``; stops at the first structural failure (nothing to evaluate)."""
-    checks: list[Check] = []
-    found: dict = {}
-
-    def record(name: str, ok: bool, reason: str) -> bool:
-        checks.append(Check(name, ok, reason))
-        return ok
-
-    def verdict() -> Verdict:
-        return Verdict(sub.cid, sub.author, tuple(checks), **found)
-
+    out = _Findings(sub)
     if sub.fetch_error is not None:
-        record("fetch", False, sub.fetch_error)
-        return verdict()
+        out.record("fetch", False, sub.fetch_error)
+        return out.verdict()
     try:
-        ck = checkpoint.from_bytes(Path(sub.path).read_bytes())
+        f = TensorFile(sub.path)
     except (CheckpointError, OSError) as exc:
-        record("safetensors", False, str(exc))
-        return verdict()
-    record("safetensors", True, "parsed as a safetensors MAGNET checkpoint (no pickle)")
-    if not record("kind", ck.kind == "train", f"kind {ck.kind!r}, need 'train' (fp32 weights)"):
-        return verdict()
-    if not record("config", ck.config == parent.config, _config_reason(ck.config, parent.config)):
-        return verdict()
-    ok, reason = _tensors_match(ck, parent.tensors)
-    if not record("tensors", ok, reason):
-        return verdict()
-    if not record(
+        out.record("safetensors", False, str(exc))
+        return out.verdict()
+    with f:
+        _check_file(f, parent, evaluate, rules, out)
+    return out.verdict()
+
+
+def _check_file(
+    f: TensorFile, parent: RoundParent, evaluate: Evaluate, rules: VerifyRules, out: _Findings
+) -> None:
+    """The rules after the header parsed, in order; returns at the first structural failure."""
+    try:
+        ck = checkpoint.from_metadata(f.metadata)
+    except CheckpointError as exc:
+        out.record("safetensors", False, str(exc))
+        return
+    out.record("safetensors", True, "parsed as a safetensors MAGNET checkpoint (no pickle)")
+    if not out.record("kind", ck.kind == "train", f"kind {ck.kind!r}, need 'train' (fp32 weights)"):
+        return
+    if not out.record(
+        "config", ck.config == parent.config, _config_reason(ck.config, parent.config)
+    ):
+        return
+    ok, reason = _tensors_match(f.specs, parent.specs)
+    if not out.record("tensors", ok, reason):
+        return
+    if not out.record(
         "parent",
         ck.parent_cid == parent.cid,
         f"metadata parent_cid {ck.parent_cid!r}, round parent {parent.cid!r}",
     ):
-        return verdict()
-    state = model_tensors(ck)
-    bad = sorted(k for k, v in state.items() if not bool(torch.isfinite(v).all()))
-    if not record("finite", not bad, f"NaN/Inf in {bad}" if bad else "all values finite"):
-        return verdict()
-    norm = _norm({k: parent.tensors[k] - v for k, v in state.items()})
-    bound = rules.max_update_ratio * _norm(parent.tensors)
-    found["update_norm"] = norm
-    if not record(
+        return
+    with TensorFile(parent.path) as p:
+        bad, norm = _non_finite_and_update_norm(f, p, sorted(parent.specs))
+    if not out.record("finite", not bad, f"NaN/Inf in {bad}" if bad else "all values finite"):
+        return
+    bound = rules.max_update_ratio * parent.norm
+    out.found["update_norm"] = norm
+    if not out.record(
         "update_norm", norm <= bound, f"||parent - theta|| = {norm:.6g}, bound {bound:.6g}"
     ):
-        return verdict()
-    steps, work, reason = _declared_work(ck, sub.declared_steps, rules.max_steps)
-    found.update(steps=steps, work=work)
-    if not record("work", work is not None, reason):
-        return verdict()
+        return
+    steps, work, reason = _declared_work(ck, out.sub.declared_steps, rules.max_steps)
+    out.found.update(steps=steps, work=work)
+    if not out.record("work", work is not None, reason):
+        return
     model = build_model(parent.config)
-    load_into(model, ck)
+    load_into(model, f)
     measured = evaluate(model)[rules.metric.name]
-    claimed = sub.claimed_metric
+    claimed = out.sub.claimed_metric
     if claimed is None:
         claimed = ck.metrics.get(rules.metric.name)
     improvement = rules.metric.improvement(parent.metric, measured)
-    found.update(claimed=claimed, measured=measured, improvement=improvement)
+    out.found.update(claimed=claimed, measured=measured, improvement=improvement)
     if claimed is None:
-        record("claim", False, f"no claimed {rules.metric.name} in the reveal or the metadata")
+        out.record("claim", False, f"no claimed {rules.metric.name} in the reveal or the metadata")
     else:
         overclaim = rules.metric.improvement(measured, claimed)  # > 0: claim beats measurement
-        record(
+        out.record(
             "claim",
             overclaim <= rules.claim_tolerance,
             f"claimed {claimed:.6g}, measured {measured:.6g}, tolerance {rules.claim_tolerance}",
         )
-    record(
+    out.record(
         "not_worse",
         improvement >= -rules.regression_tolerance,
         f"measured {measured:.6g} vs parent {parent.metric:.6g}, "
         f"tolerance {rules.regression_tolerance}",
     )
-    return verdict()
 
 
 def _config_reason(got: ModelConfig, want: ModelConfig) -> str:
@@ -206,21 +242,41 @@ def _config_reason(got: ModelConfig, want: ModelConfig) -> str:
     return f"model config {got} differs from the task's {want}"
 
 
-def _tensors_match(ck: Checkpoint, want: dict[str, torch.Tensor]) -> tuple[bool, str]:
+def _tensors_match(got: dict[str, TensorSpec], want: dict[str, TensorSpec]) -> tuple[bool, str]:
     """Model tensors exactly the task's (names, shapes, dtypes); other entries only ``optim.``."""
-    strays = sorted(k for k in ck.tensors if not k.startswith(("model.", "optim.")))
+    strays = sorted(k for k in got if not k.startswith((MODEL_PREFIX, "optim.")))
     if strays:
         return False, f"unexpected tensors {strays[:5]} (only 'model.' and 'optim.' allowed)"
-    got = model_tensors(ck)
-    if set(got) != set(want):
-        missing, extra = sorted(set(want) - set(got)), sorted(set(got) - set(want))
+    model = {k: v for k, v in got.items() if k.startswith(MODEL_PREFIX)}
+    if set(model) != set(want):
+        missing = sorted(map(_bare, set(want) - set(model)))
+        extra = sorted(map(_bare, set(model) - set(want)))
         return False, f"missing {missing[:5]}, unexpected {extra[:5]}"
-    for k, v in want.items():
-        if got[k].shape != v.shape or got[k].dtype != v.dtype:
+    for k, v in sorted(want.items()):
+        if model[k].shape != v.shape or model[k].dtype != v.dtype:
             return False, (
-                f"{k}: {got[k].dtype} {tuple(got[k].shape)}, task needs {v.dtype} {tuple(v.shape)}"
+                f"{_bare(k)}: {model[k].dtype} {model[k].shape}, task needs {v.dtype} {v.shape}"
             )
     return True, f"{len(want)} model tensors match the task's names, shapes and dtypes"
+
+
+def _bare(name: str) -> str:
+    """A tensor name without the ``model.`` prefix, as the model's state dict names it."""
+    return name.removeprefix(MODEL_PREFIX)
+
+
+def _non_finite_and_update_norm(
+    sub: TensorFile, parent: TensorFile, names: list[str]
+) -> tuple[list[str], float]:
+    """Tensors holding NaN/Inf, and ||parent - theta|| (one tensor of each file at a time)."""
+    bad, sq = [], 0.0
+    for name in names:
+        theta = sub.get(name)
+        if not bool(torch.isfinite(theta).all()):
+            bad.append(_bare(name))
+        elif not bad:
+            sq += _square_sum(parent.get(name) - theta)
+    return bad, math.sqrt(sq)
 
 
 def _declared_work(
@@ -243,5 +299,5 @@ def _declared_work(
     return steps, work, f"{steps} steps x {batch} x {per_example} = {work}"
 
 
-def _norm(tensors: dict[str, torch.Tensor]) -> float:
-    return math.sqrt(sum(float(t.double().square().sum()) for t in tensors.values()))
+def _square_sum(t: torch.Tensor) -> float:
+    return float(t.double().square().sum())

@@ -12,7 +12,7 @@ CBOR library. Spec: https://ipld.io/specs/transport/car/carv1/.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from typing import BinaryIO
+from typing import Protocol
 
 from magnet_market.storage import _varint
 from magnet_market.storage.cid import CID
@@ -96,11 +96,11 @@ class _CborReader:
         if major == 5:
             return {self.value(): self.value() for _ in range(n)}
         if major == 6 and n == _CID_TAG:
-            raw = self.value()
-            if not isinstance(raw, bytes) or raw[:1] != b"\0":
+            link = self.value()
+            if not isinstance(link, bytes) or link[:1] != b"\0":
                 raise CARFormatError("malformed CID link in CAR header")
             try:
-                return CID.from_bytes(raw[1:])
+                return CID.from_bytes(link[1:])
             except StorageError as e:
                 raise CARFormatError(f"bad root CID in CAR header: {e}") from None
         raise CARFormatError(f"unexpected CBOR major type {major} in CAR header")
@@ -122,7 +122,19 @@ def decode_header(buf: bytes) -> list[CID]:
 # --- stream ----------------------------------------------------------------------------------
 
 
-def write_car(roots: Sequence[CID], blocks: Iterable[tuple[CID, bytes]], out: BinaryIO) -> int:
+class Reader(Protocol):
+    """What CAR parsing reads from: a binary file, or any ``read(n) -> bytes`` stream."""
+
+    def read(self, n: int = -1, /) -> bytes: ...
+
+
+class Writer(Protocol):
+    """What CAR writing appends to: a binary file, or any ``write(bytes)`` sink."""
+
+    def write(self, data: bytes, /) -> object: ...
+
+
+def write_car(roots: Sequence[CID], blocks: Iterable[tuple[CID, bytes]], out: Writer) -> int:
     """Write a CARv1 to ``out``; return the number of blocks written."""
     header = encode_header(roots)
     out.write(_varint.encode(len(header)) + header)
@@ -133,7 +145,7 @@ def write_car(roots: Sequence[CID], blocks: Iterable[tuple[CID, bytes]], out: Bi
     return count
 
 
-def write_section(out: BinaryIO, cid: CID, data: bytes) -> None:
+def write_section(out: Writer, cid: CID, data: bytes) -> None:
     """Append one block; with :func:`write_car` of no blocks, builds a CAR as blocks appear."""
     raw_cid = cid.to_bytes()
     out.write(_varint.encode(len(raw_cid) + len(data)))
@@ -141,7 +153,7 @@ def write_section(out: BinaryIO, cid: CID, data: bytes) -> None:
     out.write(data)
 
 
-def _read_varint(inp: BinaryIO) -> int | None:
+def _read_varint(inp: Reader) -> int | None:
     """A varint from a stream; ``None`` at a clean end of stream."""
     raw = bytearray()
     while True:
@@ -160,7 +172,7 @@ def _read_varint(inp: BinaryIO) -> int | None:
             raise CARFormatError("over-long varint in CAR stream")
 
 
-def _read_exact(inp: BinaryIO, n: int) -> bytes:
+def _read_exact(inp: Reader, n: int) -> bytes:
     data = inp.read(n)
     while len(data) < n:  # non-blocking sockets and pipes may return short reads
         more = inp.read(n - len(data))
@@ -170,7 +182,7 @@ def _read_exact(inp: BinaryIO, n: int) -> bytes:
     return data
 
 
-def read_header(inp: BinaryIO) -> list[CID]:
+def read_header(inp: Reader) -> list[CID]:
     """Read the header from a CAR stream positioned at its start; return the roots."""
     length = _read_varint(inp)
     if length is None:
@@ -180,7 +192,7 @@ def read_header(inp: BinaryIO) -> list[CID]:
     return decode_header(_read_exact(inp, length))
 
 
-def iter_blocks(inp: BinaryIO) -> Iterator[tuple[CID, bytes]]:
+def iter_blocks(inp: Reader) -> Iterator[tuple[CID, bytes]]:
     """Yield the blocks after the header, each verified against its CID."""
     while (length := _read_varint(inp)) is not None:
         if not 0 < length <= _MAX_SECTION:

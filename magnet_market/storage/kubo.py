@@ -21,7 +21,7 @@ import time
 import urllib.parse
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 import httpx
 
@@ -294,7 +294,7 @@ class KuboStore(NodeReads):
 
     # --- CAR ---------------------------------------------------------------------------------
 
-    def export_car(self, cid: CID | str, out: BinaryIO) -> None:
+    def export_car(self, cid: CID | str, out: IO[bytes]) -> None:
         """Stream ``dag/export`` into ``out``, verifying the root and every block on the way."""
         cid = CID.parse(cid)
         if not self.has(cid):  # js-ipfs would wait forever for a root it lacks
@@ -309,7 +309,7 @@ class KuboStore(NodeReads):
         finally:
             response.close()
 
-    def import_car(self, inp: BinaryIO, *, pin: bool = True) -> list[CID]:
+    def import_car(self, inp: IO[bytes], *, pin: bool = True) -> list[CID]:
         def files(_: contextlib.ExitStack) -> list[tuple[str, tuple[str, Any, str]]]:
             inp.seek(0)  # replayable: a retry re-sends from the start
             return [("file", ("import.car", inp, "application/vnd.ipld.car"))]

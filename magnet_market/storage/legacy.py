@@ -19,7 +19,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 from magnet_market.storage import car, dag, reader
 from magnet_market.storage._node_reads import NodeReads
@@ -162,7 +162,7 @@ class IpfsHttpClientStore(NodeReads):
             keys = self.client.pin.ls(type="recursive")["Keys"]
         return sorted((CID.parse(key) for key in keys), key=str)
 
-    def export_car(self, cid: CID | str, out: BinaryIO) -> None:
+    def export_car(self, cid: CID | str, out: IO[bytes]) -> None:
         cid = CID.parse(cid)
         if not self.has(cid):  # js-ipfs would wait forever for a root it lacks
             raise ContentNotFoundError(f"the node does not hold {cid}")
@@ -173,7 +173,7 @@ class IpfsHttpClientStore(NodeReads):
             raise CIDMismatchError(cid, roots[0] if roots else None, "CAR root from the node")
         car.write_car(roots, car.iter_blocks(stream), out)
 
-    def import_car(self, inp: BinaryIO, *, pin: bool = True) -> list[CID]:
+    def import_car(self, inp: IO[bytes], *, pin: bool = True) -> list[CID]:
         with self._errors("dag/import"):
             answer = self.client.dag.imprt(inp, opts={"pin-roots": str(pin).lower()})
         entries = answer if isinstance(answer, list) else [answer]

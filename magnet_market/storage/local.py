@@ -19,7 +19,7 @@ import fcntl
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 from magnet_market._atomic import write_atomic
 from magnet_market.config import magnet_home
@@ -144,11 +144,11 @@ class LocalStore:
         names = (p.name for p in self._pins.iterdir())
         return sorted((CID.parse(n) for n in names if not n.startswith(".")), key=str)  # .tmp
 
-    def export_car(self, cid: CID | str, out: BinaryIO) -> None:
+    def export_car(self, cid: CID | str, out: IO[bytes]) -> None:
         cid = CID.parse(cid)
         car.write_car([cid], reader.iter_blocks(self._fetch, cid), out)
 
-    def import_car(self, inp: BinaryIO, *, pin: bool = True) -> list[CID]:
+    def import_car(self, inp: IO[bytes], *, pin: bool = True) -> list[CID]:
         roots = car.read_header(inp)
         with self._lock(exclusive=False):
             for cid, data in car.iter_blocks(inp):  # verified by the reader

@@ -9,10 +9,10 @@ from the root down is the same as recomputing the root CID of the content.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
+from magnet_market._atomic import atomic_file
 from magnet_market.storage import unixfs
 from magnet_market.storage.cid import CID, DAG_PB, RAW
 from magnet_market.storage.dag import FileImporter
@@ -129,19 +129,10 @@ def export_to_path(fetch: Fetch, cid: CID, dest: Path) -> None:
 
 
 def write_stream_atomic(dest: Path, chunks: Iterable[bytes]) -> None:
-    """Stream chunks to a temporary file beside ``dest`` and rename it only when complete."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            for chunk in chunks:
-                f.write(chunk)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Stream chunks to ``dest``; it appears only once every chunk (hence every check) passed."""
+    with atomic_file(dest) as f:
+        for chunk in chunks:
+            f.write(chunk)
 
 
 def recomputed(chunks: Iterable[bytes], expected: CID, size: int) -> Iterator[bytes]:

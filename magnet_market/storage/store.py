@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO, Protocol, runtime_checkable
+from typing import IO, Protocol, runtime_checkable
 
 from magnet_market.storage.cid import CID
 
@@ -64,10 +64,10 @@ class ContentStore(Protocol):
         """The recursively pinned roots."""
         ...
 
-    def export_car(self, cid: CID | str, out: BinaryIO) -> None:
+    def export_car(self, cid: CID | str, out: IO[bytes]) -> None:
         """Write the DAG of ``cid`` as a CARv1 with ``cid`` as its root."""
         ...
 
-    def import_car(self, inp: BinaryIO, *, pin: bool = True) -> list[CID]:
+    def import_car(self, inp: IO[bytes], *, pin: bool = True) -> list[CID]:
         """Load every block of a CARv1 (each verified); return its roots, pinned by default."""
         ...

@@ -74,8 +74,11 @@ def _uint_field(field: int, value: int) -> bytes:
     return _key(field, _VARINT) + _varint.encode(value)
 
 
-def _fields(buf: bytes | memoryview) -> Iterator[tuple[int, int, int | memoryview]]:
-    """Yield ``(field, wire type, value)``; values of length-delimited fields are views."""
+def _fields(buf: bytes | memoryview) -> Iterator[tuple[int, int | memoryview]]:
+    """Yield ``(field, value)``: an ``int`` for a varint field, a view for a length-delimited one.
+
+    Those are the only two wire types accepted, so the value's type tells them apart.
+    """
     view = memoryview(buf)
     pos = 0
     try:
@@ -84,12 +87,12 @@ def _fields(buf: bytes | memoryview) -> Iterator[tuple[int, int, int | memoryvie
             field, wire = key >> 3, key & 7
             if wire == _VARINT:
                 value, pos = _varint.decode(view, pos)
-                yield field, wire, value
+                yield field, value
             elif wire == _BYTES:
                 length, pos = _varint.decode(view, pos)
                 if pos + length > len(view):
                     raise MalformedBlockError("protobuf field runs past the end of the block")
-                yield field, wire, view[pos : pos + length]
+                yield field, view[pos : pos + length]
                 pos += length
             else:
                 raise MalformedBlockError(f"unexpected protobuf wire type {wire}")
@@ -119,11 +122,11 @@ def decode_node(block: bytes | memoryview) -> PBNode:
     """Parse a dag-pb block; raise :class:`MalformedBlockError` if it is not one."""
     links: list[Link] = []
     data: bytes | None = None
-    for field, wire, value in _fields(block):
-        if field == 2 and wire == _BYTES:
-            links.append(_decode_link(value))  # type: ignore[arg-type]
-        elif field == 1 and wire == _BYTES:
-            data = bytes(value)  # type: ignore[arg-type]
+    for field, value in _fields(block):
+        if field == 2 and isinstance(value, memoryview):
+            links.append(_decode_link(value))
+        elif field == 1 and isinstance(value, memoryview):
+            data = bytes(value)
         else:
             raise MalformedBlockError(f"unexpected dag-pb field {field}")
     return PBNode(tuple(links), data)
@@ -132,16 +135,16 @@ def decode_node(block: bytes | memoryview) -> PBNode:
 def _decode_link(buf: memoryview) -> Link:
     cid: CID | None = None
     name, tsize = "", 0
-    for field, wire, value in _fields(buf):
-        if field == 1 and wire == _BYTES:
+    for field, value in _fields(buf):
+        if field == 1 and isinstance(value, memoryview):
             try:
-                cid = CID.from_bytes(value)  # type: ignore[arg-type]
+                cid = CID.from_bytes(value)
             except InvalidCIDError as e:
                 raise MalformedBlockError(f"bad link CID: {e}") from None
-        elif field == 2 and wire == _BYTES:
-            name = bytes(value).decode("utf-8")  # type: ignore[arg-type]
-        elif field == 3 and wire == _VARINT:
-            tsize = value  # type: ignore[assignment]
+        elif field == 2 and isinstance(value, memoryview):
+            name = bytes(value).decode("utf-8")
+        elif field == 3 and isinstance(value, int):
+            tsize = value
         else:
             raise MalformedBlockError(f"unexpected dag-pb link field {field}")
     if cid is None:
@@ -170,14 +173,14 @@ def encode_unixfs(
 def decode_unixfs(buf: bytes) -> UnixFSData:
     type_: int | None = None
     data, filesize, sizes = b"", None, []
-    for field, wire, value in _fields(buf):
-        if field == 1 and wire == _VARINT:
-            type_ = value  # type: ignore[assignment]
-        elif field == 2 and wire == _BYTES:
-            data = bytes(value)  # type: ignore[arg-type]
-        elif field == 3 and wire == _VARINT:
-            filesize = value  # type: ignore[assignment]
-        elif field == 4 and wire == _VARINT:
+    for field, value in _fields(buf):
+        if field == 1 and isinstance(value, int):
+            type_ = value
+        elif field == 2 and isinstance(value, memoryview):
+            data = bytes(value)
+        elif field == 3 and isinstance(value, int):
+            filesize = value
+        elif field == 4 and isinstance(value, int):
             sizes.append(value)
         elif field in (5, 6, 7, 8):  # hashType, fanout, mode, mtime: irrelevant to content
             continue
@@ -185,7 +188,7 @@ def decode_unixfs(buf: bytes) -> UnixFSData:
             raise MalformedBlockError(f"unexpected UnixFS field {field}")
     if type_ is None or type_ not in DataType._value2member_map_:
         raise MalformedBlockError(f"missing or unknown UnixFS type {type_}")
-    return UnixFSData(DataType(type_), data, filesize, tuple(sizes))  # type: ignore[arg-type]
+    return UnixFSData(DataType(type_), data, filesize, tuple(sizes))
 
 
 def file_leaf(chunk: bytes) -> bytes:

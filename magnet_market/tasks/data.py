@@ -23,5 +23,7 @@ def data_options(spec: TaskSpec) -> dict[str, int]:
 
 def task_data(spec: TaskSpec) -> TinyLMData | DigitsData:
     """Train/validation data of ``spec``'s task (the validation split is the held-out one)."""
-    cls = TinyLMData if spec.kind == "tinylm" else DigitsData
-    return cls(**data_options(spec))
+    options = data_options(spec)
+    if spec.kind == "tinylm":
+        return TinyLMData(seq_len=options["seq_len"])
+    return DigitsData(split_seed=options["split_seed"])

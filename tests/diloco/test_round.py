@@ -142,3 +142,15 @@ def test_rounds_chain_through_the_merged_checkpoint(setup):
     assert second.report.parent_metric == pytest.approx(first.report.merged_metric)
     assert second.report.merged_metric < second.report.parent_metric
     assert checkpoint.load(second.merged_path).step == 2
+
+
+def test_round_never_loads_a_whole_checkpoint(setup, monkeypatch):
+    """Parent, submissions and merge are streamed tensor by tensor (bounded coordinator memory)."""
+
+    def whole_file(*_args, **_kwargs):
+        raise AssertionError("the round loaded a whole checkpoint")
+
+    monkeypatch.setattr(checkpoint, "load", whole_file)
+    monkeypatch.setattr(checkpoint, "from_bytes", whole_file)
+    outcome = go(setup, "streamed.safetensors")
+    assert [s.status for s in outcome.report.submissions][:3] == ["accepted"] * 3

@@ -7,7 +7,9 @@ import pickle
 import pytest
 import torch
 
+from magnet_market.bitnet import checkpoint
 from magnet_market.bitnet.model import ClassifierConfig
+from magnet_market.diloco._reader import TensorFile
 from magnet_market.diloco.verify import Metric, RoundParent, Submission, VerifyRules, verify
 from magnet_market.tasks import DigitsData
 from tests.diloco._digits import (
@@ -152,3 +154,30 @@ def test_bad_rules_say_how_to_fix():
         VerifyRules(claim_tolerance=-1)
     with pytest.raises(ValueError, match="max_update_ratio"):
         VerifyRules(max_update_ratio=0)
+
+
+def test_verification_streams_and_never_reads_optimizer_state(world, monkeypatch):
+    """Metadata from the header, each model tensor read on its own, ``optim.`` never read."""
+    _, _, honest, tmp = world
+    with_optim = tamper(
+        honest,
+        tmp / "optim.safetensors",
+        fn=lambda t: {**t, **{f"optim.{k[6:]}.exp_avg": torch.zeros_like(v) for k, v in t.items()}},
+    )
+    reads: list[tuple[str, str]] = []
+    real_get = TensorFile.get
+
+    def spy(self, name):
+        reads.append((self.path.name, name))
+        return real_get(self, name)
+
+    def whole_file(*_args, **_kwargs):
+        raise AssertionError("verification loaded a whole checkpoint")
+
+    monkeypatch.setattr(TensorFile, "get", spy)
+    monkeypatch.setattr(checkpoint, "load", whole_file)
+    monkeypatch.setattr(checkpoint, "from_bytes", whole_file)
+    assert check(world, with_optim).accepted
+    mine = [name for file, name in reads if file == "optim.safetensors"]
+    assert mine and all(name.startswith("model.") for name in mine)
+    assert max(mine.count(n) for n in mine) == 2  # the finite/norm pass, then into the model
