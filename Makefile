@@ -8,14 +8,25 @@ STAMP_NODE := node_modules/.installed
 STAMP_BROWNIE := $(VENV)/.brownie-ready
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: install demo demo-dashboard test bench lint compile clean
+.PHONY: install browser demo demo-dashboard test bench lint compile clean
 
-install: $(STAMP_PY) $(STAMP_NODE) $(STAMP_BROWNIE) $(CHROMIUM)
+# What running the market needs: the venv and node_modules, nothing that asks for root.
+install: $(STAMP_PY) $(STAMP_NODE) $(STAMP_BROWNIE)
 
-# The dashboard's browser tests drive Debian's chromium (Playwright never downloads a browser).
+# Only the dashboard's browser tests need a browser: Debian's chromium (Playwright never
+# downloads one). As root it is installed, through sudo where there is one; else a clear message.
+browser: $(CHROMIUM)
+
 $(CHROMIUM):
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+	@if [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then \
+		sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	else \
+		echo "The dashboard's browser tests need Debian's chromium at $(CHROMIUM):"; \
+		echo "  sudo apt-get install chromium"; \
+		exit 1; \
+	fi
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -49,7 +60,7 @@ demo: install
 demo-dashboard: install
 	$(VENV)/bin/magnet demo --serve
 
-test: install
+test: install browser
 	$(VENV)/bin/pytest
 
 # Long: the full set takes over an hour on 2 cores (autoresearch's sweep dominates).
@@ -60,10 +71,15 @@ bench: install
 	$(PY) benchmarks/diloco.py
 	$(PY) benchmarks/autoresearch.py
 
-# slither compiles through brownie (our solc-js shim); findings are explained in docs/security.md.
+# Layer rules (import-linter), types (mypy) and declared dependencies (deptry): see
+# docs/architecture.md. slither compiles through brownie (our solc-js shim); its findings are
+# explained in docs/security.md.
 lint: install
 	$(VENV)/bin/ruff check magnet_market tests benchmarks scripts
 	$(VENV)/bin/ruff format --check magnet_market tests benchmarks scripts
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
+	$(VENV)/bin/deptry magnet_market tests benchmarks scripts
 	$(PY) -m magnet_market.chain.compile --check
 	rm -rf build/contracts build/interfaces
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/slither . --compile-force-framework brownie \

@@ -9,28 +9,17 @@ chain order, and the market-wide identity
 
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from web3.types import TxReceipt
+
+from magnet_market.app.ledger import TaskBooks, TaskLedger, task_ledger
+from magnet_market.app.reports import ReportError, load_round
+from magnet_market.app.session import Session
 from magnet_market.chain.client import MarketClient
 from magnet_market.chain.events import EventReader
-
-
-@dataclass
-class TaskBooks:
-    """A task's balances as the events say they must be."""
-
-    escrow: int = 0
-    reserved: int = 0
-    bonds_held: int = 0
-    refund_remaining: int = 0
-    total_funded: int = 0
-    paid_rewards: int = 0
-    slashed: int = 0
-    credited: dict[int, int] = field(default_factory=dict)  # round → total credited
-    claimed: Counter[tuple[int, str]] = field(default_factory=Counter)  # (round, account) → claims
-    rounds_posted: int = 0
+from magnet_market.storage import ContentStore, StorageError
 
 
 @dataclass(frozen=True)
@@ -75,58 +64,12 @@ class Audit:
         }
 
 
-def replay(events: list[Any], claim_bond: int) -> TaskBooks:
-    """Apply one task's events, in chain order, to empty books."""
-    books = TaskBooks()
-    challenge_bonds: dict[int, int] = {}
-    for e in events:
-        name, a = e["event"], e["args"]
-        if name == "TaskFunded":
-            books.escrow += a["amount"]
-            books.total_funded += a["amount"]
-        elif name == "ContributorJoined":
-            books.bonds_held += a["bond"]
-        elif name == "RoundPosted":
-            books.escrow -= a["totalCredited"]
-            books.reserved += a["totalCredited"]
-            books.credited[a["round"]] = a["totalCredited"]
-            books.rounds_posted += 1
-        elif name == "RoundChallenged":
-            books.bonds_held += a["bond"]
-            challenge_bonds[a["round"]] = a["bond"]
-        elif name == "ChallengeResolved":
-            bond = challenge_bonds.pop(a["round"], claim_bond)
-            books.bonds_held -= bond
-            if a["upheld"]:
-                books.reserved -= a["refundedToEscrow"]
-                books.escrow += a["refundedToEscrow"]
-                books.credited[a["round"]] -= a["refundedToEscrow"]
-            else:
-                books.escrow += bond
-        elif name == "RewardClaimed":
-            books.reserved -= a["amount"]
-            books.paid_rewards += a["amount"]
-            books.claimed[(a["round"], a["account"])] += 1
-        elif name == "ContributorSlashed":
-            books.bonds_held -= a["amount"]
-            books.escrow += a["amount"]
-            books.slashed += a["amount"]
-        elif name == "TaskClosed":
-            books.refund_remaining = a["refundPool"]
-            books.escrow = 0
-        elif name == "RefundClaimed":
-            books.refund_remaining -= a["amount"]
-        elif name == "BondReleased":
-            books.bonds_held -= a["amount"]
-    return books
-
-
 def verify_task(client: MarketClient, reader: EventReader, task_id: int) -> Audit:
     """Rebuild task ``task_id`` from events and reconcile it with the contract."""
     block = _block_number(client)  # one snapshot height for events and state
     events = reader.all(to_block=block, taskId=task_id)
     task = client.task(task_id)
-    books = replay(events, task.claim_bond)
+    books = task_ledger(task_id, events, task.claim_bond).books
     checks = [
         Check("escrow", books.escrow, task.escrow),
         Check("reserved credits", books.reserved, task.reserved),
@@ -168,3 +111,69 @@ def market_identity(client: MarketClient, reader: EventReader, block: int | None
 
 def _block_number(client: MarketClient) -> int:
     return client.connection.rpc(lambda: client.w3.eth.block_number)
+
+
+def verify_reports(store: ContentStore, reader: EventReader, task_id: int) -> list[Check]:
+    """Re-check every posted round against its pinned report.
+
+    For each round: the report's Merkle tree rebuilds the posted root (``load_round``), its
+    credits add up to the posted total and to the report's own ``credited_wei``, and every
+    reward claimed on chain is exactly the tree's amount for that account.
+    """
+    checks: list[Check] = []
+    claims = reader.get("RewardClaimed", taskId=task_id)
+    for posted in reader.get("RoundPosted", taskId=task_id):
+        round_ = posted["args"]["round"]
+        pinned = load_round(store, reader, task_id, round_)
+        tree_total = sum(v for _, v in pinned.tree.values) if pinned.tree else 0
+        checks.append(Check(f"round {round_} tree total", pinned.total_credited, tree_total))
+        reported = int(pinned.report["credited_wei"])
+        checks.append(Check(f"round {round_} report total", pinned.total_credited, reported))
+        for e in claims:
+            if e["args"]["round"] == round_:
+                who = e["args"]["account"]
+                owed = pinned.tree.amount(who) if pinned.tree else 0
+                checks.append(Check(f"round {round_} reward of {who}", owed, e["args"]["amount"]))
+    return checks
+
+
+def verify_payouts(
+    client: MarketClient, reader: EventReader, store: ContentStore | None, task_id: int
+) -> Audit:
+    """The payouts check (``magnet payouts verify``, the demo, the dashboard): the task's books
+    rebuilt from events and reconciled with the contract, then, given a ``store``, every round
+    against its pinned report. A report that cannot be fetched or disagrees is a problem."""
+    audit = verify_task(client, reader, task_id)
+    if store is not None:
+        try:
+            audit.checks.extend(verify_reports(store, reader, task_id))
+        except (ReportError, StorageError) as e:
+            audit.problems.append(f"pinned reports: {e}")
+    return audit
+
+
+class Auditor:
+    """Anyone who checks the money, and challenges a round that does not add up.
+
+    Args:
+        session: whose chain and store to read (it signs only to challenge).
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def ledger(self, task_id: int) -> TaskLedger:
+        """Task ``task_id``'s events replayed into its books and records."""
+        market = self.session.market
+        events = self.session.events.all(taskId=task_id)
+        return task_ledger(task_id, events, market.task(task_id).claim_bond)
+
+    def verify_payouts(self, task_id: int, reports: bool = True) -> Audit:
+        """The task's books from events, reconciled with the contract, then (``reports``)
+        every posted round against its pinned report."""
+        store = self.session.store if reports else None
+        return verify_payouts(self.session.market, self.session.events, store, task_id)
+
+    def challenge(self, task_id: int, round_: int, reason: str) -> TxReceipt:
+        """Dispute a posted round during its challenge window, locking the claim bond."""
+        return self.session.signing_market.challenge(task_id, round_, reason)

@@ -11,25 +11,25 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
+from web3.types import TxReceipt
 
-from magnet_market._atomic import write_atomic
-from magnet_market._role import Role
+from magnet_market.app.content import fetch_spec, parent_cid
+from magnet_market.app.reports import load_round
+from magnet_market.app.role import Role
 from magnet_market.autoresearch.config import describe
 from magnet_market.bitnet import checkpoint
 from magnet_market.bitnet.checkpoint import Checkpoint
 from magnet_market.bitnet.model import build_model
 from magnet_market.bitnet.train import train
-from magnet_market.chain.client import MarketClient
-from magnet_market.chain.events import EventReader
+from magnet_market.chain.merkle import CreditTree
 from magnet_market.chain.submission import Submitted, scale_metric, submit_checkpoint
 from magnet_market.chain.types import RoundPhase, TaskStatus
 from magnet_market.errors import MagnetError
-from magnet_market.reports import load_round
-from magnet_market.storage import ContentStore
 from magnet_market.tasks.data import task_data
-from magnet_market.tasks.spec import TaskSpec, spec_from_bytes
+from magnet_market.tasks.spec import TaskSpec
 from magnet_market.tuning import tune
 
 
@@ -59,27 +59,34 @@ class RoundWork:
     submitted: Submitted
 
 
-def fetch_spec(client: MarketClient, store: ContentStore, task_id: int) -> TaskSpec:
-    """The task's spec, fetched by the CID on chain and verified against it."""
-    return spec_from_bytes(store.get(client.task(task_id).spec_cid))
-
-
-def parent_cid(reader: EventReader, spec: TaskSpec, task_id: int, round_: int) -> str:
-    """Round 0 trains on the base checkpoint; round r on round r-1's merged checkpoint."""
-    if round_ == 0:
-        if not spec.base_cid:
-            raise ContributorError(f"task {task_id}'s spec names no base checkpoint")
-        return spec.base_cid
-    posted = reader.get("RoundPosted", taskId=task_id, round=round_ - 1)
-    if not posted:
-        raise ContributorError(f"round {round_ - 1} of task {task_id} has not been posted")
-    return str(posted[-1]["args"]["mergedCID"])
-
-
 class Contributor(Role):
-    """One contributor account taking part in tasks (see :class:`~magnet_market._role.Role`)."""
+    """One contributor account taking part in tasks (see :class:`~magnet_market.app.role.Role`)."""
 
     error = ContributorError
+
+    def claim(self, task_id: int) -> tuple[int, TxReceipt]:
+        """Take a slot in ``task_id``, locking its claim bond; returns the bond and receipt."""
+        bond = self.client.task(task_id).claim_bond
+        return bond, self.client.claim(task_id, bond)
+
+    def submit(
+        self,
+        task_id: int,
+        cid: str,
+        metric: float | str,
+        *,
+        reveal_timeout: float = 3600.0,
+        on_wait: Callable[[RoundPhase], None] | None = None,
+    ) -> Submitted:
+        """Commit to ``cid`` with a claimed ``metric``, wait for reveals, reveal (resumable)."""
+        return submit_checkpoint(
+            self.client,
+            task_id,
+            cid,
+            scale_metric(metric),
+            reveal_timeout=reveal_timeout,
+            on_wait=on_wait,
+        )
 
     def join(self, task_id: int) -> bool:
         """Claim a slot unless already holding one; returns whether a claim was sent."""
@@ -116,12 +123,33 @@ class Contributor(Role):
             ckpt = self._train(spec, task_id, round_, parent, on_progress or (lambda _: None))
             ckpt.save(path)
         metric = ckpt.metrics[spec.metric]
-        data = ckpt.to_bytes()
-        cid = str(self.store.add_bytes(data[: len(data) // 2] if corrupt else data))
-        submitted = submit_checkpoint(
-            self.client, task_id, cid, scale_metric(metric + claim_bias), reveal_timeout=3600
-        )
+        cid = str(self.store.add_path(_truncated_copy(path) if corrupt else path))
+        submitted = self.submit(task_id, cid, metric + claim_bias)
         return RoundWork(task_id, round_, parent, cid, metric, submitted)
+
+    def claim_reward(
+        self, task_id: int, round_: int, tree: CreditTree, beneficiary: str | None = None
+    ) -> tuple[int, TxReceipt]:
+        """Book ``beneficiary``'s (default: our) credit in a round with its Merkle proof.
+
+        Raises:
+            ContributorError: the tree credits nothing to that account.
+        """
+        who = beneficiary or self.address
+        amount = tree.amount(who)
+        if amount == 0:
+            raise ContributorError(f"{who} has no credit in round {round_}'s tree")
+        receipt = self.client.claim_reward(task_id, round_, who, amount, tree.proof(who))
+        return amount, receipt
+
+    def release_bond(self, task_id: int) -> TxReceipt:
+        """Book what is left of our bond in a closed task (then withdraw)."""
+        return self.client.release_bond(task_id)
+
+    def withdraw(self) -> tuple[int, TxReceipt | None]:
+        """Receive our whole withdrawable balance; returns the amount (nothing sent for 0)."""
+        amount = self.client.withdrawable(self.address)
+        return amount, self.client.withdraw() if amount else None
 
     def claim_rewards(self, task_id: int) -> int:
         """Book every credited reward of final rounds not claimed yet; returns the wei booked."""
@@ -134,12 +162,8 @@ class Contributor(Role):
             ):
                 continue
             tree = load_round(self.store, self.reader, task_id, round_).tree
-            amount = tree.amount(self.address) if tree else 0
-            if amount:
-                self.client.claim_reward(
-                    task_id, round_, self.address, amount, tree.proof(self.address)
-                )
-                booked += amount
+            if tree is not None and tree.amount(self.address):
+                booked += self.claim_reward(task_id, round_, tree)[0]
         return booked
 
     def run(
@@ -176,10 +200,8 @@ class Contributor(Role):
 
         self._loop(step, poll, say)
         if self.client.contributor(task_id, self.address)["bond"]:
-            self.client.release_bond(task_id)
-        withdrawn = self.client.withdrawable(self.address)
-        if withdrawn:
-            self.client.withdraw()
+            self.release_bond(task_id)
+        withdrawn, _ = self.withdraw()
         say(f"withdrew {withdrawn} wei")
         return ContributorSummary(task_id, tuple(rounds), rewards, withdrawn)
 
@@ -203,7 +225,7 @@ class Contributor(Role):
     ) -> Checkpoint:
         folder = self.workdir / f"task{task_id}-round{round_}-{self.address}"
         parent_path = folder / "parent.safetensors"
-        write_atomic(parent_path, self.store.get(parent))  # the store checked it against its CID
+        self.store.get_to_path(parent, parent_path)  # verified against its CID while streaming
         base = checkpoint.load(parent_path)
         # A seed of our own per round: contributors explore different batches of the same data.
         seed = int.from_bytes(bytes.fromhex(self.address[2:10]), "big") + round_
@@ -240,3 +262,11 @@ class Contributor(Role):
                 "search": json.dumps(recipe.summary(), sort_keys=True),
             },
         )
+
+
+def _truncated_copy(path: Path) -> Path:
+    """The first half of ``path``'s bytes beside it (the demo's corrupt upload)."""
+    data = path.read_bytes()
+    broken = path.with_suffix(".truncated")
+    broken.write_bytes(data[: len(data) // 2])
+    return broken

@@ -13,11 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from magnet_market._atomic import write_atomic
-from magnet_market._role import Role
+from web3.types import TxReceipt
+
+from magnet_market.app.content import fetch_spec, parent_cid
+from magnet_market.app.reports import pin_report
+from magnet_market.app.role import Role
 from magnet_market.chain.merkle import CreditTree
 from magnet_market.chain.types import METRIC_SCALE, RoundPhase, SlashReason, TaskStatus
-from magnet_market.contributor import fetch_spec, parent_cid
 from magnet_market.diloco import (
     Metric,
     RoundConfig,
@@ -28,7 +30,6 @@ from magnet_market.diloco import (
     with_merged_cid,
 )
 from magnet_market.errors import MagnetError
-from magnet_market.reports import pin_report
 from magnet_market.storage import StorageError
 from magnet_market.tasks.data import task_data
 from magnet_market.tasks.spec import TaskSpec
@@ -57,6 +58,12 @@ class PostedRound:
     slashed: tuple[tuple[str, SlashReason], ...]
 
 
+def credit_tree(credits: dict[str, int]) -> CreditTree | None:
+    """The Merkle tree of a round's positive credits (``None`` when nobody is credited)."""
+    positive = [(who, amount) for who, amount in credits.items() if amount > 0]
+    return CreditTree.of(positive) if positive else None
+
+
 def round_config(spec: TaskSpec) -> RoundConfig:
     """The verification and merge rules of ``spec``'s rounds."""
     rules = VerifyRules(
@@ -69,7 +76,7 @@ def round_config(spec: TaskSpec) -> RoundConfig:
 
 
 class Coordinator(Role):
-    """Merges the rounds of the tasks it coordinates (see :class:`~magnet_market._role.Role`)."""
+    """Merges the rounds of the tasks it coordinates (see :class:`~magnet_market.app.role.Role`)."""
 
     error = CoordinatorError
 
@@ -94,8 +101,7 @@ class Coordinator(Role):
         round_ = info.current_round
         parent = parent_cid(self.reader, spec, task_id, round_)
         folder = self.workdir / f"task{task_id}" / f"round{round_}"
-        parent_path = folder / "parent.safetensors"
-        write_atomic(parent_path, self.store.get(parent))
+        parent_path = self.store.get_to_path(parent, folder / "parent.safetensors")
         submissions = [self._fetch(e["args"], folder) for e in self._reveals(task_id, round_)]
         reward = info.escrow // (info.rounds - round_)
         data = task_data(spec)
@@ -112,20 +118,31 @@ class Coordinator(Role):
             config=round_config(spec),
         )
         merged_cid = (
-            str(self.store.add_bytes(outcome.merged_path.read_bytes()))
+            str(self.store.add_path(outcome.merged_path))
             if outcome.merged_path is not None
             else parent  # nothing accepted: the parent carries over
         )
         report = with_merged_cid(outcome.report, merged_cid)
         credits = {s.author: s.credit_wei for s in report.submissions if s.credit_wei > 0}
-        tree = CreditTree.of(list(credits.items())) if credits else None
+        tree = credit_tree(credits)
         report_cid = pin_report(self.store, report, tree)
         slashed = self._slash(task_id, round_, report)
-        root = tree.root if tree else bytes(32)
-        self.client.post_round(task_id, merged_cid, report_cid, root, report.credited_wei)
+        self.post(task_id, merged_cid, report_cid, tree)
         return PostedRound(
             task_id, round_, merged_cid, report_cid, report.credited_wei, report, slashed
         )
+
+    def post(
+        self, task_id: int, merged_cid: str, report_cid: str, tree: CreditTree | None
+    ) -> TxReceipt:
+        """Post the current round: its merge, its report and the Merkle root of its credits."""
+        root = tree.root if tree else bytes(32)
+        total = sum(amount for _, amount in tree.values) if tree else 0
+        return self.client.post_round(task_id, merged_cid, report_cid, root, total)
+
+    def slash(self, task_id: int, round_: int, contributor: str, reason: SlashReason) -> TxReceipt:
+        """Slash ``contributor``'s bond for ``reason`` in a round."""
+        return self.client.slash(task_id, round_, contributor, reason)
 
     def run(
         self, task_id: int, poll: float = 1.0, on_progress: Callable[[str], None] | None = None
@@ -170,7 +187,7 @@ class Coordinator(Role):
         path = folder / f"{author}.safetensors"
         fetch_error = None
         try:
-            write_atomic(path, self.store.get(cid))
+            self.store.get_to_path(cid, path)
         except StorageError as e:
             fetch_error = f"could not fetch {cid}: {type(e).__name__}: {e}"
         return Submission(
@@ -202,6 +219,6 @@ class Coordinator(Role):
             mask = self.client.submission(task_id, round_, who)["slashed_mask"]
             if mask & (1 << int(reason)):
                 continue  # applied before a restart
-            self.client.slash(task_id, round_, who, reason)
+            self.slash(task_id, round_, who, reason)
             applied.append((who, reason))
         return tuple(applied)

@@ -1,9 +1,9 @@
-"""What the dashboard shows about the market, gathered from the chain and the pinned reports.
+"""What the market looks like to a reader: tasks, rounds, reports, contributors, payouts.
 
-Every figure comes from the chain layer (``MarketClient``, ``EventReader``) or from the
-storage layer (``reports.load_round`` / ``verify_payouts``) at request time: the
-dashboard keeps no copy of the truth, so what it shows is what anyone re-verifying would find.
-The web layer renders these dataclasses or dumps them as JSON; nothing here knows about HTTP.
+Every figure comes from the chain (the contract's state and the :mod:`ledger` read model of
+its events) or from the pinned round reports, at request time: nothing keeps a copy of the
+truth, so what the dashboard and ``magnet task show`` show is what anyone re-verifying would
+find. Views are plain dataclasses; nothing here knows about HTTP or terminals.
 """
 
 from __future__ import annotations
@@ -16,13 +16,14 @@ from typing import Any, TypeVar
 from eth_utils import is_address, to_checksum_address
 from web3.types import EventData
 
-from magnet_market.chain.audit import Audit
-from magnet_market.chain.client import MarketClient
-from magnet_market.chain.events import EventReader
-from magnet_market.chain.types import RoundInfo, RoundPhase, SlashReason, TaskInfo, TaskStatus
-from magnet_market.dashboard.errors import BadRequestError, NotFoundError
-from magnet_market.reports import PinnedRound, ReportError, load_round, verify_payouts
-from magnet_market.storage import ContentStore, StorageError
+from magnet_market.app.auditor import Audit, Auditor
+from magnet_market.app.errors import BadRequestError, NotFoundError
+from magnet_market.app.ledger import PostedRecord, SlashRecord, TaskLedger
+from magnet_market.app.reports import PinnedRound, ReportError, load_round
+from magnet_market.app.session import Session
+from magnet_market.chain.errors import TaskNotFound
+from magnet_market.chain.types import RoundInfo, RoundPhase, TaskInfo, TaskStatus
+from magnet_market.storage import StorageError
 from magnet_market.tasks.spec import METRICS
 
 T = TypeVar("T")
@@ -123,24 +124,14 @@ class RoundView:
     challenge_bond: int
     deadline: Deadline | None
     posted: PostedRound | None
-
-
-@dataclass(frozen=True)
-class SlashLine:
-    """A slash, from ``ContributorSlashed``."""
-
-    task_id: int
-    round: int
-    contributor: str
-    reason: str
-    amount: int
-    block: int
+    credits_root: str  # 0x-hex; zero until posted
 
 
 @dataclass(frozen=True)
 class TaskView:
     """Everything the task page shows."""
 
+    info: TaskInfo
     row: TaskRow
     sponsor: str
     coordinator: str
@@ -150,7 +141,7 @@ class TaskView:
     metric: str | None
     lower_is_better: bool | None
     rounds: list[RoundView]
-    slashes: list[SlashLine]
+    slashes: list[SlashRecord]
 
     @property
     def metric_points(self) -> list[tuple[int, float]]:
@@ -209,7 +200,7 @@ class ContributorView:
     withdrawable: int
     slots: list[SlotLine]
     credits: list[CreditLine]
-    slashes: list[SlashLine]
+    slashes: list[SlashRecord]
     history: list[HistoryLine]
     report_errors: list[str]
 
@@ -229,22 +220,20 @@ def parse_address(text: str) -> str:
     return to_checksum_address(text)
 
 
-class MarketData:
-    """Reads for the dashboard's pages and API, one market and one content store.
+class MarketView:
+    """Reads of one market and one content store, for the dashboard's pages and the CLI.
 
     Calls are serialised: the web server runs handlers on a thread pool, and one web3
     connection is not meant to be shared by threads at once.
 
     Args:
-        client: a read-only (or any) client of the market.
-        store: where the pinned round reports live.
-        from_block: the market's deployment block (where event scans start).
+        session: whose chain and store to read (its signer, if any, is not used).
     """
 
-    def __init__(self, client: MarketClient, store: ContentStore, from_block: int = 0) -> None:
-        self.client = client
-        self.store = store
-        self.reader = EventReader(client, from_block=from_block)
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.market = session.market
+        self.auditor = Auditor(session)
         self._lock = threading.RLock()
 
     def locked(self, read: Callable[[], T]) -> T:
@@ -257,24 +246,28 @@ class MarketData:
     def tasks(self) -> list[TaskRow]:
         """Every task, newest first."""
         with self._lock:
-            now = self._chain_time()
-            count = self.client.task_count()
-            return [self._row(self.client.task(t), now) for t in range(count, 0, -1)]
+            now = self.session.chain_time()
+            count = self.market.task_count()
+            return [self._row(self.market.task(t), now) for t in range(count, 0, -1)]
+
+    def task_infos(self) -> list[TaskInfo]:
+        """Every task as the contract holds it, oldest first."""
+        with self._lock:
+            return [self.market.task(t) for t in range(1, self.market.task_count() + 1)]
 
     def task(self, task_id: int) -> TaskView:
         """Task ``task_id`` with every round, its reports and its slashes."""
         with self._lock:
             info = self._task_info(task_id)
-            now = self._chain_time()
+            ledger = self.auditor.ledger(task_id)
+            now = self.session.chain_time()
             rounds = [
-                self._round_view(info, r, now)
+                self._round_view(info, ledger, r, now)
                 for r in range(min(info.current_round + 1, info.rounds))
             ]
             metric = next((r.posted.metric for r in rounds if r.posted and r.posted.metric), None)
-            slashes = [
-                _slash_line(e) for e in self.reader.get("ContributorSlashed", taskId=task_id)
-            ]
             return TaskView(
+                info=info,
                 row=self._row(info, now),
                 sponsor=info.sponsor,
                 coordinator=info.coordinator,
@@ -284,7 +277,7 @@ class MarketData:
                 metric=metric,
                 lower_is_better=LOWER_IS_BETTER.get(metric) if metric else None,
                 rounds=rounds,
-                slashes=slashes,
+                slashes=list(ledger.slashes),
             )
 
     def round(self, task_id: int, round_: int) -> RoundView:
@@ -295,13 +288,14 @@ class MarketData:
                 raise NotFoundError(
                     f"task {task_id} has rounds 0 to {info.rounds - 1}; there is no round {round_}"
                 )
-            return self._round_view(info, round_, self._chain_time())
+            ledger = self.auditor.ledger(task_id)
+            return self._round_view(info, ledger, round_, self.session.chain_time())
 
     def payouts(self, task_id: int) -> Audit:
-        """The same check as ``magnet payouts verify TASK`` (``reports.verify_payouts``)."""
+        """The same check as ``magnet payouts verify TASK``."""
         with self._lock:
             self._task_info(task_id)
-            return verify_payouts(self.client, self.reader, self.store, task_id)
+            return self.auditor.verify_payouts(task_id)
 
     # ───────────────────────────────────────────────────────── contributors
 
@@ -313,72 +307,69 @@ class MarketData:
         """
         account = parse_address(address)
         with self._lock:
-            events = [e for e in self.reader.all() if _names(e, account)]
-            withdrawable = self.client.withdrawable(account)
+            events = [e for e in self.session.events.all() if _names(e, account)]
+            withdrawable = self.market.withdrawable(account)
             if not events and not withdrawable and account != known:
                 raise NotFoundError(f"{account} has no activity on this market")
-            joined = [e for e in events if e["event"] == "ContributorJoined"]
-            claimed = {
-                (e["args"]["taskId"], e["args"]["round"])
-                for e in events
-                if e["event"] == "RewardClaimed"
-            }
-            slots, credits, errors = [], [], []
-            for e in joined:
+            slots, credits, slashes, errors = [], [], [], []
+            for e in events:
+                if e["event"] != "ContributorJoined":
+                    continue
                 task_id = e["args"]["taskId"]
-                slot = self.client.contributor(task_id, account)
-                rewarded = slot["rewarded_rounds"]
-                slots.append(
-                    SlotLine(
-                        task_id=task_id,
-                        joined_bond=e["args"]["bond"],
-                        bond_left=slot["bond"],
-                        first_round=slot["first_round"],
-                        rewarded_rounds=[
-                            r for r in range(rewarded.bit_length()) if rewarded >> r & 1
-                        ],
-                    )
-                )
-                for posted in self.reader.get("RoundPosted", taskId=task_id):
-                    round_ = posted["args"]["round"]
+                slots.append(self._slot(task_id, account, e["args"]["bond"]))
+                ledger = self.auditor.ledger(task_id)
+                slashes += [s for s in ledger.slashes if s.contributor == account]
+                for round_ in ledger.posted:
                     try:
-                        pinned = load_round(self.store, self.reader, task_id, round_)
+                        pinned = load_round(
+                            self.session.store, self.session.events, task_id, round_
+                        )
                     except (ReportError, StorageError) as err:
                         errors.append(f"task {task_id} round {round_}: {err}")
                         continue
                     amount = pinned.tree.amount(account) if pinned.tree else 0
                     if amount:
-                        credits.append(
-                            CreditLine(task_id, round_, amount, (task_id, round_) in claimed)
-                        )
+                        claimed = account in ledger.claimed_in(round_)
+                        credits.append(CreditLine(task_id, round_, amount, claimed))
             return ContributorView(
                 address=account,
                 withdrawable=withdrawable,
                 slots=slots,
                 credits=credits,
-                slashes=[_slash_line(e) for e in events if e["event"] == "ContributorSlashed"],
+                slashes=slashes,
                 history=[_history_line(e) for e in events],
                 report_errors=errors,
             )
 
     # ───────────────────────────────────────────────────────── helpers
 
-    def _task_info(self, task_id: int) -> TaskInfo:
-        count = self.client.task_count()
-        if not 1 <= task_id <= count:
-            known = f"tasks are 1 to {count}" if count else "there are no tasks yet"
-            raise NotFoundError(f"no task {task_id}: {known}")
-        return self.client.task(task_id)
+    def _pinned(self, task_id: int, round_: int) -> PinnedRound:
+        return load_round(self.session.store, self.session.events, task_id, round_)
 
-    def _chain_time(self) -> int:
-        conn = self.client.connection
-        return int(conn.rpc(lambda: conn.w3.eth.get_block("latest"))["timestamp"])
+    def _slot(self, task_id: int, account: str, joined_bond: int) -> SlotLine:
+        slot = self.market.contributor(task_id, account)
+        rewarded = slot["rewarded_rounds"]
+        return SlotLine(
+            task_id=task_id,
+            joined_bond=joined_bond,
+            bond_left=slot["bond"],
+            first_round=slot["first_round"],
+            rewarded_rounds=[r for r in range(rewarded.bit_length()) if rewarded >> r & 1],
+        )
+
+    def _task_info(self, task_id: int) -> TaskInfo:
+        try:
+            return self.market.task(task_id)
+        except TaskNotFound as e:
+            count = self.market.task_count()
+            known = f"tasks are 1 to {count}" if count else "there are no tasks yet"
+            raise NotFoundError(f"no task {task_id}: {known} (the market answers {e})") from None
 
     def _row(self, info: TaskInfo, now: int) -> TaskRow:
         closed = info.status is TaskStatus.CLOSED
         current = None
         if not closed and info.current_round < info.rounds:
-            current = self.client.round(info.task_id, info.current_round)
+            current = self.market.round(info.task_id, info.current_round)
         return TaskRow(
             task_id=info.task_id,
             status=info.status.name.lower(),
@@ -395,11 +386,12 @@ class MarketData:
             deadline=_deadline(info, current, now) if current else None,
         )
 
-    def _round_view(self, info: TaskInfo, round_: int, now: int) -> RoundView:
-        r = self.client.round(info.task_id, round_)
+    def _round_view(self, info: TaskInfo, ledger: TaskLedger, round_: int, now: int) -> RoundView:
+        r = self.market.round(info.task_id, round_)
         posted = None
-        if r.phase in (RoundPhase.CHALLENGE, RoundPhase.FINAL, RoundPhase.VOIDED):
-            posted = self._posted(info.task_id, round_)
+        record = ledger.posted.get(round_)
+        if record and r.phase in (RoundPhase.CHALLENGE, RoundPhase.FINAL, RoundPhase.VOIDED):
+            posted = self._posted(info.task_id, record, set(ledger.claimed_in(round_)))
         open_round = info.status is TaskStatus.OPEN
         return RoundView(
             round=round_,
@@ -415,32 +407,25 @@ class MarketData:
             challenge_bond=r.challenge_bond,
             deadline=_deadline(info, r, now) if open_round else None,
             posted=posted,
+            credits_root="0x" + r.credits_root.hex(),
         )
 
-    def _posted(self, task_id: int, round_: int) -> PostedRound | None:
+    def _posted(self, task_id: int, record: PostedRecord, claimed: set[str]) -> PostedRound:
         try:
-            pinned = load_round(self.store, self.reader, task_id, round_)
+            pinned = self._pinned(task_id, record.round)
         except (ReportError, StorageError) as e:
-            events = self.reader.get("RoundPosted", taskId=task_id, round=round_)
-            if not events:
-                return None
-            args = events[-1]["args"]
             return PostedRound(
-                merged_cid=args["mergedCID"],
-                report_cid=args["reportCID"],
-                credits_root="0x" + bytes(args["creditsRoot"]).hex(),
-                total_credited=args["totalCredited"],
+                merged_cid=record.merged_cid,
+                report_cid=record.report_cid,
+                credits_root="0x" + record.credits_root.hex(),
+                total_credited=record.total_credited,
                 metric=None,
                 parent_metric=None,
                 merged_metric=None,
                 submissions=[],
                 report_error=str(e),
             )
-        return _posted_round(pinned, self._claimed_in(task_id, round_))
-
-    def _claimed_in(self, task_id: int, round_: int) -> set[str]:
-        events = self.reader.get("RewardClaimed", taskId=task_id, round=round_)
-        return {e["args"]["account"] for e in events}
+        return _posted_round(pinned, claimed)
 
 
 def _posted_round(pinned: PinnedRound, claimed: set[str]) -> PostedRound:
@@ -488,18 +473,6 @@ def _deadline(info: TaskInfo, r: RoundInfo, now: int) -> Deadline | None:
 
 def _names(event: EventData, account: str) -> bool:
     return any(event["args"].get(key) == account for key in _ACCOUNT_ARGS)
-
-
-def _slash_line(e: EventData) -> SlashLine:
-    a = e["args"]
-    return SlashLine(
-        task_id=a["taskId"],
-        round=a["round"],
-        contributor=a["contributor"],
-        reason=SlashReason(a["reason"]).name.lower(),
-        amount=a["amount"],
-        block=e["blockNumber"],
-    )
 
 
 def _history_line(e: EventData) -> HistoryLine:

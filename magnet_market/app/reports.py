@@ -10,13 +10,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from magnet_market.chain.audit import Audit, Check, verify_task
-from magnet_market.chain.client import MarketClient
 from magnet_market.chain.events import EventReader
 from magnet_market.chain.merkle import CreditTree
 from magnet_market.diloco import RoundReport
 from magnet_market.errors import MagnetError
-from magnet_market.storage import ContentStore, StorageError
+from magnet_market.storage import ContentStore
 
 
 class ReportError(MagnetError, ValueError):
@@ -70,42 +68,3 @@ def load_round(store: ContentStore, reader: EventReader, task_id: int, round_: i
         report,
         tree,
     )
-
-
-def verify_reports(store: ContentStore, reader: EventReader, task_id: int) -> list[Check]:
-    """Re-check every posted round against its pinned report.
-
-    For each round: the report's Merkle tree rebuilds the posted root (``load_round``), its
-    credits add up to the posted total and to the report's own ``credited_wei``, and every
-    reward claimed on chain is exactly the tree's amount for that account.
-    """
-    checks: list[Check] = []
-    claims = reader.get("RewardClaimed", taskId=task_id)
-    for posted in reader.get("RoundPosted", taskId=task_id):
-        round_ = posted["args"]["round"]
-        pinned = load_round(store, reader, task_id, round_)
-        tree_total = sum(v for _, v in pinned.tree.values) if pinned.tree else 0
-        checks.append(Check(f"round {round_} tree total", pinned.total_credited, tree_total))
-        reported = int(pinned.report["credited_wei"])
-        checks.append(Check(f"round {round_} report total", pinned.total_credited, reported))
-        for e in claims:
-            if e["args"]["round"] == round_:
-                who = e["args"]["account"]
-                owed = pinned.tree.amount(who) if pinned.tree else 0
-                checks.append(Check(f"round {round_} reward of {who}", owed, e["args"]["amount"]))
-    return checks
-
-
-def verify_payouts(
-    client: MarketClient, reader: EventReader, store: ContentStore | None, task_id: int
-) -> Audit:
-    """The payouts check (``magnet payouts verify``, the demo, the dashboard): the task's books
-    rebuilt from events and reconciled with the contract, then, given a ``store``, every round
-    against its pinned report. A report that cannot be fetched or disagrees is a problem."""
-    audit = verify_task(client, reader, task_id)
-    if store is not None:
-        try:
-            audit.checks.extend(verify_reports(store, reader, task_id))
-        except (ReportError, StorageError) as e:
-            audit.problems.append(f"pinned reports: {e}")
-    return audit

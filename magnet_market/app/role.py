@@ -1,4 +1,4 @@
-"""What every long-running role holds: a signing market client, a store, events, a work folder."""
+"""What every long-running role holds: a session (signing market, store, events), a work folder."""
 
 from __future__ import annotations
 
@@ -7,21 +7,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
 
-from magnet_market.chain.client import MarketClient
+from magnet_market.app.session import Session
 from magnet_market.chain.errors import RPCUnavailableError
-from magnet_market.chain.events import EventReader
-from magnet_market.errors import MagnetError
-from magnet_market.storage import ContentStore
+from magnet_market.errors import ConfigError, MagnetError
 
 
 class Role:
-    """Base of :class:`~magnet_market.contributor.Contributor` and the coordinator.
+    """Base of the contributor, the coordinator and the other roles that run until done.
 
     Args:
-        client: the market, signing as this role's account.
-        store: where specs, checkpoints and reports are fetched and published.
-        reader: the market's events.
-        workdir: scratch space for checkpoints.
+        session: the user's session; the role signs as its account.
+        workdir: scratch space for checkpoints (default: ``$MAGNET_HOME/work/<role>``).
     """
 
     #: Raised when the role cannot act (e.g. no signing account).
@@ -29,16 +25,18 @@ class Role:
     #: Seconds the node may stay unreachable before a run gives up.
     max_outage: float = 300.0
 
-    def __init__(
-        self, client: MarketClient, store: ContentStore, reader: EventReader, workdir: Path
-    ) -> None:
-        if client.signer is None:
-            raise self.error(f"a {type(self).__name__.lower()} needs a signing account")
-        self.client = client
-        self.store = store
-        self.reader = reader
-        self.workdir = workdir
-        self.address: str = client.signer.address
+    def __init__(self, session: Session, workdir: Path | None = None) -> None:
+        try:
+            self.address: str = session.address
+        except ConfigError as e:
+            raise self.error(
+                f"a {type(self).__name__.lower()} needs a signing account: {e}"
+            ) from None
+        self.session = session
+        self.client = session.signing_market
+        self.store = session.store
+        self.reader = session.events
+        self.workdir = workdir or session.workdir(type(self).__name__.lower())
 
     def _loop(
         self, step: Callable[[], bool | None], poll: float, say: Callable[[str], None]

@@ -1,19 +1,22 @@
-"""The sponsor's workflow: validate a task spec, publish it with its base checkpoint, fund it.
+"""The sponsor's workflow: validate a task's terms, publish its spec and base checkpoint, fund it.
 
 Order matters for "loses nothing": everything is validated and pinned before any ether moves,
-so a bad spec or an unreachable store fails with no transaction sent.
+so a bad spec, bad terms or an unreachable store fail with no transaction sent. Both ways of
+creating a task (a spec file, or the CID of a spec pinned earlier) pass the same checks: the
+market terms are a spec's ``market`` section, validated by one schema (``parse_market``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from eth_utils import is_address, to_checksum_address
 from web3.types import TxReceipt
 
-from magnet_market.chain.client import MarketClient
-from magnet_market.chain.types import SlashRates, Timing
-from magnet_market.storage import ContentStore
-from magnet_market.tasks.spec import TaskSpec, base_checkpoint
+from magnet_market.app.session import Session
+from magnet_market.chain.types import SlashRates, TaskInfo, Timing
+from magnet_market.storage import CID, InvalidCIDError
+from magnet_market.tasks.spec import Market, SpecError, TaskSpec, base_checkpoint, parse_market
 
 
 @dataclass(frozen=True)
@@ -22,42 +25,83 @@ class PublishedTask:
 
     task_id: int
     spec_cid: str
-    base_cid: str
+    base_cid: str | None
     bounty: int
     receipt: TxReceipt
 
 
-def publish_task(
-    spec: TaskSpec,
-    store: ContentStore,
-    client: MarketClient,
-    coordinator: str,
-    bounty: int | None = None,
-) -> PublishedTask:
-    """Pin the base checkpoint and the spec, then create and fund the task on chain.
+class Sponsor:
+    """Posts and funds tasks, and takes back what is left of them.
 
     Args:
-        spec: a validated spec (``load_spec``).
-        store: where the spec and base checkpoint are pinned.
-        client: the market, signing as the sponsor.
-        coordinator: the address that will merge rounds and pay out.
-        bounty: wei to escrow; default: the spec's ``market.bounty``.
+        session: the sponsor's session (it signs and pays).
     """
-    base_cid = str(store.add_bytes(base_checkpoint(spec).to_bytes()))
-    pinned = spec.model_copy(update={"base_cid": base_cid})
-    spec_cid = str(store.add_bytes(pinned.canonical_json()))
-    market = spec.market
-    amount = market.bounty if bounty is None else bounty
-    task_id, receipt = client.create_task(
-        spec_cid,
-        coordinator,
-        spec.rounds,
-        amount,
-        market.claim_bond,
-        market.max_contributors,
-        Timing(
-            market.timing.submit, market.timing.reveal, market.timing.merge, market.timing.challenge
-        ),
-        SlashRates(market.timeout_bps, market.dishonest_claim_bps, market.bad_verification_bps),
-    )
-    return PublishedTask(task_id, spec_cid, base_cid, amount, receipt)
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def publish(
+        self, spec: TaskSpec, coordinator: str | None = None, bounty: int | None = None
+    ) -> PublishedTask:
+        """Pin the base checkpoint and the spec, then create and fund the task on chain.
+
+        Args:
+            spec: a validated spec (``load_spec``).
+            coordinator: the address that will merge rounds and pay out (default: the sponsor).
+            bounty: wei to escrow; default: the spec's ``market.bounty``.
+        """
+        store = self.session.store
+        base_cid = str(store.add_bytes(base_checkpoint(spec).to_bytes()))
+        pinned = spec.model_copy(update={"base_cid": base_cid})
+        spec_cid = str(store.add_bytes(pinned.canonical_json()))
+        terms = spec.market
+        if bounty is not None:
+            terms = parse_market({**terms.model_dump(), "bounty": bounty})
+        task = self.create(spec_cid, spec.rounds, terms, coordinator)
+        return PublishedTask(task.task_id, spec_cid, base_cid, task.bounty, task.receipt)
+
+    def create(
+        self, spec_cid: str, rounds: int, terms: Market, coordinator: str | None = None
+    ) -> PublishedTask:
+        """Create and fund a task whose spec is already pinned at ``spec_cid``.
+
+        Raises:
+            SpecError: the CID or the coordinator address is malformed, or rounds out of range.
+        """
+        try:
+            CID.parse(spec_cid)
+        except InvalidCIDError as e:
+            raise SpecError(f"spec CID {spec_cid!r} is not a CID: {e}") from None
+        if not 1 <= rounds <= 120:
+            raise SpecError(f"rounds must be 1 to 120, got {rounds}")
+        who = coordinator or self.session.address
+        if not is_address(who):
+            raise SpecError(f"coordinator {who!r} is not an address (0x and 40 hex digits)")
+        t = terms.timing
+        task_id, receipt = self.session.signing_market.create_task(
+            spec_cid,
+            to_checksum_address(who),
+            rounds,
+            terms.bounty,
+            terms.claim_bond,
+            terms.max_contributors,
+            Timing(t.submit, t.reveal, t.merge, t.challenge),
+            SlashRates(terms.timeout_bps, terms.dishonest_claim_bps, terms.bad_verification_bps),
+        )
+        return PublishedTask(task_id, spec_cid, None, terms.bounty, receipt)
+
+    def fund(self, task_id: int, amount: int) -> TxReceipt:
+        """Add ``amount`` wei to a task's escrow."""
+        return self.session.signing_market.fund(task_id, amount)
+
+    def close(self, task_id: int) -> TxReceipt:
+        """Close a task (cancel, all rounds done, or a stalled coordinator)."""
+        return self.session.signing_market.close_task(task_id)
+
+    def refund(self, task_id: int) -> TxReceipt:
+        """Book this funder's refund of a closed task (then withdraw)."""
+        return self.session.signing_market.claim_refund(task_id)
+
+    def task(self, task_id: int) -> TaskInfo:
+        """The task as the contract holds it."""
+        return self.session.market.task(task_id)

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from eth_abi import encode as abi_encode
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
-from web3.contract.contract import ContractFunction
+from hexbytes import HexBytes
+from web3.contract.contract import ContractConstructor, ContractFunction
 from web3.exceptions import ContractLogicError, TransactionNotFound
 from web3.logs import DISCARD
-from web3.types import TxReceipt
+from web3.types import TxParams, TxReceipt, Wei
 
 from magnet_market.chain.artifacts import load_artifact
 from magnet_market.chain.connection import Connection
@@ -240,25 +241,30 @@ class MarketClient:
         """Run a read, decoding reverts."""
         return self._decoding_reverts(lambda: fn.call())
 
-    def transact(self, fn: ContractFunction, value: int = 0) -> TxReceipt:
-        """Sign, send and wait for ``fn``; any revert raises its named exception."""
+    def transact(self, fn: ContractFunction | ContractConstructor, value: int = 0) -> TxReceipt:
+        """Sign, send and wait for ``fn`` (a call or a deployment); any revert raises its named
+        exception."""
         return self._send(fn.estimate_gas, fn.build_transaction, value)
 
     def transfer(self, to: str, amount: int) -> TxReceipt:
         """Send ``amount`` wei of the chain's coin to ``to`` (e.g. gas money for a role account)."""
-        to = to_checksum_address(to)
+        receiver = to_checksum_address(to)
+
+        def addressed(params: TxParams) -> TxParams:
+            return {**params, "to": receiver}
+
         return self._send(
-            lambda params: self.w3.eth.estimate_gas({**params, "to": to}),
-            lambda params: {**params, "to": to},
-            amount,
+            lambda params: self.w3.eth.estimate_gas(addressed(params)), addressed, amount
         )
 
     def sweep(self, to: str) -> int:
         """Send this account's balance to ``to``, less the most the transfer's gas can cost."""
-        assert self.signer is not None
+        if self.signer is None:
+            raise ChainError("this client is read-only: give it a signer to send transactions")
+        owner = self.signer.address
         fees = self._fees()
-        price = fees.get("maxFeePerGas", fees.get("gasPrice", 0))
-        balance = self.connection.rpc(lambda: self.w3.eth.get_balance(self.signer.address))
+        price = int(fees.get("maxFeePerGas", fees.get("gasPrice", 0)))
+        balance = self.connection.rpc(lambda: self.w3.eth.get_balance(owner))
         amount = balance - _gas_limit(21_000) * price
         if amount <= 0:
             return 0
@@ -267,22 +273,23 @@ class MarketClient:
 
     def _send(
         self,
-        estimate_gas: Callable[[dict[str, Any]], int],
-        build: Callable[[dict[str, Any]], dict[str, Any]],
+        estimate_gas: Callable[[TxParams], int],
+        build: Callable[[TxParams], TxParams],
         value: int,
     ) -> TxReceipt:
         if self.signer is None:
             raise ChainError("this client is read-only: give it a signer to send transactions")
         chain_id = self.connection.chain_id
         sender = self.signer.address
-        params: dict[str, Any] = {"from": sender, "value": value, "chainId": chain_id}
-        params |= self._fees()
+        params: TxParams = {"from": sender, "value": Wei(value), "chainId": chain_id}
+        params.update(self._fees())
         params["nonce"] = self.connection.rpc(
             lambda: self.w3.eth.get_transaction_count(sender, "pending")
         )
         estimate = self._decoding_reverts(lambda: estimate_gas(params))
         params["gas"] = _gas_limit(estimate)
-        tx = self._decoding_reverts(lambda: build(params))
+        # web3 and eth-account type the same transaction dict differently: one plain view of it.
+        tx = cast(dict[str, Any], self._decoding_reverts(lambda: build(params)))
         signed = self.signer.sign_transaction(tx)
         tx_hash = self.connection.rpc(
             lambda: self.w3.eth.send_raw_transaction(signed.raw_transaction)
@@ -290,13 +297,13 @@ class MarketClient:
         receipt = self._wait_for_receipt(tx_hash)
         if receipt["status"] != 1:
             # Mined but reverted (state changed after the estimate): replay it for the reason.
-            replay = {k: tx[k] for k in ("from", "to", "value", "data") if k in tx}
+            replay = cast(TxParams, {k: tx[k] for k in ("from", "to", "value", "data") if k in tx})
             self._decoding_reverts(lambda: self.w3.eth.call(replay, receipt["blockNumber"] - 1))
             fields = {"tx": bytes(tx_hash), "gas_used": receipt["gasUsed"], "gas_limit": tx["gas"]}
             raise UnknownRevertError("UnknownRevert", fields, b"")
         return receipt
 
-    def _wait_for_receipt(self, tx_hash: bytes) -> TxReceipt:
+    def _wait_for_receipt(self, tx_hash: HexBytes) -> TxReceipt:
         """Poll for the receipt: at once (instant-mining devnets), then backing off to 1 s."""
         deadline = time.monotonic() + self.receipt_timeout
         delay = 0.005
@@ -312,13 +319,13 @@ class MarketClient:
             time.sleep(delay)
             delay = min(delay * 2, 1.0)
 
-    def _fees(self) -> dict[str, int]:
+    def _fees(self) -> TxParams:
         block = self.connection.rpc(lambda: self.w3.eth.get_block("latest"))
         base_fee = block.get("baseFeePerGas")
         if base_fee is None:
             return {"gasPrice": self.connection.rpc(lambda: self.w3.eth.gas_price)}
         tip = self.connection.rpc(lambda: self.w3.eth.max_priority_fee)
-        return {"maxPriorityFeePerGas": tip, "maxFeePerGas": 2 * base_fee + tip}
+        return {"maxPriorityFeePerGas": tip, "maxFeePerGas": Wei(2 * base_fee + tip)}
 
     def _decoding_reverts(self, action: Callable[[], T]) -> T:
         try:

@@ -47,7 +47,7 @@ class Timing:
 
 @dataclass(frozen=True)
 class SlashRates:
-    """Slash rates in basis points; defaults are HOOTi's published rules (10 % / 50 % / 30 %)."""
+    """Slash rates in basis points; the project's defaults are 10 % / 50 % / 30 %."""
 
     timeout_bps: int = 1_000
     dishonest_claim_bps: int = 5_000

@@ -1,23 +1,24 @@
-"""Options, parameter types and rendering shared by the chain-facing commands."""
+"""Options, parameter types and rendering shared by the commands.
+
+Commands that reach the chain or the store get a :class:`~magnet_market.app.session.Session`
+built from ``--network``, ``--account`` (and ``--ipfs-api``/``--store``) by
+:func:`with_session`; it is also the click context's object (``ctx.obj``), so a command parses,
+calls the application layer and renders, and never opens a connection or a store itself.
+"""
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from magnet_market.chain.accounts import resolve_signer
-from magnet_market.chain.client import MarketClient
-from magnet_market.chain.connection import Connection
-from magnet_market.chain.deploy import find_deployment
-from magnet_market.chain.events import EventReader
-from magnet_market.config import Network, resolve_network
-from magnet_market.storage import ContentStore, KuboStore, LocalStore
+from magnet_market.app.session import Session
 from magnet_market.units import format_ether as format_ether
 from magnet_market.units import parse_wei
 
@@ -78,38 +79,33 @@ def store_options(f: F) -> F:
     )(f)
 
 
-def open_store(ipfs_api: str | None, store_path: Path | None) -> ContentStore:
-    """The node at ``ipfs_api`` if given, else the embedded LocalStore."""
-    return KuboStore(ipfs_api) if ipfs_api else LocalStore(store_path)
+def with_session(store: bool = False) -> Callable[[F], F]:
+    """Give the command a :class:`Session` (first argument, and ``ctx.obj``) from the network
+    and account options, plus the store options when ``store``."""
+
+    def decorate(command: F) -> F:
+        @functools.wraps(command)
+        def run(
+            *args: Any,
+            network: str,
+            account: str | None,
+            ipfs_api: str | None = None,
+            store_path: Path | None = None,
+            **kwargs: Any,
+        ) -> Any:
+            session = Session.open(network, account, ipfs_api=ipfs_api, store_path=store_path)
+            click.get_current_context().obj = session
+            return command(session, *args, **kwargs)
+
+        wrapped = network_options(cast(F, run))
+        return store_options(wrapped) if store else wrapped
+
+    return decorate
 
 
 def json_option(f: F) -> F:
     """``--json``: machine-readable output instead of tables."""
     return click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")(f)
-
-
-def connect(network: str) -> tuple[Network, Connection]:
-    """Resolve and connect, checking the chain id."""
-    net = resolve_network(network)
-    conn = Connection(net)
-    _ = conn.chain_id
-    return net, conn
-
-
-def open_market(network: str, account: str | None, signer: bool = True) -> MarketClient:
-    """The deployed market of ``network``, signing as ``account`` when ``signer``."""
-    net, conn = connect(network)
-    record = find_deployment(conn)
-    client = MarketClient(conn, record.address)
-    if signer:
-        client = client.with_signer(resolve_signer(net, account))
-    return client
-
-
-def event_reader(client: MarketClient) -> EventReader:
-    """Events of the market from its deployment block."""
-    record = find_deployment(client.connection)
-    return EventReader(client, from_block=record.block)
 
 
 def emit_json(data: Any) -> None:
@@ -125,6 +121,16 @@ def key_value_table(title: str, rows: list[tuple[str, Any]]) -> Table:
     for key, value in rows:
         table.add_row(key, str(value))
     return table
+
+
+def print_table(table: Table) -> None:
+    """Print ``table`` keeping every character: in a terminal long cells (CIDs) fold; piped to
+    another program, the table is as wide as its content, so each CID stays on one line."""
+    if out.is_terminal:
+        out.print(table)
+        return
+    natural = out.measure(table, options=out.options.update_width(100_000)).maximum
+    Console(width=max(out.width, natural)).print(table)
 
 
 def tx_line(action: str, receipt: Any) -> None:

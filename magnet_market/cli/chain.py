@@ -7,18 +7,15 @@ from pathlib import Path
 
 import click
 
-from magnet_market.chain.accounts import Keystore, devnet_account, resolve_signer
-from magnet_market.chain.deploy import deploy_market
-from magnet_market.chain.devnet import Devnet
+from magnet_market.app import Devnet, Keystore, Owner, Session, devnet_account
 from magnet_market.cli import main
 from magnet_market.cli._common import (
-    connect,
     console,
     emit_json,
     json_option,
     key_value_table,
-    network_options,
     out,
+    with_session,
 )
 from magnet_market.config import DEVNET_CHAIN_ID
 
@@ -50,15 +47,15 @@ def devnet(port: int, chain_id: int, state: Path | None, accounts: int) -> None:
 
 
 @main.command()
-@network_options
+@with_session()
 @click.option("--owner", default=None, help="Owner (challenge arbiter); default: the deployer.")
 @json_option
-def deploy(network: str, account: str | None, owner: str | None, as_json: bool) -> None:
+def deploy(session: Session, owner: str | None, as_json: bool) -> None:
     """Deploy MagnetMarket and record where it lives."""
-    net, conn = connect(network)
-    signer = resolve_signer(net, account)
-    with console.status(f"deploying MagnetMarket to {net.name}…"):
-        record = deploy_market(conn, signer, owner=owner)
+    deployer = Owner(session)
+    _ = session.connection  # an unreachable node or a wrong chain id fails before the status
+    with console.status(f"deploying MagnetMarket to {session.network.name}…"):
+        record = deployer.deploy(owner)
     if as_json:
         emit_json(record.__dict__)
         return

@@ -6,22 +6,15 @@ from pathlib import Path
 
 import click
 
-from magnet_market.chain.accounts import resolve_signer
+from magnet_market.app import Session
 from magnet_market.cli import main
-from magnet_market.cli._common import (
-    event_reader,
-    network_options,
-    open_market,
-    open_store,
-    store_options,
-)
+from magnet_market.cli._common import with_session
 from magnet_market.dashboard import serve
 from magnet_market.dashboard.server import DEFAULT_PORT
 
 
 @main.command()
-@network_options
-@store_options
+@with_session(store=True)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
 @click.option("--port", default=DEFAULT_PORT, show_default=True, help="TCP port.")
 @click.option(
@@ -32,10 +25,7 @@ from magnet_market.dashboard.server import DEFAULT_PORT
     help="A folder of autoresearch output folders, shown under Autoresearch.",
 )
 def dashboard(
-    network: str,
-    account: str | None,
-    ipfs_api: str | None,
-    store_path: Path | None,
+    session: Session,
     host: str,
     port: int,
     runs_dir: Path | None,
@@ -45,15 +35,5 @@ def dashboard(
     Read-only unless --account is given: then your contributor page has a withdraw button
     (confirmed in the browser, guarded by a per-server token).
     """
-    client = open_market(network, None, signer=False)
-    signer = resolve_signer(client.connection.network, account) if account else None
-    serve(
-        client,
-        None,
-        open_store(ipfs_api, store_path),
-        host=host,
-        port=port,
-        runs_dir=runs_dir,
-        signer=signer,
-        from_block=event_reader(client).from_block,
-    )
+    signer = session.signer if session.settings.account else None
+    serve(session, host=host, port=port, runs_dir=runs_dir, signer=signer)

@@ -11,16 +11,17 @@ from typing import Any
 
 import click
 
-from magnet_market.cli import main
-from magnet_market.storage import (
+from magnet_market._atomic import atomic_file
+from magnet_market.app import Session
+from magnet_market.app.content_store import (
     CID,
     ContentStore,
-    KuboStore,
-    LocalStore,
     NotAFileError,
     StorageError,
     cid_of_path,
+    collect_garbage,
 )
+from magnet_market.cli import main
 
 
 class _CIDType(click.ParamType):
@@ -39,17 +40,11 @@ CID_ARG = _CIDType()
 
 
 def _store() -> ContentStore:
-    """The store selected on the group, created on first use (``--only-hash`` needs none)."""
-    ctx = click.get_current_context()
-    options = ctx.find_root().meta["magnet.ipfs"]
-    if "store" not in options:
-        if options["api"]:
-            options["store"] = ctx.with_resource(
-                KuboStore(options["api"], timeout=options["timeout"])
-            )
-        else:
-            options["store"] = LocalStore(options["path"])  # None: $MAGNET_HOME/ipfs
-    return options["store"]
+    """The store selected on the group, opened on first use (``--only-hash`` needs none)."""
+    session = click.get_current_context().find_object(Session)
+    if session is None:
+        raise click.UsageError("the ipfs commands run under `magnet ipfs`")
+    return session.store
 
 
 @main.group("ipfs")
@@ -73,7 +68,8 @@ def _store() -> ContentStore:
 @click.pass_context
 def ipfs(ctx: click.Context, api: str | None, path: Path | None, timeout: float) -> None:
     """Content-addressed storage: the same CIDs as an IPFS node, verified on every read."""
-    ctx.find_root().meta["magnet.ipfs"] = {"api": api, "path": path, "timeout": timeout}
+    session = Session.open(ipfs_api=api, store_path=path, store_timeout=timeout)
+    ctx.obj = ctx.with_resource(session)
 
 
 @ipfs.command("add")
@@ -144,10 +140,11 @@ def ls() -> None:
 @click.confirmation_option(prompt="Delete every unpinned block from the local store?")
 def gc() -> None:
     """Delete unpinned blocks from the embedded store (a node collects its own: `ipfs repo gc`)."""
-    store = _store()
-    if not isinstance(store, LocalStore):
-        raise click.UsageError("gc applies to the embedded store only; drop --api")
-    click.echo(f"removed {store.gc()} blocks")
+    try:
+        removed = collect_garbage(_store())
+    except ValueError as e:
+        raise click.UsageError(str(e)) from None
+    click.echo(f"removed {removed} blocks")
 
 
 @ipfs.group("car")
@@ -160,13 +157,8 @@ def car() -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
 def car_export(cid: CID, output: Path) -> None:
     """Write the DAG of CID to a CAR file."""
-    partial = output.with_name(f".{output.name}.part")
-    try:
-        with partial.open("wb") as f:
-            _store().export_car(cid, f)
-        partial.replace(output)
-    finally:
-        partial.unlink(missing_ok=True)
+    with atomic_file(output) as f:
+        _store().export_car(cid, f)
 
 
 @car.command("import")

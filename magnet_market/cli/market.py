@@ -9,29 +9,35 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from magnet_market.chain.merkle import CreditTree
-from magnet_market.chain.submission import scale_metric, submit_checkpoint
-from magnet_market.chain.types import SlashRates, SlashReason, TaskInfo, Timing
+from magnet_market._atomic import write_atomic
+from magnet_market.app import (
+    Auditor,
+    Contributor,
+    Coordinator,
+    CreditTree,
+    MarketView,
+    Owner,
+    Session,
+    SlashReason,
+    Sponsor,
+    TaskInfo,
+    credit_tree,
+)
 from magnet_market.cli import main
 from magnet_market.cli._common import (
     WEI,
     F,
     console,
     emit_json,
-    event_reader,
     format_ether,
     json_option,
     key_value_table,
-    network_options,
-    open_market,
-    open_store,
     out,
-    store_options,
+    print_table,
     tx_line,
+    with_session,
 )
-from magnet_market.reports import verify_payouts
-from magnet_market.sponsor import publish_task
-from magnet_market.tasks.spec import load_spec
+from magnet_market.tasks.spec import load_spec, parse_market
 
 
 def _task_dict(task: TaskInfo) -> dict[str, object]:
@@ -63,8 +69,7 @@ _RAW_ONLY = (
 
 
 @task.command("create")
-@network_options
-@store_options
+@with_session(store=True)
 @click.argument("spec", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--spec-cid", default=None, help="Without SPEC: CID of an already pinned spec.")
 @click.option("--bounty", type=WEI, default=None, help="Escrowed bounty, e.g. 3ether.")
@@ -80,13 +85,8 @@ _RAW_ONLY = (
 @click.option("--dishonest-bps", default=5_000, show_default=True, help="Dishonest claim (bps).")
 @click.option("--bad-verification-bps", default=3_000, show_default=True, help="Bad work (bps).")
 @json_option
-@click.pass_context
 def task_create(
-    ctx: click.Context,
-    network: str,
-    account: str | None,
-    ipfs_api: str | None,
-    store_path: Path | None,
+    session: Session,
     spec: Path | None,
     spec_cid: str | None,
     bounty: int | None,
@@ -107,126 +107,134 @@ def task_create(
 
     With SPEC (a TOML task spec): validate it, pin it and its base checkpoint, and take rounds,
     bond, slots, timing and slash rates from it. Without SPEC: --spec-cid and --bounty name an
-    already pinned spec and the options set the rest.
+    already pinned spec and the options set the rest, checked like a spec's market section.
     """
+    sponsor = Sponsor(session)
     if spec is not None:
-        given = [n for n in (*_RAW_ONLY, "spec_cid") if _given(ctx, n)]
+        given = [n for n in (*_RAW_ONLY, "spec_cid") if _given(n)]
         if given:
             raise click.UsageError(f"with SPEC, set {', '.join(given)} in the spec file instead")
-        task_spec = load_spec(spec)
-        client = open_market(network, account)
-        assert client.signer is not None
-        published = publish_task(
-            task_spec,
-            open_store(ipfs_api, store_path),
-            client,
-            coordinator or client.signer.address,
-            bounty,
-        )
-        task_id, receipt = published.task_id, published.receipt
+        published = sponsor.publish(load_spec(spec), coordinator, bounty)
     else:
         if spec_cid is None or bounty is None:
             raise click.UsageError("give a SPEC file, or --spec-cid and --bounty")
-        try:
-            rates = SlashRates(timeout_bps, dishonest_bps, bad_verification_bps)
-        except ValueError as e:
-            raise click.BadParameter(str(e)) from None
-        timing = Timing(submit_seconds, reveal_seconds, merge_seconds, challenge_seconds)
-        client = open_market(network, account)
-        assert client.signer is not None
-        task_id, receipt = client.create_task(
-            spec_cid,
-            coordinator or client.signer.address,
-            rounds,
-            bounty,
-            bond,
-            max_contributors,
-            timing,
-            rates,
+        terms = parse_market(
+            {
+                "bounty": bounty,
+                "claim_bond": bond,
+                "max_contributors": max_contributors,
+                "timing": {
+                    "submit": submit_seconds,
+                    "reveal": reveal_seconds,
+                    "merge": merge_seconds,
+                    "challenge": challenge_seconds,
+                },
+                "timeout_bps": timeout_bps,
+                "dishonest_claim_bps": dishonest_bps,
+                "bad_verification_bps": bad_verification_bps,
+            }
         )
-    info = client.task(task_id)
+        published = sponsor.create(spec_cid, rounds, terms, coordinator)
+    info = sponsor.task(published.task_id)
     if as_json:
         emit_json(_task_dict(info))
         return
-    tx_line(f"task {task_id} created with {format_ether(info.escrow)}", receipt)
+    tx_line(f"task {published.task_id} created with {format_ether(info.escrow)}", published.receipt)
     _print_task(info)
 
 
-def _given(ctx: click.Context, name: str) -> bool:
-    return ctx.get_parameter_source(name) not in (None, click.core.ParameterSource.DEFAULT)
+def _given(name: str) -> bool:
+    source = click.get_current_context().get_parameter_source(name)
+    return source not in (None, click.core.ParameterSource.DEFAULT)
 
 
 @task.command("fund")
-@network_options
+@with_session()
 @click.argument("task_id", type=int)
 @click.argument("amount", type=WEI)
-def task_fund(network: str, account: str | None, task_id: int, amount: int) -> None:
+def task_fund(session: Session, task_id: int, amount: int) -> None:
     """Add AMOUNT to TASK_ID's escrow."""
-    client = open_market(network, account)
-    tx_line(f"funded task {task_id} with {format_ether(amount)}", client.fund(task_id, amount))
+    receipt = Sponsor(session).fund(task_id, amount)
+    tx_line(f"funded task {task_id} with {format_ether(amount)}", receipt)
 
 
 @task.command("list")
-@network_options
+@with_session()
 @json_option
-def task_list(network: str, account: str | None, as_json: bool) -> None:
+def task_list(session: Session, as_json: bool) -> None:
     """List every task."""
-    client = open_market(network, account, signer=False)
-    tasks = [client.task(t) for t in range(1, client.task_count() + 1)]
+    view = MarketView(session)
     if as_json:
-        emit_json([_task_dict(t) for t in tasks])
+        emit_json([_task_dict(t) for t in view.task_infos()])
         return
-    table = Table(title=f"tasks on {client.connection.network.name}")
-    for col in ("id", "status", "round", "escrow", "reserved", "slots", "spec"):
+    table = Table(title=f"tasks on {session.network.name}")
+    for col in ("id", "status", "round", "escrow", "reserved", "slots"):
         table.add_column(col)
-    for t in tasks:
+    table.add_column("spec", overflow="fold")
+    for t in reversed(view.tasks()):
         table.add_row(
             str(t.task_id),
-            t.status.name.lower(),
-            f"{min(t.current_round, t.rounds)}/{t.rounds}",
+            t.status,
+            f"{t.round}/{t.rounds}",
             format_ether(t.escrow),
             format_ether(t.reserved),
-            f"{t.contributor_count}/{t.max_contributors}",
+            f"{t.contributors}/{t.max_contributors}",
             t.spec_cid,
         )
-    out.print(table)
+    print_table(table)
 
 
 @task.command("show")
-@network_options
+@with_session()
 @click.argument("task_id", type=int)
 @json_option
-def task_show(network: str, account: str | None, task_id: int, as_json: bool) -> None:
-    """Show a task and its rounds."""
-    client = open_market(network, account, signer=False)
-    info = client.task(task_id)
-    rounds = [client.round(task_id, r) for r in range(min(info.current_round + 1, info.rounds))]
+def task_show(session: Session, task_id: int, as_json: bool) -> None:
+    """Show a task, its rounds and its slashes."""
+    view = MarketView(session).task(task_id)
     if as_json:
-        data = _task_dict(info)
+        data = _task_dict(view.info)
         data["round_states"] = [
             {
-                **asdict(r),
-                "phase": r.phase.name.lower(),
-                "credits_root": "0x" + r.credits_root.hex(),
+                "task_id": task_id,
+                "round": r.round,
+                "phase": r.phase,
+                "submit_deadline": r.submit_deadline,
+                "reveal_deadline": r.reveal_deadline,
+                "challenge_deadline": r.challenge_deadline,
+                "commits": r.commits,
+                "reveals": r.reveals,
+                "credits_root": r.credits_root,
+                "total_credited": r.total_credited,
+                "claimed_total": r.claimed_total,
+                "challenger": r.challenger,
+                "challenge_bond": r.challenge_bond,
             }
-            for r in rounds
+            for r in view.rounds
         ]
+        data["slashes"] = [asdict(s) for s in view.slashes]
         emit_json(data)
         return
-    _print_task(info)
+    _print_task(view.info)
     table = Table(title="rounds")
     for col in ("round", "phase", "commits", "reveals", "credited", "claimed"):
         table.add_column(col)
-    for r in rounds:
+    for r in view.rounds:
         table.add_row(
             str(r.round),
-            r.phase.name.lower(),
+            r.phase,
             str(r.commits),
             str(r.reveals),
             format_ether(r.total_credited),
             format_ether(r.claimed_total),
         )
     out.print(table)
+    if view.slashes:
+        slashes = Table(title="slashes")
+        for col in ("round", "contributor", "reason", "amount"):
+            slashes.add_column(col)
+        for sl in view.slashes:
+            slashes.add_row(str(sl.round), sl.contributor, sl.reason, format_ether(sl.amount))
+        out.print(slashes)
 
 
 def _print_task(info: TaskInfo) -> None:
@@ -251,67 +259,58 @@ def _print_task(info: TaskInfo) -> None:
 
 
 @task.command("close")
-@network_options
+@with_session()
 @click.argument("task_id", type=int)
 @click.confirmation_option(prompt="Close the task? Unspent escrow goes back to its funders.")
-def task_close(network: str, account: str | None, task_id: int) -> None:
+def task_close(session: Session, task_id: int) -> None:
     """Close TASK_ID (sponsor cancel, all rounds done, or a stalled coordinator)."""
-    tx_line(f"task {task_id} closed", open_market(network, account).close_task(task_id))
+    tx_line(f"task {task_id} closed", Sponsor(session).close(task_id))
 
 
 @task.command("refund")
-@network_options
+@with_session()
 @click.argument("task_id", type=int)
-def task_refund(network: str, account: str | None, task_id: int) -> None:
+def task_refund(session: Session, task_id: int) -> None:
     """Book your pro-rata refund of a closed task (then `magnet withdraw`)."""
-    tx_line(f"refund of task {task_id} booked", open_market(network, account).claim_refund(task_id))
+    tx_line(f"refund of task {task_id} booked", Sponsor(session).refund(task_id))
 
 
 @task.command("release-bond")
-@network_options
+@with_session()
 @click.argument("task_id", type=int)
-def task_release_bond(network: str, account: str | None, task_id: int) -> None:
+def task_release_bond(session: Session, task_id: int) -> None:
     """Book your remaining bond of a closed task (then `magnet withdraw`)."""
-    tx_line(f"bond of task {task_id} booked", open_market(network, account).release_bond(task_id))
+    tx_line(f"bond of task {task_id} booked", Contributor(session).release_bond(task_id))
 
 
 # ───────────────────────────────────────────────────────────────── contributors
 
 
 @main.command()
-@network_options
+@with_session()
 @click.argument("task_id", type=int)
-def claim(network: str, account: str | None, task_id: int) -> None:
+def claim(session: Session, task_id: int) -> None:
     """Take a contributor slot in TASK_ID, locking its claim bond."""
-    client = open_market(network, account)
-    bond = client.task(task_id).claim_bond
-    tx_line(f"joined task {task_id} (bond {format_ether(bond)})", client.claim(task_id, bond))
+    bond, receipt = Contributor(session).claim(task_id)
+    tx_line(f"joined task {task_id} (bond {format_ether(bond)})", receipt)
 
 
 @main.command()
-@network_options
+@with_session()
 @click.argument("task_id", type=int)
 @click.option("--cid", required=True, help="CID of your checkpoint.")
 @click.option("--metric", required=True, help="Your claimed validation metric, e.g. 1.234.")
 @click.option("--timeout", default=3600.0, show_default=True, help="Seconds to wait for reveals.")
 @json_option
 def submit(
-    network: str,
-    account: str | None,
-    task_id: int,
-    cid: str,
-    metric: str,
-    timeout: float,
-    as_json: bool,
+    session: Session, task_id: int, cid: str, metric: str, timeout: float, as_json: bool
 ) -> None:
     """Commit to a checkpoint CID, wait for reveals to open, then reveal it (resumable)."""
-    client = open_market(network, account)
     with console.status("committing…") as status:
-        result = submit_checkpoint(
-            client,
+        result = Contributor(session).submit(
             task_id,
             cid,
-            scale_metric(metric),
+            metric,
             reveal_timeout=timeout,
             on_wait=lambda phase: status.update(
                 f"waiting for reveals (round is {phase.name.lower()})"
@@ -331,9 +330,9 @@ def submit(
 
 
 def round_arguments(f: F) -> F:
-    """``--network``, ``--account``, TASK_ID and ROUND_INDEX: what every per-round action takes."""
+    """A session, TASK_ID and ROUND_INDEX: what every per-round action takes."""
     f = click.argument("round_index", type=int)(f)
-    return network_options(click.argument("task_id", type=int)(f))
+    return with_session()(click.argument("task_id", type=int)(f))
 
 
 @main.group("round")
@@ -342,7 +341,7 @@ def round_() -> None:
 
 
 @round_.command("post")
-@network_options
+@with_session()
 @click.argument("task_id", type=int)
 @click.option("--merged-cid", required=True, help="CID of the merged checkpoint.")
 @click.option("--report-cid", required=True, help="CID of the round report.")
@@ -360,8 +359,7 @@ def round_() -> None:
     help="Where to write the Merkle tree (standard-v1 JSON) contributors claim with.",
 )
 def round_post(
-    network: str,
-    account: str | None,
+    session: Session,
     task_id: int,
     merged_cid: str,
     report_cid: str,
@@ -369,36 +367,31 @@ def round_post(
     tree_out: Path | None,
 ) -> None:
     """Post the current round of TASK_ID (coordinator only)."""
-    credits = {a: int(v) for a, v in json.loads(credits_path.read_text()).items() if int(v) > 0}
-    tree = CreditTree.of(list(credits.items())) if credits else None
-    root = tree.root if tree else bytes(32)
-    client = open_market(network, account)
-    receipt = client.post_round(task_id, merged_cid, report_cid, root, sum(credits.values()))
+    credits = {a: int(v) for a, v in json.loads(credits_path.read_text()).items()}
+    tree = credit_tree(credits)
+    receipt = Coordinator(session).post(task_id, merged_cid, report_cid, tree)
     if tree and tree_out:
-        tree_out.write_text(json.dumps(tree.dump(), indent=1))
-    tx_line(f"round posted, {format_ether(sum(credits.values()))} credited", receipt)
+        write_atomic(tree_out, json.dumps(tree.dump(), indent=1))
+    total = sum(amount for _, amount in tree.values) if tree else 0
+    tx_line(f"round posted, {format_ether(total)} credited", receipt)
 
 
 @round_.command("challenge")
 @round_arguments
 @click.option("--reason", required=True, help="Why (e.g. a CID of evidence).")
 @click.confirmation_option(prompt="Challenging locks the task's claim bond. Continue?")
-def round_challenge(
-    network: str, account: str | None, task_id: int, round_index: int, reason: str
-) -> None:
+def round_challenge(session: Session, task_id: int, round_index: int, reason: str) -> None:
     """Dispute a posted round during its challenge window."""
-    receipt = open_market(network, account).challenge(task_id, round_index, reason)
+    receipt = Auditor(session).challenge(task_id, round_index, reason)
     tx_line(f"round {round_index} of task {task_id} challenged", receipt)
 
 
 @round_.command("resolve")
 @round_arguments
 @click.option("--upheld/--rejected", required=True, help="Whether the challenge is right.")
-def round_resolve(
-    network: str, account: str | None, task_id: int, round_index: int, upheld: bool
-) -> None:
+def round_resolve(session: Session, task_id: int, round_index: int, upheld: bool) -> None:
     """Settle a challenge (owner only)."""
-    receipt = open_market(network, account).resolve_challenge(task_id, round_index, upheld)
+    receipt = Owner(session).resolve_challenge(task_id, round_index, upheld)
     tx_line(f"challenge {'upheld' if upheld else 'rejected'}", receipt)
 
 
@@ -406,12 +399,11 @@ def round_resolve(
 @round_arguments
 @click.argument("contributor")
 @click.argument("reason", type=click.Choice([r.name.lower() for r in SlashReason]))
-def slash(
-    network: str, account: str | None, task_id: int, round_index: int, contributor: str, reason: str
-) -> None:
+def slash(session: Session, task_id: int, round_index: int, contributor: str, reason: str) -> None:
     """Slash CONTRIBUTOR's bond for REASON in a round (coordinator only)."""
-    client = open_market(network, account)
-    receipt = client.slash(task_id, round_index, contributor, SlashReason[reason.upper()])
+    receipt = Coordinator(session).slash(
+        task_id, round_index, contributor, SlashReason[reason.upper()]
+    )
     tx_line(f"{contributor} slashed for {reason}", receipt)
 
 
@@ -434,34 +426,24 @@ def reward() -> None:
 )
 @click.option("--for", "beneficiary", default=None, help="Credited address (default: yourself).")
 def reward_claim(
-    network: str,
-    account: str | None,
-    task_id: int,
-    round_index: int,
-    tree_path: Path,
-    beneficiary: str | None,
+    session: Session, task_id: int, round_index: int, tree_path: Path, beneficiary: str | None
 ) -> None:
     """Book a credited reward with its Merkle proof (then `magnet withdraw`)."""
     tree = CreditTree.load(json.loads(tree_path.read_text()))
-    client = open_market(network, account)
-    assert client.signer is not None
-    who = beneficiary or client.signer.address
-    amount = tree.amount(who)
-    if amount == 0:
-        raise click.ClickException(f"{who} has no credit in {tree_path}")
-    receipt = client.claim_reward(task_id, round_index, who, amount, tree.proof(who))
+    who = beneficiary or session.address
+    amount, receipt = Contributor(session).claim_reward(task_id, round_index, tree, who)
     tx_line(f"reward of {format_ether(amount)} booked for {who}", receipt)
 
 
 @main.command()
-@network_options
+@with_session()
 @click.confirmation_option(prompt="Withdraw your whole balance?")
-def withdraw(network: str, account: str | None) -> None:
+def withdraw(session: Session) -> None:
     """Receive your whole withdrawable balance."""
-    client = open_market(network, account)
-    assert client.signer is not None
-    amount = client.withdrawable(client.signer.address)
-    tx_line(f"withdrew {format_ether(amount)}", client.withdraw())
+    amount, receipt = Contributor(session).withdraw()
+    if receipt is None:
+        raise click.ClickException(f"{session.address} has nothing to withdraw")
+    tx_line(f"withdrew {format_ether(amount)}", receipt)
 
 
 @main.group()
@@ -470,32 +452,20 @@ def payouts() -> None:
 
 
 @payouts.command("verify")
-@network_options
-@store_options
+@with_session(store=True)
 @click.argument("task_id", type=int)
 @click.option(
     "--no-reports", is_flag=True, help="Check events and contract state only (no content store)."
 )
 @json_option
-def payouts_verify(
-    network: str,
-    account: str | None,
-    ipfs_api: str | None,
-    store_path: Path | None,
-    task_id: int,
-    no_reports: bool,
-    as_json: bool,
-) -> None:
+def payouts_verify(session: Session, task_id: int, no_reports: bool, as_json: bool) -> None:
     """Rebuild TASK_ID's books from events and pinned round reports; exit 1 on any mismatch.
 
     Events give escrow, credits, bonds and refunds, reconciled with the contract's state; each
     round's pinned report must rebuild the posted Merkle root, add up to the posted total, and
     match every reward claimed.
     """
-    client = open_market(network, account, signer=False)
-    reader = event_reader(client)
-    store = None if no_reports else open_store(ipfs_api, store_path)
-    audit = verify_payouts(client, reader, store, task_id)
+    audit = Auditor(session).verify_payouts(task_id, reports=not no_reports)
     if as_json:
         emit_json(audit.as_dict())
     else:

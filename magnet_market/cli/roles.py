@@ -9,42 +9,15 @@ from typing import Any, TypeVar
 
 import click
 
+from magnet_market.app import Contributor, Coordinator, Session
 from magnet_market.cli import main
-from magnet_market.cli._common import (
-    console,
-    emit_json,
-    event_reader,
-    format_ether,
-    json_option,
-    network_options,
-    open_market,
-    open_store,
-    store_options,
-)
-from magnet_market.config import magnet_home
-from magnet_market.contributor import Contributor
-from magnet_market.coordinator import Coordinator
+from magnet_market.cli._common import console, emit_json, format_ether, json_option, with_session
 
-R = TypeVar("R", Contributor, Coordinator)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _role(
-    cls: type[R],
-    network: str,
-    account: str | None,
-    ipfs_api: str | None,
-    store_path: Path | None,
-    workdir: Path | None,
-) -> R:
-    """A role signing as ``account``, on the network's market, with its store and work folder."""
-    client = open_market(network, account)
-    folder = workdir or magnet_home() / "work" / cls.__name__.lower()
-    return cls(client, open_store(ipfs_api, store_path), event_reader(client), folder)
-
-
 def role_options(f: F) -> F:
-    """Network, account, store, TASK_ID, --workdir and --poll: what every role command takes."""
+    """A session with its store, TASK_ID, --workdir and --poll: what every role command takes."""
     f = click.option(
         "--poll", default=1.0, show_default=True, help="Seconds between chain checks."
     )(f)
@@ -55,7 +28,7 @@ def role_options(f: F) -> F:
         help="Scratch folder for checkpoints (default: $MAGNET_HOME/work/<role>).",
     )(f)
     f = click.argument("task_id", type=int)(f)
-    return network_options(store_options(f))
+    return with_session(store=True)(f)
 
 
 @main.group()
@@ -79,10 +52,7 @@ def contributor() -> None:
 )
 @json_option
 def contributor_run(
-    network: str,
-    account: str | None,
-    ipfs_api: str | None,
-    store_path: Path | None,
+    session: Session,
     task_id: int,
     workdir: Path | None,
     poll: float,
@@ -91,7 +61,7 @@ def contributor_run(
     as_json: bool,
 ) -> None:
     """Claim a slot in TASK_ID, train every round, claim rewards and withdraw (restartable)."""
-    worker = _role(Contributor, network, account, ipfs_api, store_path, workdir)
+    worker = Contributor(session, workdir)
     summary = worker.run(
         task_id, claim_bias=claim_bias, poll=poll, on_progress=console.print, corrupt=corrupt
     )
@@ -113,17 +83,14 @@ def coordinator() -> None:
 @role_options
 @json_option
 def coordinator_run(
-    network: str,
-    account: str | None,
-    ipfs_api: str | None,
-    store_path: Path | None,
+    session: Session,
     task_id: int,
     workdir: Path | None,
     poll: float,
     as_json: bool,
 ) -> None:
     """Merge TASK_ID's rounds as they become ready, then close it (restartable)."""
-    worker = _role(Coordinator, network, account, ipfs_api, store_path, workdir)
+    worker = Coordinator(session, workdir)
     posted = worker.run(task_id, poll=poll, on_progress=console.print)
     if as_json:
         emit_json(

@@ -1,6 +1,6 @@
 """The dashboard's web layer: server-rendered pages, a JSON API and a live-update stream.
 
-Handlers only parse the request, ask :class:`MarketData` / :class:`Runs` and render; every
+Handlers only parse the request, ask the application's `MarketView` or `Runs` and render; every
 failure becomes a clear status code with a one-line message (JSON under ``/api``, a page
 elsewhere), never a stack trace. The one action that sends a transaction (``withdraw``) exists
 only when the server was given a signing account, and needs the server's random token.
@@ -29,15 +29,19 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from magnet_market.chain.client import MarketClient
-from magnet_market.chain.connection import TRANSPORT_ERRORS
-from magnet_market.chain.errors import ChainError, RPCUnavailableError
-from magnet_market.dashboard.errors import ActionError, DashboardError, ForbiddenError
+from magnet_market.app.errors import (
+    UNREACHABLE,
+    ActionError,
+    ChainError,
+    RequestError,
+    RPCUnavailableError,
+)
+from magnet_market.app.market_view import MarketView, TaskView
+from magnet_market.app.session import Session
+from magnet_market.dashboard.errors import ForbiddenError, status_of
 from magnet_market.dashboard.ledger_data import Runs, RunView
 from magnet_market.dashboard.live import ChainPulse
-from magnet_market.dashboard.market_data import MarketData, TaskView
 from magnet_market.dashboard.svg import Series, chart
-from magnet_market.storage import ContentStore
 from magnet_market.units import format_ether
 
 log = logging.getLogger(__name__)
@@ -56,28 +60,24 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 def create_app(
-    client: MarketClient,
-    store: ContentStore,
+    session: Session,
     *,
-    from_block: int = 0,
     runs_dir: Path | None = None,
     signer: LocalAccount | None = None,
     poll: float = 1.0,
     allowed_hosts: Sequence[str] | None = LOOPBACK_HOSTS,
 ) -> FastAPI:
-    """The dashboard of the market ``client`` reads, with reports from ``store``.
+    """The dashboard of the market and content store of ``session``.
 
     Args:
-        client: a client of the market (its signer, if any, is not used).
-        store: the content store holding the pinned round reports.
-        from_block: the market's deployment block, where event scans start.
+        session: whose market and store to show (its own signer, if any, is not used).
         runs_dir: a folder of autoresearch output folders for the ledger pages.
         signer: the account the ``withdraw`` button sends from; ``None`` keeps it read-only.
         poll: seconds between looks at the chain for the live-update stream.
         allowed_hosts: the ``Host`` names requests may carry; ``None`` accepts any (a server
             bound to a public address, where the operator chose exposure).
     """
-    data = MarketData(MarketClient(client.connection, client.address), store, from_block)
+    data = MarketView(session)
     runs = Runs(runs_dir)
     pulse = ChainPulse(data, poll)
     token = secrets.token_urlsafe(32)
@@ -99,8 +99,8 @@ def create_app(
 
     def page(request: Request, name: str, **context: Any) -> Response:
         context |= {
-            "network": client.connection.network.name,
-            "market": client.address,
+            "network": session.network.name,
+            "market": session.market.address,
             "signer": signer.address if signer else None,
             "token": token,
         }
@@ -148,7 +148,7 @@ def create_app(
         return RedirectResponse(f"/contributors/{signer.address}?withdrawn={amount}", 303)
 
     def send_withdraw(account: LocalAccount) -> int:
-        sender = data.client.with_signer(account)
+        sender = session.as_signer(account).signing_market
         try:
             amount = data.locked(lambda: sender.withdrawable(account.address))
             if amount == 0:
@@ -206,7 +206,7 @@ def create_app(
         while not await request.is_disconnected():
             try:
                 now = await run_in_threadpool(pulse.current)
-            except (RPCUnavailableError, *TRANSPORT_ERRORS):
+            except UNREACHABLE:
                 yield ServerSentEvent(event="offline", data={"error": "chain RPC unreachable"})
             else:
                 if seen is None or now.events != seen.events:
@@ -233,9 +233,9 @@ def _task_chart(view: TaskView) -> Any:
 
 def _run_chart(run: RunView) -> Any:
     """Each experiment's metric (kept, discarded) and the running best, like ``progress.png``."""
-    scored = [r for r in run.records if r.metric is not None]
-    kept = [(r.id, r.metric) for r in scored if r.status == "keep"]
-    discarded = [(r.id, r.metric) for r in scored if r.status == "discard"]
+    scored = [(r.id, r.metric, r.status) for r in run.records if r.metric is not None]
+    kept = [(i, metric) for i, metric, status in scored if status == "keep"]
+    discarded = [(i, metric) for i, metric, status in scored if status == "discard"]
     series = [  # the step line first, so the markers are drawn over it
         Series("running best", run.running_best, "step", "s1"),
         Series("discarded", discarded, "points", "s3"),
@@ -305,9 +305,9 @@ def _install_error_handlers(app: FastAPI, templates: Jinja2Templates) -> None:
         }
         return templates.TemplateResponse(request, "error.html", context, status_code=status)
 
-    @app.exception_handler(DashboardError)
-    async def dashboard_error(request: Request, e: DashboardError) -> Response:
-        return answer(request, e.status, str(e))
+    @app.exception_handler(RequestError)
+    async def request_error(request: Request, e: RequestError) -> Response:
+        return answer(request, status_of(e), str(e))
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, e: RequestValidationError) -> Response:
@@ -330,9 +330,8 @@ def _install_error_handlers(app: FastAPI, templates: Jinja2Templates) -> None:
             return answer(request, 503, f"chain RPC unreachable: {e}")
         return answer(request, 503, f"chain RPC unreachable ({type(e).__name__})")
 
-    app.add_exception_handler(RPCUnavailableError, unreachable)
-    for transport in TRANSPORT_ERRORS:
-        app.add_exception_handler(transport, unreachable)
+    for failure in UNREACHABLE:
+        app.add_exception_handler(failure, unreachable)
 
     @app.exception_handler(ChainError)
     async def chain_error(request: Request, e: ChainError) -> Response:

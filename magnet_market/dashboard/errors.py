@@ -1,35 +1,25 @@
-"""Errors the dashboard answers with a status code instead of a page (404, 400)."""
+"""The HTTP status code of every failure the dashboard answers (404, 400, 403, 409)."""
 
 from __future__ import annotations
 
+from magnet_market.app.errors import ActionError, BadRequestError, NotFoundError, RequestError
 from magnet_market.errors import MagnetError
 
 
-class DashboardError(MagnetError):
-    """A request the dashboard cannot answer; ``status`` is its HTTP status code."""
-
-    status = 500
-
-
-class NotFoundError(DashboardError, LookupError):
-    """No such task, round, contributor or run."""
-
-    status = 404
-
-
-class BadRequestError(DashboardError, ValueError):
-    """A malformed id or address in the request."""
-
-    status = 400
-
-
-class ActionError(DashboardError):
-    """A transaction the dashboard was asked to send failed or was refused."""
-
-    status = 409
-
-
-class ForbiddenError(DashboardError, PermissionError):
+class ForbiddenError(RequestError, PermissionError):
     """An action without the server's token, or with no account configured."""
 
-    status = 403
+
+#: Status codes by error class, most specific first; any other request error is a 400.
+STATUS: tuple[tuple[type[MagnetError], int], ...] = (
+    (NotFoundError, 404),
+    (BadRequestError, 400),
+    (ForbiddenError, 403),
+    (ActionError, 409),
+    (RequestError, 400),
+)
+
+
+def status_of(error: MagnetError) -> int:
+    """The HTTP status code that answers ``error``."""
+    return next((code for cls, code in STATUS if isinstance(error, cls)), 500)

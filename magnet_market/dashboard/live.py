@@ -11,8 +11,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from magnet_market.chain.events import EventReader
-from magnet_market.dashboard.market_data import MarketData
+from magnet_market.app.market_view import MarketView
 
 
 @dataclass(frozen=True)
@@ -25,14 +24,14 @@ class Pulse:
 
 
 class ChainPulse:
-    """Scans only the blocks added since the last look, through the chain layer's EventReader.
+    """Scans only the blocks added since the last look.
 
     Args:
         data: the dashboard's market reads (their lock guards the shared connection).
         interval: seconds a reading stays fresh.
     """
 
-    def __init__(self, data: MarketData, interval: float = 1.0) -> None:
+    def __init__(self, data: MarketView, interval: float = 1.0) -> None:
         self.data = data
         self.interval = interval
         self._lock = threading.Lock()
@@ -48,12 +47,11 @@ class ChainPulse:
             return self._pulse
 
     def _advance(self) -> Pulse:
-        client = self.data.client
-        conn = client.connection
-        head = int(conn.rpc(lambda: conn.w3.eth.block_number))
-        old = self._pulse or Pulse(self.data.reader.from_block - 1, 0, None)
+        session = self.data.session
+        head = session.head()
+        old = self._pulse or Pulse(session.from_block - 1, 0, None)
         if head <= old.block:
             return old
-        new = EventReader(client, from_block=old.block + 1).all(to_block=head)
+        new = session.events_from(old.block + 1).all(to_block=head)
         last = new[-1]["blockNumber"] if new else old.last_event_block
         return Pulse(head, old.events + len(new), last)

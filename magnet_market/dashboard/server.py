@@ -10,10 +10,8 @@ from pathlib import Path
 import uvicorn
 from eth_account.signers.local import LocalAccount
 
-from magnet_market.chain.client import MarketClient
-from magnet_market.chain.connection import Connection
+from magnet_market.app.session import Session
 from magnet_market.dashboard.app import LOOPBACK_HOSTS, create_app
-from magnet_market.storage import ContentStore
 
 DEFAULT_PORT = 8547
 
@@ -28,36 +26,21 @@ def is_loopback(host: str) -> bool:
 
 
 def serve(
-    connection_or_client: Connection | MarketClient,
-    market_address: str | None,
-    store: ContentStore,
+    session: Session,
     host: str = "127.0.0.1",
     port: int = DEFAULT_PORT,
     runs_dir: Path | None = None,
     signer: LocalAccount | None = None,
-    from_block: int = 0,
 ) -> None:
-    """Serve the dashboard of the market at ``market_address`` until interrupted.
+    """Serve the dashboard of ``session``'s market and store until interrupted.
 
     Args:
-        connection_or_client: a checked connection, or a market client (then
-            ``market_address`` may be ``None``).
-        market_address: the market contract.
-        store: where the pinned round reports live.
+        session: whose market and content store to show.
         host: interface to bind; anything but loopback prints a warning (no authentication).
         port: TCP port.
         runs_dir: a folder of autoresearch output folders for the ledger pages.
         signer: enables the ``withdraw`` action for this account; ``None`` is read-only.
-        from_block: the market's deployment block.
     """
-    if isinstance(connection_or_client, MarketClient):
-        client = connection_or_client
-        if market_address is not None:
-            client = MarketClient(client.connection, market_address)
-    else:
-        if market_address is None:
-            raise ValueError("serve needs the market's address with a bare connection")
-        client = MarketClient(connection_or_client, market_address)
     allowed: tuple[str, ...] | None = (*LOOPBACK_HOSTS, host)
     if not is_loopback(host):
         allowed = None
@@ -66,14 +49,7 @@ def serve(
             "login" + (" and can send withdrawals" if signer else ""),
             file=sys.stderr,
         )
-    app = create_app(
-        client,
-        store,
-        from_block=from_block,
-        runs_dir=runs_dir,
-        signer=signer,
-        allowed_hosts=allowed,
-    )
+    app = create_app(session, runs_dir=runs_dir, signer=signer, allowed_hosts=allowed)
     shown = f"[{host}]" if ":" in host else host
     print(f"MAGNET dashboard on http://{shown}:{port}/ (Ctrl-C to stop)", file=sys.stderr)
     uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=2)

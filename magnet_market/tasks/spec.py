@@ -56,22 +56,22 @@ class _Strict(BaseModel):
 class Timing(_Strict):
     """Phase lengths of each round, in seconds."""
 
-    submit: int = Field(3600, ge=1, le=365 * 86400)
-    reveal: int = Field(1800, ge=1, le=365 * 86400)
-    merge: int = Field(3600, ge=1, le=365 * 86400)
-    challenge: int = Field(3600, ge=0, le=365 * 86400)
+    submit: int = Field(default=3600, ge=1, le=365 * 86400)
+    reveal: int = Field(default=1800, ge=1, le=365 * 86400)
+    merge: int = Field(default=3600, ge=1, le=365 * 86400)
+    challenge: int = Field(default=3600, ge=0, le=365 * 86400)
 
 
 class Market(_Strict):
     """What the chain holds: bounty, bonds, slots, timing, slash rates (basis points)."""
 
     bounty: int = Field(..., gt=0)
-    claim_bond: int = Field(10**16, ge=0)
-    max_contributors: int = Field(8, ge=1, le=10_000)
+    claim_bond: int = Field(default=10**16, ge=0)
+    max_contributors: int = Field(default=8, ge=1, le=10_000)
     timing: Timing = Timing()
-    timeout_bps: int = Field(1_000, ge=0, le=10_000)
-    dishonest_claim_bps: int = Field(5_000, ge=0, le=10_000)
-    bad_verification_bps: int = Field(3_000, ge=0, le=10_000)
+    timeout_bps: int = Field(default=1_000, ge=0, le=10_000)
+    dishonest_claim_bps: int = Field(default=5_000, ge=0, le=10_000)
+    bad_verification_bps: int = Field(default=3_000, ge=0, le=10_000)
 
     @field_validator("bounty", "claim_bond", mode="before")
     @classmethod
@@ -82,10 +82,10 @@ class Market(_Strict):
 class Verification(_Strict):
     """How the coordinator judges a submission (relative tolerances on the task's metric)."""
 
-    claim_tolerance: float = Field(
-        0.02, ge=0, le=1
-    )  # claim better than measured by more: dishonest
-    regression_tolerance: float = Field(0.05, ge=0, le=1)  # worse than the parent by more: rejected
+    # claim better than measured by more: dishonest
+    claim_tolerance: float = Field(default=0.02, ge=0, le=1)
+    # worse than the parent by more: rejected
+    regression_tolerance: float = Field(default=0.05, ge=0, le=1)
 
 
 class Search(_Strict):
@@ -99,8 +99,8 @@ class Search(_Strict):
     space (empty: the task's own). ``trials = 0`` trains with the default recipe.
     """
 
-    trials: int = Field(4, ge=0, le=10_000)
-    budget_seconds: float | None = Field(None, gt=0, le=86_400)
+    trials: int = Field(default=4, ge=0, le=10_000)
+    budget_seconds: float | None = Field(default=None, gt=0, le=86_400)
     space: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -110,10 +110,10 @@ class TaskSpec(_Strict):
     version: Literal[1] = 1
     name: str = Field(..., min_length=1, max_length=100)
     kind: Literal["tinylm", "digits"]
-    seed: int = Field(0, ge=0)
+    seed: int = Field(default=0, ge=0)
     rounds: int = Field(..., ge=1, le=120)
     inner_steps: int = Field(..., ge=1, le=1_000_000)
-    batch_size: int = Field(16, ge=1, le=65_536)
+    batch_size: int = Field(default=16, ge=1, le=65_536)
     model: dict[str, Any] = Field(default_factory=dict)
     base_cid: str | None = None
     search: Search = Search()
@@ -179,10 +179,10 @@ def base_checkpoint(spec: TaskSpec) -> Checkpoint:
     return from_model(build_model(spec.model_config_obj()))
 
 
-def _explain(e: ValidationError) -> str:
+def _explain(e: ValidationError, within: tuple[str, ...] = ()) -> str:
     lines = []
     for err in e.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "spec"
+        where = ".".join(str(p) for p in (*within, *err["loc"])) or "spec"
         lines.append(f"  {where}: {err['msg']}")
     return "invalid task spec:\n" + "\n".join(lines)
 
@@ -193,6 +193,14 @@ def parse_spec(data: dict[str, Any]) -> TaskSpec:
         return TaskSpec.model_validate(data)
     except ValidationError as e:
         raise SpecError(_explain(e)) from None
+
+
+def parse_market(data: dict[str, Any]) -> Market:
+    """Validate market terms alone (a spec's ``market`` section), e.g. given as options."""
+    try:
+        return Market.model_validate(data)
+    except ValidationError as e:
+        raise SpecError(_explain(e, within=("market",))) from None
 
 
 def load_spec(path: str | Path) -> TaskSpec:

@@ -13,7 +13,11 @@ from magnet_market.chain.deploy import find_deployment
 from magnet_market.chain.devnet import free_port
 from magnet_market.cli import main
 from magnet_market.cli._common import WEI, format_ether
+from magnet_market.storage import cid_of_bytes
 from tests.chain.helpers import TIMING, advance_time
+
+#: A task created by CID names a spec pinned earlier: any well-formed CID will do here.
+SPEC_CID = str(cid_of_bytes(b"a task spec pinned earlier"))
 
 
 def run(runner, *args, ok=True, **kwargs):
@@ -45,7 +49,7 @@ def test_a_round_through_the_cli(runner, devnet_network, actors, tmp_path):
     created = run(
         runner,
         "task", "create", "--json", "--account", "devnet:1",
-        "--spec-cid", "bafkreispec", "--bounty", "2ether", "--rounds", "1",
+        "--spec-cid", SPEC_CID, "--bounty", "2ether", "--rounds", "1",
         "--coordinator", actors.coordinator.address, "--bond", "0.01ether",
         "--submit-seconds", TIMING.submit, "--challenge-seconds", TIMING.challenge,
     )  # fmt: skip
@@ -76,7 +80,7 @@ def test_a_round_through_the_cli(runner, devnet_network, actors, tmp_path):
     assert shown["round_states"][0]["phase"] == "final"
     assert shown["round_states"][0]["claimed_total"] == 10**18
     listed = run(runner, "task", "list")
-    assert "bafkreispec" in listed.stdout
+    assert SPEC_CID in listed.stdout
     verified = json.loads(run(runner, "payouts", "verify", 1, "--no-reports", "--json").stdout)
     assert verified["ok"] is True
     assert {c["name"] for c in verified["checks"]} >= {"escrow", "reserved credits", "bonds held"}

@@ -9,6 +9,7 @@ from magnet_market.chain.connection import Connection
 from magnet_market.chain.devnet import Devnet
 from magnet_market.cli import main
 from magnet_market.config import Network
+from magnet_market.storage import cid_of_bytes
 
 TESTNET_CHAIN_ID = 7_777
 
@@ -39,7 +40,16 @@ def test_keystore_deploy_and_task_on_a_foreign_chain(runner, monkeypatch):
         args = ["--network", "hooti-testnet", "--account", "deployer"]
         task = runner.invoke(
             main,
-            ["task", "create", *args, "--spec-cid", "bafkspec", "--bounty", "1ether", "--json"],
+            [
+                "task",
+                "create",
+                *args,
+                "--spec-cid",
+                str(cid_of_bytes(b"a spec")),
+                "--bounty",
+                "1ether",
+                "--json",
+            ],
         )
         assert task.exit_code == 0, task.output
         assert MarketClient(conn, record["address"]).task(1).sponsor == address

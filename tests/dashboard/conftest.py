@@ -9,16 +9,15 @@ from pathlib import Path
 
 import pytest
 
+from magnet_market.app import Session, Sponsor
+from magnet_market.app.contributor import Contributor
+from magnet_market.app.coordinator import Coordinator
 from magnet_market.autoresearch.ledger import Ledger, Record
 from magnet_market.chain.client import MarketClient
 from magnet_market.chain.connection import Connection
 from magnet_market.chain.deploy import deploy_market
-from magnet_market.chain.events import EventReader
 from magnet_market.config import Network
-from magnet_market.contributor import Contributor
-from magnet_market.coordinator import Coordinator
 from magnet_market.dashboard import create_app
-from magnet_market.sponsor import publish_task
 from magnet_market.storage import LocalStore
 from magnet_market.tasks.spec import parse_spec
 from tests.dashboard._client import TestClient, local_client
@@ -55,8 +54,8 @@ def finished(devnet, actors, tmp_path_factory) -> FinishedMarket:
     people = actors.contributors[:3]
     with pytest.MonkeyPatch.context() as mp:  # the roles keep salts under MAGNET_HOME
         mp.setenv("MAGNET_HOME", str(root / "home"))
-        task = publish_task(
-            spec, store, market.with_signer(actors.sponsor), actors.coordinator.address
+        task = Sponsor(Session.of_market(market.with_signer(actors.sponsor), store)).publish(
+            spec, actors.coordinator.address
         )
         for who in people:
             market.with_signer(who).claim(task.task_id)
@@ -66,11 +65,11 @@ def finished(devnet, actors, tmp_path_factory) -> FinishedMarket:
             return MarketClient(Connection(network), market.address, signer)
 
         def contribute(who):
-            worker = Contributor(own(who), store, EventReader(market), root / "c")
+            worker = Contributor(Session.of_market(own(who), store), root / "c")
             return worker.run(task.task_id, claim_bias=bias[who.address], poll=0.2)
 
         def coordinate():
-            worker = Coordinator(own(actors.coordinator), store, EventReader(market), root / "k")
+            worker = Coordinator(Session.of_market(own(actors.coordinator), store), root / "k")
             return worker.run(task.task_id, poll=0.2)
 
         with ThreadPoolExecutor(4) as pool:
@@ -127,7 +126,7 @@ def runs_dir(tmp_path_factory) -> Path:
 def api(finished, runs_dir) -> TestClient:
     """The read-only dashboard app over the finished market."""
     app = create_app(
-        finished.client, finished.store, from_block=finished.from_block, runs_dir=runs_dir
+        Session.of_market(finished.client, finished.store, finished.from_block), runs_dir=runs_dir
     )
     return local_client(app)
 

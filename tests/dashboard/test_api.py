@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 
-from magnet_market.chain.audit import verify_task
+from magnet_market.app import Session
+from magnet_market.app.auditor import verify_reports, verify_task
+from magnet_market.app.reports import load_round
 from magnet_market.chain.client import MarketClient
 from magnet_market.chain.connection import Connection
 from magnet_market.chain.events import EventReader
+from magnet_market.cli import main
 from magnet_market.config import Network
 from magnet_market.dashboard import create_app
-from magnet_market.reports import load_round, verify_reports
 from magnet_market.storage import LocalStore
 from tests.dashboard._client import local_client
 
@@ -75,9 +78,28 @@ def test_payouts_are_the_cli_check(api, finished):
     ]
 
 
+def test_the_cli_reads_the_same_books_as_the_dashboard(
+    api, finished, runner, devnet_network, monkeypatch
+):
+    monkeypatch.setenv("MAGNET_MARKET_ADDRESS", finished.client.address)
+    task = str(finished.task_id)
+    shown = runner.invoke(main, ["task", "show", task, "--json"])
+    assert shown.exit_code == 0, shown.output
+    data = json.loads(shown.stdout)
+    view = api.get(f"/api/tasks/{finished.task_id}").json()
+    assert data["slashes"] and data["slashes"] == view["slashes"]
+    assert {s["contributor"] for s in data["slashes"]} == {finished.liar}
+    assert [r["phase"] for r in data["round_states"]] == [r["phase"] for r in view["rounds"]]
+    verified = runner.invoke(main, ["payouts", "verify", task, "--no-reports", "--json"])
+    assert verified.exit_code == 0, verified.output
+    audit = api.get(f"/api/tasks/{finished.task_id}/payouts").json()
+    assert json.loads(verified.stdout)["slashed"] == audit["slashed"] > 0
+    assert json.loads(verified.stdout)["paid_rewards"] == audit["paid_rewards"] > 0
+
+
 def test_payouts_fail_when_the_reports_are_missing(finished, tmp_path):
     empty = LocalStore(tmp_path / "empty")
-    bare = local_client(create_app(finished.client, empty, from_block=finished.from_block))
+    bare = local_client(create_app(Session.of_market(finished.client, empty, finished.from_block)))
     data = bare.get(f"/api/tasks/{finished.task_id}/payouts").json()
     assert data["ok"] is False
     assert any(p.startswith("pinned reports:") for p in data["problems"])
@@ -139,7 +161,7 @@ def _closed_port() -> int:
 def test_an_unreachable_rpc_is_a_503(finished):
     url = f"http://127.0.0.1:{_closed_port()}"
     offline = MarketClient(Connection(Network("devnet", url, 31337)), finished.client.address)
-    client = local_client(create_app(offline, finished.store))
+    client = local_client(create_app(Session.of_market(offline, finished.store)))
     for path in ("/api/tasks", f"/api/tasks/{finished.task_id}", "/api/head"):
         response = client.get(path)
         assert response.status_code == 503, path
@@ -162,7 +184,7 @@ def test_runs_are_read_with_the_ledger(api):
 def test_withdraw_needs_an_account_and_the_token(api, finished, actors):
     assert api.post("/actions/withdraw", data={"token": "x"}).status_code == 403
     signed = local_client(
-        create_app(finished.client, finished.store, signer=actors.funder),
+        create_app(Session.of_market(finished.client, finished.store), signer=actors.funder),
         follow_redirects=False,
     )
     response = signed.post("/actions/withdraw", data={"token": "guess"})

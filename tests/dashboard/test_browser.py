@@ -18,21 +18,25 @@ import pytest
 import uvicorn
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from magnet_market.chain.audit import verify_task
+from magnet_market.app import Session
+from magnet_market.app.auditor import verify_reports, verify_task
+from magnet_market.app.reports import load_round
 from magnet_market.chain.events import EventReader
 from magnet_market.dashboard import create_app
-from magnet_market.reports import load_round, verify_reports
 
 CHROMIUM = Path("/usr/bin/chromium")
+# Runs after the dashboard's own submit handler: marks the page once a submit was let through or
+# cancelled, the event a declined confirmation means (waiting a fixed time would only guess).
+SUBMIT_PROBE = """() => document.addEventListener("submit", (event) => {
+    document.body.dataset.submitCancelled = String(event.defaultPrevented);
+})"""
 
 
 @pytest.fixture(scope="module")
 def server(finished, runs_dir, actors) -> Iterator[str]:
     """The dashboard on 127.0.0.1:<free port>, signing as the sponsor; yields its base URL."""
     app = create_app(
-        finished.client,
-        finished.store,
-        from_block=finished.from_block,
+        Session.of_market(finished.client, finished.store, finished.from_block),
         runs_dir=runs_dir,
         signer=actors.sponsor,
         poll=0.3,
@@ -138,23 +142,27 @@ def test_contributor_page_shows_credits(page, finished, artifacts):
     page.screenshot(path=artifacts / "dashboard-contributor.png", full_page=True)
 
 
-def test_withdraw_asks_then_sends(page, finished, actors, artifacts):
+def test_withdraw_asks_then_sends(page, finished, actors, server, artifacts):
     sponsor = finished.client.with_signer(actors.sponsor)
     if finished.client.task(finished.task_id).refund_remaining:
         sponsor.claim_refund(finished.task_id)  # the unspent escrow becomes withdrawable
     owed = finished.client.withdrawable(finished.sponsor)
     assert owed > 0
     page.goto(f"/contributors/{finished.sponsor}")
+    posts: list[str] = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    page.evaluate(SUBMIT_PROBE)
     button = page.locator("#withdraw")
     page.once("dialog", lambda d: d.dismiss())
     button.click()
-    page.wait_for_timeout(300)
+    expect(page.locator("body")).to_have_attribute("data-submit-cancelled", "true")
     assert finished.client.withdrawable(finished.sponsor) == owed  # declined: nothing sent
     messages: list[str] = []
     page.once("dialog", lambda d: (messages.append(d.message), d.accept()))
     button.click()
     expect(page.locator("#notice")).to_contain_text("Withdrew")
     assert "withdrawing" in messages[0]
+    assert posts == [f"{server}/actions/withdraw"]  # one POST in all: the accepted one
     assert finished.client.withdrawable(finished.sponsor) == 0
     assert _wei(page, "#withdrawable") == 0
     expect(page.locator("#withdraw")).to_be_disabled()

@@ -12,6 +12,7 @@ import time
 import httpx
 import pytest
 
+from magnet_market.app import Session
 from magnet_market.dashboard import create_app
 from magnet_market.dashboard.app import countdown, eth_short
 from magnet_market.dashboard.errors import NotFoundError
@@ -123,7 +124,7 @@ def test_magnet_dashboard_fails_cleanly_without_a_node(tmp_path):
 def test_an_unexpected_failure_is_a_500_without_a_trace(finished, tmp_path):
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "experiments.jsonl").write_text("{not json\n{}\n")
-    app = create_app(finished.client, finished.store, runs_dir=tmp_path)
+    app = create_app(Session.of_market(finished.client, finished.store), runs_dir=tmp_path)
     client = local_client(app, raise_server_exceptions=False)
     response = client.get("/api/runs/broken")
     assert response.status_code == 500

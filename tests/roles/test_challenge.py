@@ -14,14 +14,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from magnet_market.chain.audit import verify_task
+from magnet_market.app import Session, Sponsor
+from magnet_market.app.auditor import verify_reports, verify_task
+from magnet_market.app.contributor import Contributor
+from magnet_market.app.coordinator import Coordinator
 from magnet_market.chain.events import EventReader
 from magnet_market.chain.types import RoundPhase, TaskStatus
 from magnet_market.cli import main
-from magnet_market.contributor import Contributor
-from magnet_market.coordinator import Coordinator
-from magnet_market.reports import verify_reports
-from magnet_market.sponsor import publish_task
 from magnet_market.storage import LocalStore
 from magnet_market.tasks.spec import parse_spec
 from tests.chain.helpers import advance_time
@@ -45,17 +44,19 @@ def test_challenged_round_then_close_and_refund(
     timing = {"submit": 600, "reveal": 600, "merge": 600, "challenge": WINDOW}
     market_cfg = {**DIGITS_SPEC["market"], "max_contributors": 2, "timing": timing}
     spec = parse_spec({**DIGITS_SPEC, "market": market_cfg})
-    task = publish_task(spec, store, market.with_signer(actors.sponsor), actors.coordinator.address)
+    task = Sponsor(Session.of_market(market.with_signer(actors.sponsor), store)).publish(
+        spec, actors.coordinator.address
+    )
     task_id = task.task_id
     people = actors.contributors[:2]
     for who in people:
         market.with_signer(who).claim(task_id)
     workers = [
-        Contributor(_client(market, who), store, EventReader(market), tmp_path / "c")
+        Contributor(Session.of_market(_client(market, who), store), tmp_path / "c")
         for who in people
     ]
     coordinator = Coordinator(
-        market.with_signer(actors.coordinator), store, EventReader(market), tmp_path / "k"
+        Session.of_market(market.with_signer(actors.coordinator), store), tmp_path / "k"
     )
 
     def play_round() -> int:
@@ -74,9 +75,20 @@ def test_challenged_round_then_close_and_refund(
     credited_1 = play_round()  # the market goes on while the owner looks into it
     advance_time(market, WINDOW + 1)
     assert market.round(task_id, 0).phase is RoundPhase.CHALLENGE  # waits for the owner
+    verdicts: list[bool] = []  # each time the coordinator asks whether it may close
+    settled = coordinator._settled
+
+    def recorded(task: int, rounds: int) -> bool:
+        verdicts.append(settled(task, rounds))
+        return verdicts[-1]
+
+    coordinator._settled = recorded
     with ThreadPoolExecutor(1) as pool:  # the coordinator must not close over an open challenge
         closing = pool.submit(coordinator.run, task_id, 0.2)
-        time.sleep(1.5)
+        deadline = time.monotonic() + 60
+        while verdicts.count(False) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert verdicts.count(False) >= 2, "the coordinator never checked whether to close"
         assert not closing.done() and market.task(task_id).status is TaskStatus.OPEN
         verdict = "--upheld" if upheld else "--rejected"
         _cli(runner, "round", "resolve", task_id, 0, verdict, "--account", "devnet:0")

@@ -6,12 +6,12 @@ import json
 
 import pytest
 
+from magnet_market.app import Session, Sponsor
+from magnet_market.app.contributor import Contributor, ContributorError
 from magnet_market.bitnet import checkpoint
 from magnet_market.bitnet.model import build_model
 from magnet_market.chain.events import EventReader
 from magnet_market.chain.submission import scale_metric
-from magnet_market.contributor import Contributor, ContributorError
-from magnet_market.sponsor import publish_task
 from magnet_market.storage import LocalStore, StorageError, cid_of_bytes
 from magnet_market.tasks import DigitsData
 from magnet_market.tasks.spec import parse_spec
@@ -36,9 +36,11 @@ def store(tmp_path):
 def test_contributor_round_is_published_and_revealed(market, actors, store, tmp_path):
     sponsor = market.with_signer(actors.sponsor)
     spec = parse_spec({**DIGITS_SPEC, "search": {"trials": 2}})
-    task = publish_task(spec, store, sponsor, actors.coordinator.address)
+    task = Sponsor(Session.of_market(sponsor, store)).publish(spec, actors.coordinator.address)
     reader = EventReader(market)
-    alice = Contributor(market.with_signer(actors.contributors[0]), store, reader, tmp_path / "w")
+    alice = Contributor(
+        Session.of_market(market.with_signer(actors.contributors[0]), store), tmp_path / "w"
+    )
     said: list[str] = []
     work = alice.work_round(task.task_id, on_progress=said.append)
     assert (work.round, work.parent_cid) == (0, task.base_cid)
@@ -75,20 +77,20 @@ def test_contributor_round_is_published_and_revealed(market, actors, store, tmp_
 def test_later_rounds_need_the_previous_merge(market, actors, store, tmp_path):
     sponsor = market.with_signer(actors.sponsor)
     spec = parse_spec({**DIGITS_SPEC, "market": {**DIGITS_SPEC["market"], "timing": {"submit": 1}}})
-    task = publish_task(spec, store, sponsor, actors.coordinator.address)
+    task = Sponsor(Session.of_market(sponsor, store)).publish(spec, actors.coordinator.address)
     market.w3.provider.make_request("evm_increaseTime", [10])
     market.w3.provider.make_request("evm_mine", [])
     missing = str(cid_of_bytes(b"a merge nobody stored"))
     market.with_signer(actors.coordinator).post_round(task.task_id, missing, "bafyr", bytes(32), 0)
     bob = Contributor(
-        market.with_signer(actors.contributors[1]), store, EventReader(market), tmp_path
+        Session.of_market(market.with_signer(actors.contributors[1]), store), tmp_path
     )
     with pytest.raises(StorageError, match=missing):
         bob.work_round(task.task_id)  # round 1's parent is the posted merge, absent from the store
     with pytest.raises(ContributorError, match="signing account"):
         Contributor(
-            market.with_signer(actors.owner).__class__(market.connection, market.address),
-            store,
-            EventReader(market),
+            Session.of_market(
+                market.with_signer(actors.owner).__class__(market.connection, market.address), store
+            ),
             tmp_path,
         )

@@ -8,16 +8,16 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from magnet_market.chain.audit import verify_task
+from magnet_market.app import Session, Sponsor
+from magnet_market.app.auditor import verify_task
+from magnet_market.app.contributor import Contributor
+from magnet_market.app.coordinator import Coordinator, CoordinatorError
 from magnet_market.chain.client import MarketClient
 from magnet_market.chain.connection import Connection
 from magnet_market.chain.events import EventReader
 from magnet_market.chain.merkle import CreditTree
 from magnet_market.chain.submission import scale_metric, submit_checkpoint
 from magnet_market.chain.types import RoundPhase, SlashReason
-from magnet_market.contributor import Contributor
-from magnet_market.coordinator import Coordinator, CoordinatorError
-from magnet_market.sponsor import publish_task
 from magnet_market.storage import LocalStore, cid_of_bytes
 from magnet_market.tasks.spec import parse_spec
 from tests.roles.test_contributor import DIGITS_SPEC
@@ -32,13 +32,15 @@ def test_round_merges_credits_slashes_and_pays(market, actors, tmp_path):
     store = LocalStore(tmp_path / "store")
     market_cfg = {**DIGITS_SPEC["market"], "max_contributors": 4}
     spec = parse_spec({**DIGITS_SPEC, "inner_steps": 40, "market": market_cfg})
-    task = publish_task(spec, store, market.with_signer(actors.sponsor), actors.coordinator.address)
+    task = Sponsor(Session.of_market(market.with_signer(actors.sponsor), store)).publish(
+        spec, actors.coordinator.address
+    )
     honest, liar, corrupt, sleeper = actors.contributors[:4]
     for who in (honest, liar, corrupt, sleeper):
         market.with_signer(who).claim(task.task_id)
 
     def contribute(who, bias):
-        c = Contributor(_client(market, who), store, EventReader(market), tmp_path / "w")
+        c = Contributor(Session.of_market(_client(market, who), store), tmp_path / "w")
         return c.work_round(task.task_id, claim_bias=bias)
 
     def upload_garbage():
@@ -58,10 +60,10 @@ def test_round_merges_credits_slashes_and_pays(market, actors, tmp_path):
         work_h, work_l, garbage = work_h.result(), work_l.result(), garbage.result()
 
     coordinator = Coordinator(
-        market.with_signer(actors.coordinator), store, EventReader(market), tmp_path / "coord"
+        Session.of_market(market.with_signer(actors.coordinator), store), tmp_path / "coord"
     )
     with pytest.raises(CoordinatorError, match="does not coordinate"):
-        Coordinator(market.with_signer(honest), store, EventReader(market), tmp_path).merge_round(1)
+        Coordinator(Session.of_market(market.with_signer(honest), store), tmp_path).merge_round(1)
     assert coordinator.ready(task.task_id)
     posted = coordinator.merge_round(task.task_id)
     status = {s.author: s.status for s in posted.report.submissions}
@@ -97,13 +99,15 @@ def test_round_merges_credits_slashes_and_pays(market, actors, tmp_path):
 def test_unfetchable_submission_is_rejected_not_slashed(market, actors, tmp_path):
     store = LocalStore(tmp_path / "store")
     spec = parse_spec(DIGITS_SPEC)
-    task = publish_task(spec, store, market.with_signer(actors.sponsor), actors.coordinator.address)
+    task = Sponsor(Session.of_market(market.with_signer(actors.sponsor), store)).publish(
+        spec, actors.coordinator.address
+    )
     ghost = actors.contributors[0]
     market.with_signer(ghost).claim(task.task_id)
     missing = str(cid_of_bytes(b"never uploaded anywhere"))
     submit_checkpoint(market.with_signer(ghost), task.task_id, missing, scale_metric(0.5))
     coordinator = Coordinator(
-        market.with_signer(actors.coordinator), store, EventReader(market), tmp_path / "k"
+        Session.of_market(market.with_signer(actors.coordinator), store), tmp_path / "k"
     )
     posted = coordinator.merge_round(task.task_id)
     (line,) = posted.report.submissions
@@ -122,14 +126,16 @@ def test_a_coordinator_killed_before_posting_resumes_without_doing_anything_twic
 ):
     store = LocalStore(tmp_path / "store")
     spec = parse_spec(DIGITS_SPEC)
-    task = publish_task(spec, store, market.with_signer(actors.sponsor), actors.coordinator.address)
+    task = Sponsor(Session.of_market(market.with_signer(actors.sponsor), store)).publish(
+        spec, actors.coordinator.address
+    )
     liar = actors.contributors[0]
     market.with_signer(liar).claim(task.task_id)
-    Contributor(market.with_signer(liar), store, EventReader(market), tmp_path / "c").work_round(
+    Contributor(Session.of_market(market.with_signer(liar), store), tmp_path / "c").work_round(
         task.task_id, claim_bias=0.5
     )
     first = Coordinator(
-        market.with_signer(actors.coordinator), store, EventReader(market), tmp_path / "k"
+        Session.of_market(market.with_signer(actors.coordinator), store), tmp_path / "k"
     )
 
     def die(*args, **kwargs):
@@ -143,7 +149,7 @@ def test_a_coordinator_killed_before_posting_resumes_without_doing_anything_twic
     assert reader.get("RoundPosted", taskId=task.task_id) == []
 
     restarted = Coordinator(
-        market.with_signer(actors.coordinator), store, EventReader(market), tmp_path / "k2"
+        Session.of_market(market.with_signer(actors.coordinator), store), tmp_path / "k2"
     )
     posted = restarted.merge_round(task.task_id)
     assert posted.slashed == ()  # already applied before the crash

@@ -7,15 +7,15 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from magnet_market.app import Session, Sponsor
+from magnet_market.app.auditor import verify_reports, verify_task
+from magnet_market.app.contributor import Contributor
+from magnet_market.app.coordinator import Coordinator
+from magnet_market.app.reports import ReportError, load_round
 from magnet_market.bitnet import checkpoint
-from magnet_market.chain.audit import verify_task
 from magnet_market.chain.events import EventReader
 from magnet_market.chain.merkle import CreditTree
 from magnet_market.chain.types import TaskStatus
-from magnet_market.contributor import Contributor
-from magnet_market.coordinator import Coordinator
-from magnet_market.reports import ReportError, load_round, verify_reports
-from magnet_market.sponsor import publish_task
 from magnet_market.storage import LocalStore
 from magnet_market.tasks.spec import parse_spec
 from tests.roles.test_contributor import DIGITS_SPEC
@@ -35,19 +35,21 @@ def test_two_rounds_end_to_end(market, actors, tmp_path, store):
     market_cfg = {**DIGITS_SPEC["market"], "timing": timing}
     search = {"trials": 1}  # every contributor searches before training
     spec = parse_spec({**DIGITS_SPEC, "search": search, "market": market_cfg})
-    task = publish_task(spec, store, market.with_signer(actors.sponsor), actors.coordinator.address)
+    task = Sponsor(Session.of_market(market.with_signer(actors.sponsor), store)).publish(
+        spec, actors.coordinator.address
+    )
     people = actors.contributors[:3]
     for who in people:  # everyone holds a slot before round 0 starts being judged
         market.with_signer(who).claim(task.task_id)
     bias = {people[0].address: 0.0, people[1].address: 0.0, people[2].address: 0.4}
 
     def contribute(who):
-        worker = Contributor(_client(market, who), store, EventReader(market), tmp_path / "c")
+        worker = Contributor(Session.of_market(_client(market, who), store), tmp_path / "c")
         return worker.run(task.task_id, claim_bias=bias[who.address], poll=0.2)
 
     def coordinate():
         worker = Coordinator(
-            _client(market, actors.coordinator), store, EventReader(market), tmp_path / "k"
+            Session.of_market(_client(market, actors.coordinator), store), tmp_path / "k"
         )
         return worker.run(task.task_id, poll=0.2)
 
@@ -85,7 +87,9 @@ def test_two_rounds_end_to_end(market, actors, tmp_path, store):
 def test_a_report_that_does_not_match_its_root_is_refused(market, actors, tmp_path):
     store = LocalStore(tmp_path / "store")
     spec = parse_spec(DIGITS_SPEC)
-    task = publish_task(spec, store, market.with_signer(actors.sponsor), actors.coordinator.address)
+    task = Sponsor(Session.of_market(market.with_signer(actors.sponsor), store)).publish(
+        spec, actors.coordinator.address
+    )
     who = actors.contributors[0].address
     honest_tree = CreditTree.of([(who, 10**17)])
     lying_tree = CreditTree.of([(who, 10**18)])

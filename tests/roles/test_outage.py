@@ -6,8 +6,11 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from magnet_market.app import Session, Sponsor
+from magnet_market.app.auditor import verify_task
+from magnet_market.app.contributor import Contributor
+from magnet_market.app.coordinator import Coordinator
 from magnet_market.chain.accounts import devnet_account
-from magnet_market.chain.audit import verify_task
 from magnet_market.chain.client import MarketClient
 from magnet_market.chain.connection import Connection
 from magnet_market.chain.deploy import deploy_market
@@ -15,9 +18,6 @@ from magnet_market.chain.devnet import Devnet
 from magnet_market.chain.events import EventReader
 from magnet_market.chain.types import TaskStatus
 from magnet_market.config import Network
-from magnet_market.contributor import Contributor
-from magnet_market.coordinator import Coordinator
-from magnet_market.sponsor import publish_task
 from magnet_market.storage import LocalStore
 from magnet_market.tasks.spec import parse_spec
 from tests.roles.proxy import FlakyProxy
@@ -36,7 +36,7 @@ def test_roles_ride_out_a_dropped_rpc_connection(tmp_path):
         record = deploy_market(direct, devnet_account(0), save=False)
         sponsor = MarketClient(direct, record.address, devnet_account(1))
         store = LocalStore(tmp_path / "store")
-        task = publish_task(spec, store, sponsor, devnet_account(2).address)
+        task = Sponsor(Session.of_market(sponsor, store)).publish(spec, devnet_account(2).address)
         people = [devnet_account(i) for i in (5, 6)]
         said: list[str] = []
         for who in people:
@@ -46,13 +46,13 @@ def test_roles_ride_out_a_dropped_rpc_connection(tmp_path):
             return MarketClient(Connection(network, timeout=5), record.address, signer)
 
         def contribute(who):
-            worker = Contributor(client(who), store, EventReader(sponsor), tmp_path / "c")
+            worker = Contributor(Session.of_market(client(who), store), tmp_path / "c")
             worker.max_outage = 60
             return worker.run(task.task_id, poll=0.3, on_progress=said.append)
 
         def coordinate():
             worker = Coordinator(
-                client(devnet_account(2)), store, EventReader(sponsor), tmp_path / "k"
+                Session.of_market(client(devnet_account(2)), store), tmp_path / "k"
             )
             worker.max_outage = 60
             return worker.run(task.task_id, poll=0.3, on_progress=said.append)
@@ -62,9 +62,14 @@ def test_roles_ride_out_a_dropped_rpc_connection(tmp_path):
             while sponsor.task(task.task_id).current_round < 1 and time.monotonic() < deadline:
                 time.sleep(0.2)
             proxy.cut()
-            # Long enough that every role needs the node while it is gone (training between
-            # calls takes seconds on a loaded machine), well within their 60 s outage budget.
-            time.sleep(10)
+            # Until every role has met the outage (three reports), or 30 s after the first:
+            # well within their 60 s outage budget.
+            cut_at = time.monotonic()
+            while time.monotonic() - cut_at < 30:
+                hits = sum("node unreachable" in line for line in said)
+                if hits >= 3 or (hits and time.monotonic() - cut_at > 10):
+                    break
+                time.sleep(0.2)
             proxy.restore()
 
         cutter = threading.Thread(target=outage_after_round_zero, daemon=True)

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from magnet_market.chain.audit import verify_task
+from magnet_market.app.auditor import verify_task
 from magnet_market.chain.client import MarketClient
 from magnet_market.chain.connection import Connection
 from magnet_market.chain.deploy import find_deployment

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from magnet_market.bitnet import checkpoint
+from magnet_market.chain.accounts import devnet_account
 from magnet_market.chain.client import MarketClient
 from magnet_market.chain.connection import Connection
 from magnet_market.chain.deploy import find_deployment
@@ -48,3 +49,29 @@ def test_a_bad_spec_sends_no_transaction(runner, devnet_network, tmp_path):
     assert mixed.exit_code == 2 and "set rounds in the spec file" in mixed.output
     neither = runner.invoke(main, ["task", "create"])
     assert neither.exit_code == 2 and "--spec-cid and --bounty" in neither.output
+
+
+def test_a_task_from_a_pinned_spec_cid_passes_the_sponsors_checks(runner, devnet_network, tmp_path):
+    assert runner.invoke(main, ["deploy"]).exit_code == 0
+    store = LocalStore(tmp_path / "store")
+    spec_cid = str(store.add_bytes(b'{"a": "spec pinned earlier"}'))
+    raw = ["task", "create", "--bounty", "1ether", "--account", "devnet:1"]
+    refused = {
+        "not a CID": [*raw, "--spec-cid", "bafkreispec"],
+        "market.timeout_bps": [*raw, "--spec-cid", spec_cid, "--timeout-bps", "10001"],
+        "market.max_contributors": [*raw, "--spec-cid", spec_cid, "--max-contributors", "0"],
+        "market.timing.submit": [*raw, "--spec-cid", spec_cid, "--submit-seconds", "0"],
+        "rounds must be 1 to 120": [*raw, "--spec-cid", spec_cid, "--rounds", "121"],
+        "is not an address": [*raw, "--spec-cid", spec_cid, "--coordinator", "0x1234"],
+    }
+    for reason, args in refused.items():
+        result = runner.invoke(main, args)
+        assert result.exit_code == 1 and "SpecError" in result.output, (reason, result.output)
+        assert reason in result.output, (reason, result.output)
+    conn = Connection(devnet_network)
+    client = MarketClient(conn, find_deployment(conn).address)
+    assert client.task_count() == 0  # nothing was sent for any of them
+    created = runner.invoke(main, [*raw, "--spec-cid", spec_cid, "--json"])
+    assert created.exit_code == 0, created.output
+    assert json.loads(created.stdout)["spec_cid"] == spec_cid
+    assert client.task(1).sponsor == devnet_account(1).address
