@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
-// MAGNET Market (MagnetMarket.sol) v0.1.0
+// MAGNET Market (MagnetMarket.sol) v0.2.0
 pragma solidity ^0.8.24;
 
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {MarketStorage} from "./market/MarketStorage.sol";
 import {TaskEscrow} from "./market/TaskEscrow.sol";
 import {Rounds} from "./market/Rounds.sol";
 import {Rewards} from "./market/Rewards.sol";
@@ -18,7 +19,11 @@ contract MagnetMarket is TaskEscrow, Rounds, Rewards {
     // ─────────────────────────────────────────────────────────────── constructor
 
     /// @param initialOwner The arbiter of challenges and holder of the pause switch.
-    constructor(address initialOwner) Ownable(initialOwner) {}
+    /// @param marketFloors The least every task on this market must give: phase lengths and claim bond.
+    constructor(address initialOwner, Floors memory marketFloors)
+        Ownable(initialOwner)
+        MarketStorage(marketFloors)
+    {}
 
     // ─────────────────────────────────────────────────────────────── public update
 
@@ -32,5 +37,12 @@ contract MagnetMarket is TaskEscrow, Rounds, Rewards {
     /// @dev Owner only.
     function unpause() external onlyOwner {
         _unpause();
+    }
+
+    /// @notice Always reverts: a market without an owner could never settle a challenge again,
+    /// and every task with one pending could never close. Ownership moves with
+    /// `transferOwnership` and `acceptOwnership` instead.
+    function renounceOwnership() public view override onlyOwner {
+        revert OwnershipCannotBeRenounced();
     }
 }

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// MAGNET Market (interfaces/IMagnetMarket.sol) v0.1.0
+// MAGNET Market (interfaces/IMagnetMarket.sol) v0.2.0
 pragma solidity ^0.8.24;
 
 /// @notice Types, errors and events of the MAGNET training marketplace.
@@ -41,6 +41,17 @@ interface IMagnetMarket {
         uint64 challengeDuration;
     }
 
+    /// @dev The least every task on a market must give: phase lengths in seconds and the claim bond
+    /// in wei. Fixed at deployment, so no task can waive them (e.g. a zero challenge window that
+    /// makes rounds final at once, or a free bond that makes Sybil slots and challenges free).
+    struct Floors {
+        uint64 minSubmitDuration;
+        uint64 minRevealDuration;
+        uint64 minMergeDuration;
+        uint64 minChallengeDuration;
+        uint96 minClaimBond;
+    }
+
     /// @dev Share of a contributor's bond taken per offence, in basis points (10_000 = 100 %).
     struct SlashRates {
         uint16 timeoutBps;
@@ -62,6 +73,7 @@ interface IMagnetMarket {
         uint256 reserved;
         uint256 bondsHeld;
         uint256 totalFunded;
+        uint256 totalShares;
         uint256 refundRemaining;
         Timing timing;
         SlashRates rates;
@@ -91,6 +103,12 @@ interface IMagnetMarket {
     error TaskNotOpen(uint256 taskId);
     /// @dev A task parameter is out of its bounds; `parameter` names it.
     error TaskInvalidParameter(string parameter);
+    /// @dev A task parameter is below the market's floor for it (see `floors`).
+    error TaskBelowFloor(string parameter, uint256 value, uint256 floor);
+    /// @dev Every round is posted: new funding could only be refunded, or take others' slashes.
+    error TaskFundingClosed(uint256 taskId);
+    /// @dev A posted round can still be challenged: the escrow's value is not settled yet.
+    error TaskFundingWaitsForChallenges(uint256 taskId);
     /// @dev The task must be closed first (refunds, bond release).
     error TaskNotClosed(uint256 taskId);
     /// @dev Only the task's coordinator may do this.
@@ -99,6 +117,8 @@ interface IMagnetMarket {
     error TaskNotClosable(uint256 taskId);
     /// @dev A payment that must carry value carried none.
     error EscrowZeroAmount();
+    /// @dev The funding is too small to buy a single share of the task's escrow.
+    error EscrowFundingTooSmall(uint256 taskId, uint256 amount);
     /// @dev The round's credits exceed its share of the escrow.
     error EscrowInsufficientFunds(uint256 taskId, uint256 available, uint256 needed);
     /// @dev The claim bond sent differs from the task's.
@@ -111,6 +131,8 @@ interface IMagnetMarket {
     error ClaimNotContributor(uint256 taskId, address account);
     /// @dev The round is not in the phase the action needs.
     error RoundWrongPhase(uint256 taskId, uint32 round, RoundPhase phase);
+    /// @dev A zero commitment commits to nothing; it would count as a commit and open reveals early.
+    error SubmissionZeroCommitment(uint256 taskId, uint32 round, address contributor);
     /// @dev The caller already committed in this round.
     error SubmissionAlreadyCommitted(uint256 taskId, uint32 round, address contributor);
     /// @dev The caller has no commitment in this round.
@@ -139,6 +161,8 @@ interface IMagnetMarket {
     error NothingToPay(address account);
     /// @dev The value transfer to the account failed.
     error TransferFailed(address account, uint256 amount);
+    /// @dev Renouncing ownership would leave challenges with nobody to settle them.
+    error OwnershipCannotBeRenounced();
 
     // ─────────────────────────────────────────────────────────────── events
 
@@ -154,8 +178,8 @@ interface IMagnetMarket {
         Timing timing,
         SlashRates rates
     );
-    /// @dev A funder added `amount` to the task's escrow.
-    event TaskFunded(uint256 indexed taskId, address indexed funder, uint256 amount);
+    /// @dev A funder added `amount` to the task's escrow, buying `shares` of it at its current value.
+    event TaskFunded(uint256 indexed taskId, address indexed funder, uint256 amount, uint256 shares);
     /// @dev A contributor took a slot, locking `bond`.
     event ContributorJoined(uint256 indexed taskId, address indexed contributor, uint256 bond);
     /// @dev A contributor committed to a submission without revealing it.
@@ -187,10 +211,10 @@ interface IMagnetMarket {
     event ContributorSlashed(
         uint256 indexed taskId, uint32 indexed round, address indexed contributor, SlashReason reason, uint256 amount
     );
-    /// @dev The task closed; `refundPool` is shared pro rata among its funders.
+    /// @dev The task closed; `refundPool` is shared among its funders by their escrow shares.
     event TaskClosed(uint256 indexed taskId, address indexed closedBy, uint256 refundPool);
-    /// @dev A funder booked its share of the refund pool.
-    event RefundClaimed(uint256 indexed taskId, address indexed funder, uint256 amount);
+    /// @dev A funder booked the refund its `shares` are worth.
+    event RefundClaimed(uint256 indexed taskId, address indexed funder, uint256 amount, uint256 shares);
     /// @dev A contributor's remaining bond was booked back to it.
     event BondReleased(uint256 indexed taskId, address indexed contributor, uint256 amount);
     /// @dev An account took its withdrawable balance.

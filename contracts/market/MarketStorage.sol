@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// MAGNET Market (market/MarketStorage.sol) v0.1.0
+// MAGNET Market (market/MarketStorage.sol) v0.2.0
 pragma solidity ^0.8.24;
 
 import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
@@ -12,7 +12,8 @@ import {IMagnetMarket} from "../interfaces/IMagnetMarket.sol";
 /// EVM chain, HOOTi included; the reentrancy guard is therefore the storage-based one.
 /// Storage is packed so the hot paths (claim, commit, reveal, claimReward) touch few slots.
 /// Accounting identity kept by every part (tested as an invariant):
-/// `address(this).balance == Σ_tasks (escrow + reserved + refundRemaining + bondsHeld) + Σ withdrawable`.
+/// `address(this).balance >= Σ_tasks (escrow + reserved + refundRemaining + bondsHeld) + Σ withdrawable`,
+/// equal unless ether was forced in (`selfdestruct`): that surplus is nobody's and stays here.
 abstract contract MarketStorage is IMagnetMarket, Ownable2Step, Pausable, ReentrancyGuard {
     // ─────────────────────────────────────────────────────────────── constants
 
@@ -20,12 +21,23 @@ abstract contract MarketStorage is IMagnetMarket, Ownable2Step, Pausable, Reentr
     uint32 public constant MAX_ROUNDS = 120;
     /// @dev 100 % in basis points.
     uint16 public constant MAX_SLASH_BPS = 10_000;
-    /// @dev HOOTi's published reward rules: timeout 10 %, dishonest claim 50 %, bad verification 30 %.
+    /// @dev The project's default slash rates: timeout 10 %, dishonest claim 50 %, bad verification 30 %.
     uint16 public constant DEFAULT_TIMEOUT_BPS = 1_000;
     uint16 public constant DEFAULT_DISHONEST_CLAIM_BPS = 5_000;
     uint16 public constant DEFAULT_BAD_VERIFICATION_BPS = 3_000;
     /// @dev Upper bound for any phase duration, to keep deadlines far from uint40 overflow.
     uint64 public constant MAX_PHASE_DURATION = 365 days;
+    /// @dev Escrow shares are minted with 10^6 virtual shares and 1 virtual wei (OpenZeppelin
+    /// ERC4626's offset): a first funder cannot inflate the share price to round later ones to 0.
+    uint256 internal constant VIRTUAL_SHARES = 1e6;
+
+    // ─────────────────────────────────────────────────────────────── floors
+
+    uint64 internal immutable _minSubmitDuration;
+    uint64 internal immutable _minRevealDuration;
+    uint64 internal immutable _minMergeDuration;
+    uint64 internal immutable _minChallengeDuration;
+    uint96 internal immutable _minClaimBond;
 
     // ─────────────────────────────────────────────────────────────── storage
 
@@ -52,13 +64,14 @@ abstract contract MarketStorage is IMagnetMarket, Ownable2Step, Pausable, Reentr
         uint128 totalFunded;
         // slot
         address sponsor;
-        uint32 funderCount;
         uint32 pendingChallenges;
         // slot
         address coordinator;
         uint96 claimBond;
-        // slot
-        uint128 refundPool;
+        // Funders own the escrow in shares, bought at its value when they fund: spending and
+        // slashes move every holder's value alike, and a late funder pays for nothing before it.
+        uint256 totalShares;
+        uint256 sharesRemaining; // shares whose refund is not claimed yet (after close)
         uint128 refundRemaining;
         Timing timing;
         SlashRates rates;
@@ -98,8 +111,40 @@ abstract contract MarketStorage is IMagnetMarket, Ownable2Step, Pausable, Reentr
     mapping(uint256 taskId => mapping(uint32 round => Round)) internal _rounds;
     mapping(uint256 taskId => mapping(address account => Contributor)) internal _contributors;
     mapping(uint256 taskId => mapping(uint32 round => mapping(address account => Submission))) internal _submissions;
-    mapping(uint256 taskId => mapping(address funder => uint256)) internal _funded;
+    mapping(uint256 taskId => mapping(address funder => uint256)) internal _shares;
     mapping(address account => uint256) internal _withdrawable;
+
+    /// @param marketFloors The least every task on this market must give (phases and claim bond).
+    constructor(Floors memory marketFloors) {
+        if (marketFloors.minSubmitDuration == 0 || marketFloors.minSubmitDuration > MAX_PHASE_DURATION) {
+            revert TaskInvalidParameter("minSubmitDuration");
+        }
+        if (marketFloors.minRevealDuration == 0 || marketFloors.minRevealDuration > MAX_PHASE_DURATION) {
+            revert TaskInvalidParameter("minRevealDuration");
+        }
+        if (marketFloors.minMergeDuration == 0 || marketFloors.minMergeDuration > MAX_PHASE_DURATION) {
+            revert TaskInvalidParameter("minMergeDuration");
+        }
+        if (marketFloors.minChallengeDuration > MAX_PHASE_DURATION) revert TaskInvalidParameter("minChallengeDuration");
+        _minSubmitDuration = marketFloors.minSubmitDuration;
+        _minRevealDuration = marketFloors.minRevealDuration;
+        _minMergeDuration = marketFloors.minMergeDuration;
+        _minChallengeDuration = marketFloors.minChallengeDuration;
+        _minClaimBond = marketFloors.minClaimBond;
+    }
+
+    // ─────────────────────────────────────────────────────────────── public read
+
+    /// @notice The floors every task on this market inherits, fixed at deployment.
+    function floors() external view returns (Floors memory) {
+        return Floors({
+            minSubmitDuration: _minSubmitDuration,
+            minRevealDuration: _minRevealDuration,
+            minMergeDuration: _minMergeDuration,
+            minChallengeDuration: _minChallengeDuration,
+            minClaimBond: _minClaimBond
+        });
+    }
 
     // ─────────────────────────────────────────────────────────────── internal logic
 

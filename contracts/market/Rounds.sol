@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// MAGNET Market (market/Rounds.sol) v0.1.0
+// MAGNET Market (market/Rounds.sol) v0.2.0
 pragma solidity ^0.8.24;
 
 import {MarketStorage} from "./MarketStorage.sol";
@@ -43,6 +43,8 @@ abstract contract Rounds is MarketStorage {
 
     /// @notice Commit to this round's submission without revealing it.
     /// @dev `commitment` MUST equal `commitmentFor(taskId, round, msg.sender, cid, claimedMetric, salt)`.
+    /// One non-zero commitment per contributor per round, so the commits that open reveals early
+    /// are one per expected contributor: nobody can count for others.
     /// @param taskId The task.
     /// @param commitment Hash binding the task, round, sender, checkpoint CID, claimed metric and salt.
     function commitSubmission(uint256 taskId, bytes32 commitment) external {
@@ -50,6 +52,7 @@ abstract contract Rounds is MarketStorage {
         uint32 round = task.currentRound;
         Round storage r = _requirePhase(taskId, task, round, RoundPhase.Submitting);
         if (!_contributors[taskId][msg.sender].joined) revert ClaimNotContributor(taskId, msg.sender);
+        if (commitment == bytes32(0)) revert SubmissionZeroCommitment(taskId, round, msg.sender);
         Submission storage s = _submissions[taskId][round][msg.sender];
         if (s.commitment != bytes32(0)) revert SubmissionAlreadyCommitted(taskId, round, msg.sender);
         s.commitment = commitment;

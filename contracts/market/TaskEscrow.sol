@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: MIT
-// MAGNET Market (market/TaskEscrow.sol) v0.1.0
+// MAGNET Market (market/TaskEscrow.sol) v0.2.0
 pragma solidity ^0.8.24;
 
 import {MarketStorage} from "./MarketStorage.sol";
 
-/// @notice Tasks and their bounty escrow: create, fund, close, refund funders pro rata.
-/// @dev NOTE: a closed task's unspent escrow is not sent anywhere; each funder MUST call
-/// `claimRefund` and then `withdraw`. The last funder to claim also takes the rounding dust,
-/// so the refund pool always empties exactly.
+/// @notice Tasks and their bounty escrow: create, fund, close, refund each funder its own share.
+/// @dev Funders own the escrow in shares bought at its value when they fund (as an ERC4626
+/// vault's depositors do): what a round spends, and what slashes add, moves every holder's value
+/// alike, so a late co-funder never pays for rounds before it and buys no part of earlier
+/// slashes. NOTE: a closed task's unspent escrow is not sent anywhere; each funder MUST call
+/// `claimRefund` and then `withdraw`. Each refund is its shares' part of what remains, so the
+/// last funder takes the rounding dust and the refund pool always empties exactly.
 abstract contract TaskEscrow is MarketStorage {
     // ─────────────────────────────────────────────────────────────── public update
 
@@ -52,18 +55,25 @@ abstract contract TaskEscrow is MarketStorage {
     }
 
     /// @notice Add `msg.value` to an open task's escrow; several funders may fund one task.
-    /// @dev A funder's refund share on close is proportional to what it funded.
+    /// @dev The funder buys escrow shares at the escrow's current value, so only while that value
+    /// is settled: refused while a posted round can still be challenged (an upheld challenge
+    /// returns its credits to the escrow, which belong to those who funded before it), and once
+    /// every round is posted (such funding could only be refunded, or take others' slashes).
     /// @param taskId The task to fund.
     function fund(uint256 taskId) external payable whenNotPaused {
         if (msg.value == 0) revert EscrowZeroAmount();
-        _fund(taskId, _openTask(taskId));
+        Task storage task = _openTask(taskId);
+        if (task.currentRound == task.rounds) revert TaskFundingClosed(taskId);
+        if (!_postedRoundsSettled(taskId, task)) revert TaskFundingWaitsForChallenges(taskId);
+        _fund(taskId, task);
     }
 
     /// @notice Close a task, moving its unallocated escrow into the funders' refund pool.
     /// @dev Never while a challenge is pending or the last posted round's challenge window runs.
-    /// Then allowed when: every round is posted (anyone); the sponsor cancels before anyone
-    /// committed in the current round; or the coordinator missed the current round's merge
-    /// deadline (anyone).
+    /// Then allowed when: every round is posted (anyone); the sponsor cancels while the current
+    /// round still takes submissions and nobody has committed (before any contributor of that
+    /// round can be slashed for a timeout, so every bond comes back in full); or the coordinator
+    /// missed the current round's merge deadline (anyone).
     /// @param taskId The task to close.
     function closeTask(uint256 taskId) external {
         Task storage task = _openTask(taskId);
@@ -71,31 +81,31 @@ abstract contract TaskEscrow is MarketStorage {
         task.status = TaskStatus.Closed;
         uint128 pool = task.escrow;
         task.escrow = 0;
-        task.refundPool = pool;
         task.refundRemaining = pool;
+        task.sharesRemaining = task.totalShares;
         emit TaskClosed(taskId, msg.sender, pool);
     }
 
-    /// @notice Book the caller's pro-rata share of a closed task's refund pool.
-    /// @dev Pull payment: the share becomes withdrawable; call `withdraw` to receive it.
+    /// @notice Book the refund the caller's escrow shares are worth in a closed task.
+    /// @dev Pull payment: the refund becomes withdrawable; call `withdraw` to receive it.
     /// @param taskId The closed task.
     function claimRefund(uint256 taskId) external {
         Task storage task = _task(taskId);
         if (task.status != TaskStatus.Closed) revert TaskNotClosed(taskId);
-        uint256 funded = _funded[taskId][msg.sender];
-        if (funded == 0) revert NothingToPay(msg.sender);
-        _funded[taskId][msg.sender] = 0;
-        uint128 amount = task.funderCount == 1
-            ? task.refundRemaining
-            : uint128((uint256(task.refundPool) * funded) / task.totalFunded);
+        uint256 shares = _shares[taskId][msg.sender];
+        if (shares == 0) revert NothingToPay(msg.sender);
+        _shares[taskId][msg.sender] = 0;
+        uint256 remaining = task.sharesRemaining;
+        // This funder's part of what is left: the last one takes the rounding dust.
+        uint128 amount = uint128((uint256(task.refundRemaining) * shares) / remaining);
         unchecked {
-            // Cannot underflow: funderCount >= 1 while a funder has an unclaimed share, and the
-            // shares of all but the last funder sum to at most refundPool == initial refundRemaining.
-            task.funderCount -= 1;
+            // Cannot underflow: shares <= sharesRemaining (the holders' shares sum to it), and
+            // amount <= refundRemaining because shares / remaining <= 1.
+            task.sharesRemaining = remaining - shares;
             task.refundRemaining -= amount;
         }
         _credit(msg.sender, amount);
-        emit RefundClaimed(taskId, msg.sender, amount);
+        emit RefundClaimed(taskId, msg.sender, amount, shares);
     }
 
     // ─────────────────────────────────────────────────────────────── public read
@@ -124,6 +134,7 @@ abstract contract TaskEscrow is MarketStorage {
             reserved: _reserved(taskId, task),
             bondsHeld: task.bondsHeld,
             totalFunded: task.totalFunded,
+            totalShares: task.totalShares,
             refundRemaining: task.refundRemaining,
             timing: task.timing,
             rates: task.rates,
@@ -131,35 +142,53 @@ abstract contract TaskEscrow is MarketStorage {
         });
     }
 
-    /// @notice What `funder` put into a task and has not yet reclaimed.
-    /// @dev Zero after the funder's refund is claimed.
+    /// @notice A funder's escrow shares in a task and what they are worth now (zero once its
+    /// refund is claimed).
     /// @param taskId The task.
     /// @param funder The funder.
-    function fundedBy(uint256 taskId, address funder) external view returns (uint256) {
-        return _funded[taskId][funder];
+    /// @return shares The funder's shares.
+    /// @return value Wei they are worth: a part of the escrow while open, of the refunds once closed.
+    function funderShares(uint256 taskId, address funder) external view returns (uint256 shares, uint256 value) {
+        Task storage task = _task(taskId);
+        shares = _shares[taskId][funder];
+        if (shares == 0) return (0, 0);
+        value = task.status == TaskStatus.Open
+            ? (uint256(task.escrow) * shares) / task.totalShares
+            : (uint256(task.refundRemaining) * shares) / task.sharesRemaining;
     }
 
     // ─────────────────────────────────────────────────────────────── internal logic
 
+    /// @dev Buys escrow shares at the escrow's current value (with the virtual offset).
     function _fund(uint256 taskId, Task storage task) private {
-        if (_funded[taskId][msg.sender] == 0) task.funderCount += 1;
-        _funded[taskId][msg.sender] += msg.value;
+        uint256 shares = (msg.value * (task.totalShares + VIRTUAL_SHARES)) / (uint256(task.escrow) + 1);
+        if (shares == 0) revert EscrowFundingTooSmall(taskId, msg.value);
+        _shares[taskId][msg.sender] += shares;
+        task.totalShares += shares;
         task.escrow += uint128(msg.value);
         task.totalFunded += uint128(msg.value);
-        emit TaskFunded(taskId, msg.sender, msg.value);
+        emit TaskFunded(taskId, msg.sender, msg.value, shares);
+    }
+
+    /// @dev No challenge is pending and the last posted round's challenge window is over: every
+    /// posted round's credits are final or voided, so the escrow's value is settled.
+    function _postedRoundsSettled(uint256 taskId, Task storage task) private view returns (bool) {
+        if (task.pendingChallenges != 0) return false;
+        uint32 current = task.currentRound;
+        if (current == 0) return true;
+        RoundPhase previous = _phase(task, _rounds[taskId][current - 1], current - 1);
+        return previous == RoundPhase.Final || previous == RoundPhase.Voided;
     }
 
     function _closable(uint256 taskId, Task storage task) private view returns (bool) {
-        if (task.pendingChallenges != 0) return false;
+        // Closing ends challenges: every posted round must be past its window first.
+        if (!_postedRoundsSettled(taskId, task)) return false;
         uint32 current = task.currentRound;
-        if (current > 0) {
-            // The last posted round's challenge window must be over: closing ends challenges.
-            RoundPhase previous = _phase(task, _rounds[taskId][current - 1], current - 1);
-            if (previous != RoundPhase.Final && previous != RoundPhase.Voided) return false;
-        }
         if (current == task.rounds) return true;
         Round storage r = _rounds[taskId][current];
-        if (msg.sender == task.sponsor && r.commits == 0) return true;
+        if (msg.sender == task.sponsor && r.commits == 0 && _phase(task, r, current) == RoundPhase.Submitting) {
+            return true;
+        }
         return block.timestamp >= uint256(r.revealDeadline) + task.timing.mergeDuration;
     }
 
@@ -171,7 +200,7 @@ abstract contract TaskEscrow is MarketStorage {
         uint256 claimBond,
         uint32 maxContributors,
         SlashRates calldata rates
-    ) private pure {
+    ) private view {
         if (bytes(specCID).length == 0) revert TaskInvalidParameter("specCID");
         if (coordinator == address(0)) revert TaskInvalidParameter("coordinator");
         if (rounds == 0 || rounds > MAX_ROUNDS) revert TaskInvalidParameter("rounds");
@@ -191,8 +220,17 @@ abstract contract TaskEscrow is MarketStorage {
             revert TaskInvalidParameter("mergeDuration");
         }
         if (timing.challengeDuration > MAX_PHASE_DURATION) revert TaskInvalidParameter("challengeDuration");
+        _requireFloor("submitDuration", timing.submitDuration, _minSubmitDuration);
+        _requireFloor("revealDuration", timing.revealDuration, _minRevealDuration);
+        _requireFloor("mergeDuration", timing.mergeDuration, _minMergeDuration);
+        _requireFloor("challengeDuration", timing.challengeDuration, _minChallengeDuration);
+        _requireFloor("claimBond", claimBond, _minClaimBond);
         if (rates.timeoutBps > MAX_SLASH_BPS) revert TaskInvalidParameter("timeoutBps");
         if (rates.dishonestClaimBps > MAX_SLASH_BPS) revert TaskInvalidParameter("dishonestClaimBps");
         if (rates.badVerificationBps > MAX_SLASH_BPS) revert TaskInvalidParameter("badVerificationBps");
+    }
+
+    function _requireFloor(string memory parameter, uint256 value, uint256 floor) private pure {
+        if (value < floor) revert TaskBelowFloor(parameter, value, floor);
     }
 }

@@ -21,5 +21,7 @@ from magnet_market.chain.accounts import Keystore as Keystore
 from magnet_market.chain.accounts import devnet_account as devnet_account
 from magnet_market.chain.devnet import Devnet as Devnet
 from magnet_market.chain.merkle import CreditTree as CreditTree
+from magnet_market.chain.types import DEVNET_FLOORS as DEVNET_FLOORS
+from magnet_market.chain.types import Floors as Floors
 from magnet_market.chain.types import SlashReason as SlashReason
 from magnet_market.chain.types import TaskInfo as TaskInfo

@@ -24,15 +24,16 @@ from magnet_market.storage import ContentStore, StorageError
 
 @dataclass(frozen=True)
 class Check:
-    """One reconciled figure."""
+    """One reconciled figure: ``actual`` must equal ``expected`` (or, ``at_least``, cover it)."""
 
     name: str
     expected: int
     actual: int
+    at_least: bool = False
 
     @property
     def ok(self) -> bool:
-        return self.expected == self.actual
+        return self.actual >= self.expected if self.at_least else self.expected == self.actual
 
 
 @dataclass
@@ -43,6 +44,7 @@ class Audit:
     books: TaskBooks
     checks: list[Check]
     problems: list[str]
+    surplus: int = 0  # wei the market holds beyond every booking (e.g. ether forced into it)
 
     @property
     def ok(self) -> bool:
@@ -61,6 +63,7 @@ class Audit:
             "credited_per_round": self.books.credited,
             "paid_rewards": self.books.paid_rewards,
             "slashed": self.books.slashed,
+            "surplus": self.surplus,
         }
 
 
@@ -76,6 +79,7 @@ def verify_task(client: MarketClient, reader: EventReader, task_id: int) -> Audi
         Check("bonds held", books.bonds_held, task.bonds_held),
         Check("refund pool left", books.refund_remaining, task.refund_remaining),
         Check("total funded", books.total_funded, task.total_funded),
+        Check("escrow shares", books.total_shares, task.total_shares),
     ]
     problems = [
         f"round {r}: reward of {account} booked {n} times"
@@ -92,12 +96,18 @@ def verify_task(client: MarketClient, reader: EventReader, task_id: int) -> Audi
         checks.append(Check(f"round {round_} claimed", paid, info.claimed_total))
         if paid > credited:
             problems.append(f"round {round_}: {paid} wei claimed exceeds {credited} credited")
-    checks.append(market_identity(client, reader, block))
-    return Audit(task_id, books, checks, problems)
+    identity = market_identity(client, reader, block)
+    checks.append(identity)
+    return Audit(task_id, books, checks, problems, surplus=identity.actual - identity.expected)
 
 
 def market_identity(client: MarketClient, reader: EventReader, block: int | None = None) -> Check:
-    """``balance == Σ task holdings + Σ withdrawable`` over every account the events mention."""
+    """``balance >= Σ task holdings + Σ withdrawable`` over every account the events mention.
+
+    Anything above is surplus: ether no action booked (sent by ``selfdestruct`` or as a block
+    reward, which no contract can refuse). It is reported, never owed to anyone, and it cannot
+    hide a shortfall: the books pass only while the balance covers every booking.
+    """
     block = block if block is not None else _block_number(client)
     accounts: set[str] = set()
     for e in reader.all(to_block=block):
@@ -106,7 +116,9 @@ def market_identity(client: MarketClient, reader: EventReader, block: int | None
                 accounts.add(e["args"][key])
     held = sum(client.task(t).held for t in range(1, client.task_count() + 1))
     owed = sum(client.withdrawable(a) for a in accounts)
-    return Check("market balance = holdings + withdrawable", held + owed, client.balance())
+    return Check(
+        "market balance covers holdings + withdrawable", held + owed, client.balance(), True
+    )
 
 
 def _block_number(client: MarketClient) -> int:

@@ -33,6 +33,7 @@ from magnet_market.chain.client import MarketClient
 from magnet_market.chain.connection import Connection
 from magnet_market.chain.deploy import deploy_market
 from magnet_market.chain.devnet import Devnet
+from magnet_market.chain.types import DEVNET_FLOORS
 from magnet_market.config import Network, resolve_network
 from magnet_market.errors import MagnetError
 from magnet_market.processes import spawn, stop_child
@@ -155,7 +156,8 @@ def run_demo(
         _demo_store(options.ipfs_api, home / "ipfs") as (store, store_args),
     ):
         conn = Connection(cast.network)
-        record = deploy_market(conn, cast.owner, save=False)
+        # The demo's own market: a round takes seconds, so it takes the devnet's short floors.
+        record = deploy_market(conn, cast.owner, save=False, floors=DEVNET_FLOORS)
         say(f"1. {cast.network.name}; MagnetMarket at {record.address}")
         market = MarketClient(conn, record.address, cast.sponsor)
         session = Session.of_market(market, store, record.block)

@@ -57,6 +57,7 @@ class TaskBooks:
     bonds_held: int = 0
     refund_remaining: int = 0
     total_funded: int = 0
+    total_shares: int = 0
     paid_rewards: int = 0
     slashed: int = 0
     credited: dict[int, int] = field(default_factory=dict)  # round → total credited
@@ -71,6 +72,7 @@ class TaskLedger:
     task_id: int
     books: TaskBooks = field(default_factory=TaskBooks)
     funded: Counter[str] = field(default_factory=Counter)  # funder → wei
+    shares: Counter[str] = field(default_factory=Counter)  # funder → escrow shares held
     joined: dict[str, int] = field(default_factory=dict)  # contributor → bond
     posted: dict[int, PostedRecord] = field(default_factory=dict)
     rewards: list[RewardRecord] = field(default_factory=list)
@@ -123,7 +125,9 @@ def _apply(
     if name == "TaskFunded":
         books.escrow += a["amount"]
         books.total_funded += a["amount"]
+        books.total_shares += a["shares"]
         ledger.funded[a["funder"]] += a["amount"]
+        ledger.shares[a["funder"]] += a["shares"]
     elif name == "ContributorJoined":
         books.bonds_held += a["bond"]
         ledger.joined[a["contributor"]] = a["bond"]
@@ -171,5 +175,6 @@ def _apply(
     elif name == "RefundClaimed":
         books.refund_remaining -= a["amount"]
         ledger.refunds[a["funder"]] += a["amount"]
+        ledger.shares[a["funder"]] -= a["shares"]
     elif name == "BondReleased":
         books.bonds_held -= a["amount"]

@@ -50,13 +50,16 @@ class Sponsor:
             coordinator: the address that will merge rounds and pay out (default: the sponsor).
             bounty: wei to escrow; default: the spec's ``market.bounty``.
         """
+        terms = (
+            spec.market
+            if bounty is None
+            else parse_market({**spec.market.model_dump(), "bounty": bounty})
+        )
+        self._check_floors(terms)
         store = self.session.store
         base_cid = str(store.add_bytes(base_checkpoint(spec).to_bytes()))
         pinned = spec.model_copy(update={"base_cid": base_cid})
         spec_cid = str(store.add_bytes(pinned.canonical_json()))
-        terms = spec.market
-        if bounty is not None:
-            terms = parse_market({**terms.model_dump(), "bounty": bounty})
         task = self.create(spec_cid, spec.rounds, terms, coordinator)
         return PublishedTask(task.task_id, spec_cid, base_cid, task.bounty, task.receipt)
 
@@ -77,6 +80,7 @@ class Sponsor:
         who = coordinator or self.session.address
         if not is_address(who):
             raise SpecError(f"coordinator {who!r} is not an address (0x and 40 hex digits)")
+        self._check_floors(terms)
         t = terms.timing
         task_id, receipt = self.session.signing_market.create_task(
             spec_cid,
@@ -89,6 +93,15 @@ class Sponsor:
             SlashRates(terms.timeout_bps, terms.dishonest_claim_bps, terms.bad_verification_bps),
         )
         return PublishedTask(task_id, spec_cid, None, terms.bounty, receipt)
+
+    def _check_floors(self, terms: Market) -> None:
+        """Refuse terms below the market's floors before anything is pinned or sent."""
+        t = terms.timing
+        timing = Timing(t.submit, t.reveal, t.merge, t.challenge)
+        below = self.session.market.floors().admits(timing, terms.claim_bond)
+        if below:
+            lines = "\n".join(f"  market.{line}" for line in below)
+            raise SpecError(f"the market's floors refuse these terms:\n{lines}")
 
     def fund(self, task_id: int, amount: int) -> TxReceipt:
         """Add ``amount`` wei to a task's escrow."""

@@ -23,6 +23,9 @@ class Artifact:
     abi: list[dict[str, Any]]
     bytecode: str
     deployed_bytecode: str
+    #: ``[start, length]`` byte ranges of the runtime code that a deployment fills with its
+    #: immutables (the market's floors): zero here, set in the code on chain.
+    immutable_ranges: list[list[int]]
     compiler: str
     settings: dict[str, Any]
     source_hashes: dict[str, str]

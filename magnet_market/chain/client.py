@@ -30,6 +30,7 @@ from magnet_market.chain.errors import (
     UnknownRevertError,
 )
 from magnet_market.chain.types import (
+    Floors,
     RoundInfo,
     SlashRates,
     SlashReason,
@@ -226,10 +227,15 @@ class MarketClient:
         fn = self.contract.functions.withdrawableOf(to_checksum_address(account))
         return int(self.call(fn))
 
-    def funded_by(self, task_id: int, funder: str) -> int:
-        """What ``funder`` put into a task and has not reclaimed."""
-        fn = self.contract.functions.fundedBy(task_id, to_checksum_address(funder))
-        return int(self.call(fn))
+    def funder_shares(self, task_id: int, funder: str) -> tuple[int, int]:
+        """``funder``'s escrow shares in a task and the wei they are worth now."""
+        fn = self.contract.functions.funderShares(task_id, to_checksum_address(funder))
+        shares, value = self.call(fn)
+        return int(shares), int(value)
+
+    def floors(self) -> Floors:
+        """The floors every task on this market inherits."""
+        return Floors(*self.call(self.contract.functions.floors()))
 
     def balance(self) -> int:
         """The contract's ether balance."""

@@ -31,6 +31,7 @@ SHIM = Path(__file__).resolve().with_name("solc_shim.js")
 TARGETS = {
     "contracts/MagnetMarket.sol": "MagnetMarket",
     "contracts/test/ReentrantReceiver.sol": "ReentrantReceiver",
+    "contracts/test/ForceSend.sol": "ForceSend",
 }
 
 #: Compiler settings, recorded in every artifact. Paris: deployable on any EVM chain (no PUSH0).
@@ -38,7 +39,16 @@ SETTINGS: dict[str, Any] = {
     "optimizer": {"enabled": True, "runs": 200},
     "evmVersion": "paris",
     "metadata": {"bytecodeHash": "none"},
-    "outputSelection": {"*": {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"]}},
+    "outputSelection": {
+        "*": {
+            "*": [
+                "abi",
+                "evm.bytecode.object",
+                "evm.deployedBytecode.object",
+                "evm.deployedBytecode.immutableReferences",
+            ]
+        }
+    },
 }
 
 
@@ -80,6 +90,13 @@ def compile_contracts() -> dict[str, Artifact]:
             abi=contract["abi"],
             bytecode="0x" + contract["evm"]["bytecode"]["object"],
             deployed_bytecode="0x" + contract["evm"]["deployedBytecode"]["object"],
+            immutable_ranges=sorted(
+                [ref["start"], ref["length"]]
+                for refs in contract["evm"]["deployedBytecode"]
+                .get("immutableReferences", {})
+                .values()
+                for ref in refs
+            ),
             compiler=version,
             settings=SETTINGS,
             source_hashes=hashes,

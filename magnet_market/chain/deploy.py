@@ -20,6 +20,7 @@ from magnet_market.chain.artifacts import load_artifact
 from magnet_market.chain.client import MarketClient
 from magnet_market.chain.connection import Connection
 from magnet_market.chain.errors import ChainError, DeploymentNotFoundError
+from magnet_market.chain.types import DEVNET_FLOORS, Floors
 from magnet_market.config import Network, magnet_home
 
 if TYPE_CHECKING:  # eth_typing comes with web3; only its types are used here
@@ -55,7 +56,11 @@ def deployment_path(network: Network, chain_id: int) -> Path:
 
 
 def deploy_market(
-    connection: Connection, deployer: LocalAccount, owner: str | None = None, save: bool = True
+    connection: Connection,
+    deployer: LocalAccount,
+    owner: str | None = None,
+    save: bool = True,
+    floors: Floors | None = None,
 ) -> Deployment:
     """Deploy a new market owned by ``owner`` (default: the deployer) and record it.
 
@@ -64,12 +69,16 @@ def deploy_market(
         deployer: the signing account paying for the deployment.
         owner: challenge arbiter and pause holder; use a multisig on public chains.
         save: write the deployment record under ``$MAGNET_HOME/deployments``.
+        floors: the least every task must give; default: :data:`DEVNET_FLOORS` on the devnet
+            (rounds of seconds), the public defaults (:class:`Floors`) anywhere else.
     """
+    if floors is None:
+        floors = DEVNET_FLOORS if connection.network.is_devnet else Floors()
     artifact = load_artifact("MagnetMarket")
     owner = to_checksum_address(owner or deployer.address)
     factory = connection.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
     client = MarketClient(connection, "0x" + "00" * 20, deployer)
-    receipt = client.transact(factory.constructor(owner))
+    receipt = client.transact(factory.constructor(owner, floors.as_tuple()))
     address = receipt["contractAddress"]
     if address is None:
         raise ChainError(

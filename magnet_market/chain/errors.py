@@ -109,8 +109,24 @@ class TaskNotClosable(ContractRevertError):
     """``closeTask`` while a challenge is pending or possible, or rounds are still due in time."""
 
 
+class TaskBelowFloor(ContractRevertError):
+    """``createTask`` with a phase length or claim bond below the market's floor for it."""
+
+
+class TaskFundingClosed(ContractRevertError):
+    """``fund`` after every round of the task is posted."""
+
+
+class TaskFundingWaitsForChallenges(ContractRevertError):
+    """``fund`` while a posted round of the task can still be challenged."""
+
+
 class EscrowZeroAmount(ContractRevertError):
     """``createTask`` or ``fund`` sent no value."""
+
+
+class EscrowFundingTooSmall(ContractRevertError):
+    """``fund`` with too little to buy one share of the task's escrow at its current value."""
 
 
 class EscrowInsufficientFunds(ContractRevertError):
@@ -138,6 +154,10 @@ class ClaimNotContributor(ContractRevertError):
 
 class RoundWrongPhase(ContractRevertError):
     """The round is in ``phase``, not the one the action needs (e.g. a reveal while submitting)."""
+
+
+class SubmissionZeroCommitment(ContractRevertError):
+    """``commitSubmission`` with a zero commitment (it would count as a commit)."""
 
 
 class SubmissionAlreadyCommitted(ContractRevertError):
@@ -193,6 +213,10 @@ class SlashNotJustified(ContractRevertError):
 
 class NothingToPay(ContractRevertError):
     """``withdraw``, ``claimRefund``, ``releaseBond`` or ``claimReward`` with nothing to pay."""
+
+
+class OwnershipCannotBeRenounced(ContractRevertError):
+    """``renounceOwnership``, always: nobody could settle a challenge after it."""
 
 
 class TransferFailed(ContractRevertError):

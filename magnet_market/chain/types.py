@@ -46,6 +46,45 @@ class Timing:
 
 
 @dataclass(frozen=True)
+class Floors:
+    """The least every task on a market must give, fixed when the market is deployed.
+
+    The defaults are the project's for a public network: rounds take at least ten minutes to
+    submit and to reveal, the coordinator has at least half an hour to merge, anyone has at least
+    an hour to challenge a posted round, and a slot costs at least 0.001 of the chain's coin.
+    """
+
+    submit: int = 600
+    reveal: int = 600
+    merge: int = 1800
+    challenge: int = 3600
+    claim_bond: int = 10**15
+
+    def as_tuple(self) -> tuple[int, int, int, int, int]:
+        return (self.submit, self.reveal, self.merge, self.challenge, self.claim_bond)
+
+    def admits(self, timing: Timing, claim_bond: int) -> list[str]:
+        """What in ``timing`` and ``claim_bond`` is below these floors, one line each."""
+        pairs = [
+            ("timing.submit", timing.submit, self.submit),
+            ("timing.reveal", timing.reveal, self.reveal),
+            ("timing.merge", timing.merge, self.merge),
+            ("timing.challenge", timing.challenge, self.challenge),
+            ("claim_bond", claim_bond, self.claim_bond),
+        ]
+        return [
+            f"{name} {value} is below the market's floor {floor}"
+            for name, value, floor in pairs
+            if value < floor
+        ]
+
+
+#: Floors for a local devnet where rounds take seconds (tests, the demo): phases of a second,
+#: no challenge window, free slots. Never deploy a public market with these.
+DEVNET_FLOORS = Floors(submit=1, reveal=1, merge=1, challenge=0, claim_bond=0)
+
+
+@dataclass(frozen=True)
 class SlashRates:
     """Slash rates in basis points; the project's defaults are 10 % / 50 % / 30 %."""
 
@@ -80,6 +119,7 @@ class TaskInfo:
     reserved: int
     bonds_held: int
     total_funded: int
+    total_shares: int
     refund_remaining: int
     timing: Timing
     rates: SlashRates
@@ -106,10 +146,11 @@ class TaskInfo:
             reserved=t[9],
             bonds_held=t[10],
             total_funded=t[11],
-            refund_remaining=t[12],
-            timing=Timing(*t[13]),
-            rates=SlashRates(*t[14]),
-            spec_cid=t[15],
+            total_shares=t[12],
+            refund_remaining=t[13],
+            timing=Timing(*t[14]),
+            rates=SlashRates(*t[15]),
+            spec_cid=t[16],
         )
 
 

@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import time
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import click
 
-from magnet_market.app import Devnet, Keystore, Owner, Session, devnet_account
+from magnet_market.app import (
+    DEVNET_FLOORS,
+    Devnet,
+    Floors,
+    Keystore,
+    Owner,
+    Session,
+    devnet_account,
+)
 from magnet_market.cli import main
 from magnet_market.cli._common import (
+    WEI,
     console,
     emit_json,
+    format_ether,
     json_option,
     key_value_table,
     out,
@@ -49,17 +60,56 @@ def devnet(port: int, chain_id: int, state: Path | None, accounts: int) -> None:
 @main.command()
 @with_session()
 @click.option("--owner", default=None, help="Owner (challenge arbiter); default: the deployer.")
+@click.option("--min-submit", type=int, default=None, help="Floor of every submit phase (s).")
+@click.option("--min-reveal", type=int, default=None, help="Floor of every reveal phase (s).")
+@click.option("--min-merge", type=int, default=None, help="Floor of every merge deadline (s).")
+@click.option(
+    "--min-challenge", type=int, default=None, help="Floor of every challenge window (s)."
+)
+@click.option("--min-claim-bond", type=WEI, default=None, help="Floor of every claim bond.")
 @json_option
-def deploy(session: Session, owner: str | None, as_json: bool) -> None:
-    """Deploy MagnetMarket and record where it lives."""
+def deploy(
+    session: Session,
+    owner: str | None,
+    min_submit: int | None,
+    min_reveal: int | None,
+    min_merge: int | None,
+    min_challenge: int | None,
+    min_claim_bond: int | None,
+    as_json: bool,
+) -> None:
+    """Deploy MagnetMarket and record where it lives.
+
+    Every task on the market inherits its floors: phase lengths and the claim bond no task can
+    go below. Defaults: on the devnet, seconds and no bond (local runs); elsewhere submit and
+    reveal 600 s, merge 1800 s, challenge 3600 s, claim bond 0.001 ether. Each --min-* option
+    overrides one.
+    """
+    base = DEVNET_FLOORS if session.network.is_devnet else Floors()
+    given = {
+        "submit": min_submit,
+        "reveal": min_reveal,
+        "merge": min_merge,
+        "challenge": min_challenge,
+        "claim_bond": min_claim_bond,
+    }
+    floors = replace(base, **{k: v for k, v in given.items() if v is not None})
     deployer = Owner(session)
     _ = session.connection  # an unreachable node or a wrong chain id fails before the status
     with console.status(f"deploying MagnetMarket to {session.network.name}…"):
-        record = deployer.deploy(owner)
+        record = deployer.deploy(owner, floors=floors)
     if as_json:
-        emit_json(record.__dict__)
+        emit_json({**record.__dict__, "floors": asdict(floors)})
         return
-    out.print(key_value_table("MagnetMarket deployed", list(record.__dict__.items())))
+    rows = [*record.__dict__.items(), ("floors", _describe_floors(floors))]
+    out.print(key_value_table("MagnetMarket deployed", rows))
+
+
+def _describe_floors(floors: Floors) -> str:
+    return (
+        f"submit {floors.submit} s, reveal {floors.reveal} s, merge {floors.merge} s, "
+        f"challenge {floors.challenge} s, claim bond {format_ether(floors.claim_bond)}"
+    )
 
 
 @main.group()

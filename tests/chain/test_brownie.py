@@ -17,10 +17,13 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 BROWNIE = Path(sys.executable).with_name("brownie")
 
 
-def _without_metadata(bytecode: str) -> bytes:
-    """Runtime code without solc's trailing CBOR metadata (its length is in the last 2 bytes)."""
-    code = bytes.fromhex(bytecode.removeprefix("0x"))
-    return code[: -(int.from_bytes(code[-2:], "big") + 2)]
+def _without_metadata(bytecode: str, immutables: list[list[int]] = ()) -> bytes:
+    """Runtime code without solc's trailing CBOR metadata (its length is in the last 2 bytes),
+    with the ``[start, length]`` ranges a deployment fills with immutables zeroed."""
+    code = bytearray(bytes.fromhex(bytecode.removeprefix("0x")))
+    for start, length in immutables:
+        code[start : start + length] = bytes(length)
+    return bytes(code[: -(int.from_bytes(code[-2:], "big") + 2)])
 
 
 def test_brownie_compiles_and_deploys_with_our_routine(tmp_path, devnet_network):
@@ -56,6 +59,10 @@ def test_brownie_compiles_and_deploys_with_our_routine(tmp_path, devnet_network)
     record = json.loads(out.strip().splitlines()[-1])
     assert record["artifact_digest"] == committed.digest
     code = Connection(devnet_network).w3.eth.get_code(record["address"])
-    assert _without_metadata(code.hex()) == _without_metadata(committed.deployed_bytecode)
+    immutables = committed.immutable_ranges
+    assert immutables  # the floors live in the runtime code
+    assert _without_metadata(code.hex(), immutables) == _without_metadata(
+        committed.deployed_bytecode, immutables
+    )
     direct = run(sys.executable, "scripts/deploy.py", "--network", "devnet")
     assert json.loads(direct)["address"] != record["address"]

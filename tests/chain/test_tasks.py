@@ -19,7 +19,7 @@ def test_create_task_escrows_bounty_and_starts_round_zero(market, actors):
     assert (task.escrow, task.total_funded, task.claim_bond) == (3 * ETHER, 3 * ETHER, BOND)
     assert task.rates == SlashRates(1_000, 5_000, 3_000)
     assert task.timing == TIMING
-    assert market.funded_by(task_id, actors.sponsor.address) == 3 * ETHER
+    assert market.funder_shares(task_id, actors.sponsor.address)[1] == 3 * ETHER
     assert market.balance() == 3 * ETHER
     r0 = market.round(task_id, 0)
     assert r0.reveal_deadline - r0.submit_deadline == TIMING.reveal
@@ -71,7 +71,9 @@ def test_fund_adds_escrow_from_several_funders(market, actors):
     market.with_signer(actors.funder).fund(task_id, ETHER)
     task = market.task(task_id)
     assert task.escrow == task.total_funded == 5 * ETHER
-    assert market.funded_by(task_id, actors.funder.address) == 4 * ETHER
+    shares, value = market.funder_shares(task_id, actors.funder.address)
+    assert shares == task.total_shares - market.funder_shares(task_id, actors.sponsor.address)[0]
+    assert 4 * ETHER - 2 <= value <= 4 * ETHER  # shares round down, in the pool's favour
     with pytest.raises(errors.EscrowZeroAmount):
         market.with_signer(actors.funder).fund(task_id, 0)
     with pytest.raises(errors.TaskNotFound) as e:
@@ -134,3 +136,12 @@ def test_ownership_moves_in_two_steps(market, actors):
     with pytest.raises(errors.OwnableUnauthorizedAccount):
         market.unpause()
     new_owner.unpause()
+
+
+def test_ownership_cannot_be_renounced_into_a_lock(market, actors):
+    """v1 let the owner renounce: every pending challenge, and so every task holding one, locked."""
+    with pytest.raises(errors.OwnershipCannotBeRenounced):
+        market.transact(market.contract.functions.renounceOwnership())
+    with pytest.raises(errors.OwnableUnauthorizedAccount):  # nor can anyone else try
+        market.with_signer(actors.funder).transact(market.contract.functions.renounceOwnership())
+    assert market.call(market.contract.functions.owner()) == actors.owner.address

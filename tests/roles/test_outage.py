@@ -16,7 +16,7 @@ from magnet_market.chain.connection import Connection
 from magnet_market.chain.deploy import deploy_market
 from magnet_market.chain.devnet import Devnet
 from magnet_market.chain.events import EventReader
-from magnet_market.chain.types import TaskStatus
+from magnet_market.chain.types import DEVNET_FLOORS, TaskStatus
 from magnet_market.config import Network
 from magnet_market.storage import LocalStore
 from magnet_market.tasks.spec import parse_spec
@@ -33,7 +33,8 @@ def test_roles_ride_out_a_dropped_rpc_connection(tmp_path):
         proxy = FlakyProxy(node.port)
         network = Network("hooti-testnet", proxy.url, CHAIN_ID)
         direct = Connection(Network("hooti-testnet", node.url, CHAIN_ID))
-        record = deploy_market(direct, devnet_account(0), save=False)
+        # A local chain standing in for a testnet: rounds of seconds need the devnet's floors.
+        record = deploy_market(direct, devnet_account(0), save=False, floors=DEVNET_FLOORS)
         sponsor = MarketClient(direct, record.address, devnet_account(1))
         store = LocalStore(tmp_path / "store")
         task = Sponsor(Session.of_market(sponsor, store)).publish(spec, devnet_account(2).address)

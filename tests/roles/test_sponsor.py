@@ -75,3 +75,18 @@ def test_a_task_from_a_pinned_spec_cid_passes_the_sponsors_checks(runner, devnet
     assert created.exit_code == 0, created.output
     assert json.loads(created.stdout)["spec_cid"] == spec_cid
     assert client.task(1).sponsor == devnet_account(1).address
+
+
+def test_terms_below_the_markets_floors_pin_and_send_nothing(runner, devnet_network, tmp_path):
+    deployed = runner.invoke(main, ["deploy", "--min-challenge", "7200", "--json"])
+    assert deployed.exit_code == 0, deployed.output
+    assert json.loads(deployed.stdout)["floors"]["challenge"] == 7200
+    spec_path = tmp_path / "task.toml"
+    spec_path.write_text(SPEC_TOML)  # the default challenge window: an hour
+    store_dir = tmp_path / "store"
+    result = runner.invoke(main, ["task", "create", str(spec_path), "--store", str(store_dir)])
+    assert result.exit_code == 1 and "SpecError" in result.output
+    assert "market.timing.challenge 3600 is below the market's floor 7200" in result.output
+    assert not store_dir.exists()  # nothing was pinned
+    conn = Connection(devnet_network)
+    assert MarketClient(conn, find_deployment(conn).address).task_count() == 0
