@@ -116,16 +116,10 @@ abstract contract MarketStorage is IMagnetMarket, Ownable2Step, Pausable, Reentr
 
     /// @param marketFloors The least every task on this market must give (phases and claim bond).
     constructor(Floors memory marketFloors) {
-        if (marketFloors.minSubmitDuration == 0 || marketFloors.minSubmitDuration > MAX_PHASE_DURATION) {
-            revert TaskInvalidParameter("minSubmitDuration");
-        }
-        if (marketFloors.minRevealDuration == 0 || marketFloors.minRevealDuration > MAX_PHASE_DURATION) {
-            revert TaskInvalidParameter("minRevealDuration");
-        }
-        if (marketFloors.minMergeDuration == 0 || marketFloors.minMergeDuration > MAX_PHASE_DURATION) {
-            revert TaskInvalidParameter("minMergeDuration");
-        }
-        if (marketFloors.minChallengeDuration > MAX_PHASE_DURATION) revert TaskInvalidParameter("minChallengeDuration");
+        _requireDuration("minSubmitDuration", marketFloors.minSubmitDuration, false);
+        _requireDuration("minRevealDuration", marketFloors.minRevealDuration, false);
+        _requireDuration("minMergeDuration", marketFloors.minMergeDuration, false);
+        _requireDuration("minChallengeDuration", marketFloors.minChallengeDuration, true);
         _minSubmitDuration = marketFloors.minSubmitDuration;
         _minRevealDuration = marketFloors.minRevealDuration;
         _minMergeDuration = marketFloors.minMergeDuration;
@@ -203,6 +197,14 @@ abstract contract MarketStorage is IMagnetMarket, Ownable2Step, Pausable, Reentr
         for (uint32 round = 0; round < posted; ++round) {
             Round storage r = _rounds[taskId][round];
             total += r.totalCredited - r.claimedTotal;
+        }
+    }
+
+    /// @dev Reverts unless `duration` is a phase length this market can hold: at most
+    /// MAX_PHASE_DURATION, and non-zero unless `zeroAllowed` (only a challenge window may be 0).
+    function _requireDuration(string memory parameter, uint64 duration, bool zeroAllowed) internal pure {
+        if ((duration == 0 && !zeroAllowed) || duration > MAX_PHASE_DURATION) {
+            revert TaskInvalidParameter(parameter);
         }
     }
 

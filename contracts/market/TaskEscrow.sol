@@ -210,16 +210,10 @@ abstract contract TaskEscrow is MarketStorage {
         if (claimBond > type(uint96).max || claimBond * (uint256(maxContributors) + rounds) > type(uint96).max) {
             revert TaskInvalidParameter("claimBond");
         }
-        if (timing.submitDuration == 0 || timing.submitDuration > MAX_PHASE_DURATION) {
-            revert TaskInvalidParameter("submitDuration");
-        }
-        if (timing.revealDuration == 0 || timing.revealDuration > MAX_PHASE_DURATION) {
-            revert TaskInvalidParameter("revealDuration");
-        }
-        if (timing.mergeDuration == 0 || timing.mergeDuration > MAX_PHASE_DURATION) {
-            revert TaskInvalidParameter("mergeDuration");
-        }
-        if (timing.challengeDuration > MAX_PHASE_DURATION) revert TaskInvalidParameter("challengeDuration");
+        _requireDuration("submitDuration", timing.submitDuration, false);
+        _requireDuration("revealDuration", timing.revealDuration, false);
+        _requireDuration("mergeDuration", timing.mergeDuration, false);
+        _requireDuration("challengeDuration", timing.challengeDuration, true);
         _requireFloor("submitDuration", timing.submitDuration, _minSubmitDuration);
         _requireFloor("revealDuration", timing.revealDuration, _minRevealDuration);
         _requireFloor("mergeDuration", timing.mergeDuration, _minMergeDuration);
