@@ -312,9 +312,8 @@ def _play(
     failed = [name for (name, _, _), (p, _) in zip(roles, procs, strict=True) if p.returncode]
     if failed:
         raise DemoError(f"role processes failed: {failed}")
-    auditor = Auditor(session)
     info = session.market.task(task.task_id)
-    ledger = auditor.ledger(task.task_id)
+    audit = Auditor(session).verify_payouts(task.task_id)
     return {
         "task_id": task.task_id,
         "metric": spec.metric,
@@ -322,8 +321,8 @@ def _play(
             load_round(session.store, session.events, task.task_id, r)
             for r in range(info.current_round)
         ],
-        "audit": auditor.verify_payouts(task.task_id),
-        "rewards": ledger.rewards_by_account(),
-        "slashed": ledger.slashed_by_account(),
+        "audit": audit,
+        "rewards": audit.ledger.rewards_by_account(),
+        "slashed": audit.ledger.slashed_by_account(),
         "accounts": {name: who.address for name, who, _ in roles},
     }

@@ -26,6 +26,19 @@ class PostedRecord:
     block: int
 
 
+def posted_record(event: Any) -> PostedRecord:
+    """The record of a decoded ``RoundPosted`` event."""
+    a = event["args"]
+    return PostedRecord(
+        a["round"],
+        a["mergedCID"],
+        a["reportCID"],
+        bytes(a["creditsRoot"]),
+        a["totalCredited"],
+        event["blockNumber"],
+    )
+
+
 @dataclass(frozen=True)
 class RewardRecord:
     """A ``RewardClaimed`` event: a credit booked with its Merkle proof."""
@@ -136,14 +149,7 @@ def _apply(
         books.reserved += a["totalCredited"]
         books.credited[a["round"]] = a["totalCredited"]
         books.rounds_posted += 1
-        ledger.posted[a["round"]] = PostedRecord(
-            a["round"],
-            a["mergedCID"],
-            a["reportCID"],
-            bytes(a["creditsRoot"]),
-            a["totalCredited"],
-            block,
-        )
+        ledger.posted[a["round"]] = posted_record({"args": a, "blockNumber": block})
     elif name == "RoundChallenged":
         books.bonds_held += a["bond"]
         challenge_bonds[a["round"]] = a["bond"]

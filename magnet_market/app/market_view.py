@@ -19,7 +19,7 @@ from web3.types import EventData
 from magnet_market.app.auditor import Audit, Auditor
 from magnet_market.app.errors import BadRequestError, NotFoundError
 from magnet_market.app.ledger import PostedRecord, SlashRecord, TaskLedger
-from magnet_market.app.reports import PinnedRound, ReportError, load_round
+from magnet_market.app.reports import PinnedRound, ReportError, load_posted
 from magnet_market.app.session import Session
 from magnet_market.chain.errors import TaskNotFound
 from magnet_market.chain.types import RoundInfo, RoundPhase, TaskInfo, TaskStatus
@@ -319,11 +319,9 @@ class MarketView:
                 slots.append(self._slot(task_id, account, e["args"]["bond"]))
                 ledger = self.auditor.ledger(task_id)
                 slashes += [s for s in ledger.slashes if s.contributor == account]
-                for round_ in ledger.posted:
+                for round_, record in ledger.posted.items():
                     try:
-                        pinned = load_round(
-                            self.session.store, self.session.events, task_id, round_
-                        )
+                        pinned = load_posted(self.session.store, task_id, record)
                     except (ReportError, StorageError) as err:
                         errors.append(f"task {task_id} round {round_}: {err}")
                         continue
@@ -342,9 +340,6 @@ class MarketView:
             )
 
     # ───────────────────────────────────────────────────────── helpers
-
-    def _pinned(self, task_id: int, round_: int) -> PinnedRound:
-        return load_round(self.session.store, self.session.events, task_id, round_)
 
     def _slot(self, task_id: int, account: str, joined_bond: int) -> SlotLine:
         slot = self.market.contributor(task_id, account)
@@ -412,7 +407,7 @@ class MarketView:
 
     def _posted(self, task_id: int, record: PostedRecord, claimed: set[str]) -> PostedRound:
         try:
-            pinned = self._pinned(task_id, record.round)
+            pinned = load_posted(self.session.store, task_id, record)
         except (ReportError, StorageError) as e:
             return PostedRound(
                 merged_cid=record.merged_cid,

@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from magnet_market.app.ledger import PostedRecord, posted_record
 from magnet_market.chain.events import EventReader
 from magnet_market.chain.merkle import CreditTree
 from magnet_market.diloco import RoundReport
@@ -46,25 +47,30 @@ def load_round(store: ContentStore, reader: EventReader, task_id: int, round_: i
     posted = reader.get("RoundPosted", taskId=task_id, round=round_)
     if not posted:
         raise ReportError(f"round {round_} of task {task_id} has not been posted")
-    args = posted[-1]["args"]
+    return load_posted(store, task_id, posted_record(posted[-1]))
+
+
+def load_posted(store: ContentStore, task_id: int, posted: PostedRecord) -> PinnedRound:
+    """Fetch the pinned report of a posted round (as the ledger holds it) and check its tree
+    against the posted root."""
     try:
-        document = json.loads(store.get(args["reportCID"]))
+        document = json.loads(store.get(posted.report_cid))
         tree = CreditTree.load(document["credits"]) if document["credits"] else None
         report = document["report"]
     except (ValueError, KeyError, TypeError) as e:
-        raise ReportError(f"report {args['reportCID']} is malformed: {e}") from None
+        raise ReportError(f"report {posted.report_cid} is malformed: {e}") from None
     root = tree.root if tree else bytes(32)
-    if root != bytes(args["creditsRoot"]):
+    if root != posted.credits_root:
         raise ReportError(
-            f"report {args['reportCID']}'s credit tree does not match the posted root"
+            f"report {posted.report_cid}'s credit tree does not match the posted root"
         )
     return PinnedRound(
         task_id,
-        round_,
-        args["mergedCID"],
-        args["reportCID"],
-        bytes(args["creditsRoot"]),
-        args["totalCredited"],
+        posted.round,
+        posted.merged_cid,
+        posted.report_cid,
+        posted.credits_root,
+        posted.total_credited,
         report,
         tree,
     )

@@ -43,7 +43,7 @@ class Sponsor:
     def publish(
         self, spec: TaskSpec, coordinator: str | None = None, bounty: int | None = None
     ) -> PublishedTask:
-        """Pin the base checkpoint and the spec, then create and fund the task on chain.
+        """Check the terms, pin the base checkpoint and the spec, then create and fund the task.
 
         Args:
             spec: a validated spec (``load_spec``).
@@ -55,13 +55,13 @@ class Sponsor:
             if bounty is None
             else parse_market({**spec.market.model_dump(), "bounty": bounty})
         )
-        self._check_floors(terms)
+        who = self._check(spec.rounds, terms, coordinator)
         store = self.session.store
         base_cid = str(store.add_bytes(base_checkpoint(spec).to_bytes()))
         pinned = spec.model_copy(update={"base_cid": base_cid})
         spec_cid = str(store.add_bytes(pinned.canonical_json()))
-        task = self.create(spec_cid, spec.rounds, terms, coordinator)
-        return PublishedTask(task.task_id, spec_cid, base_cid, task.bounty, task.receipt)
+        task_id, receipt = self._send(spec_cid, spec.rounds, terms, who)
+        return PublishedTask(task_id, spec_cid, base_cid, terms.bounty, receipt)
 
     def create(
         self, spec_cid: str, rounds: int, terms: Market, coordinator: str | None = None
@@ -69,39 +69,44 @@ class Sponsor:
         """Create and fund a task whose spec is already pinned at ``spec_cid``.
 
         Raises:
-            SpecError: the CID or the coordinator address is malformed, or rounds out of range.
+            SpecError: the CID or the coordinator address is malformed, rounds are out of range,
+                or the terms are below the market's floors.
         """
         try:
             CID.parse(spec_cid)
         except InvalidCIDError as e:
             raise SpecError(f"spec CID {spec_cid!r} is not a CID: {e}") from None
+        who = self._check(rounds, terms, coordinator)
+        task_id, receipt = self._send(spec_cid, rounds, terms, who)
+        return PublishedTask(task_id, spec_cid, None, terms.bounty, receipt)
+
+    def _check(self, rounds: int, terms: Market, coordinator: str | None) -> str:
+        """Everything the contract would refuse, before anything is pinned or sent; returns the
+        coordinator's checksummed address."""
         if not 1 <= rounds <= 120:
             raise SpecError(f"rounds must be 1 to 120, got {rounds}")
         who = coordinator or self.session.address
         if not is_address(who):
             raise SpecError(f"coordinator {who!r} is not an address (0x and 40 hex digits)")
-        self._check_floors(terms)
-        t = terms.timing
-        task_id, receipt = self.session.signing_market.create_task(
+        below = self.session.market.floors().admits(_timing(terms), terms.claim_bond)
+        if below:
+            lines = "\n".join(f"  market.{line}" for line in below)
+            raise SpecError(f"the market's floors refuse these terms:\n{lines}")
+        return to_checksum_address(who)
+
+    def _send(
+        self, spec_cid: str, rounds: int, terms: Market, coordinator: str
+    ) -> tuple[int, TxReceipt]:
+        return self.session.signing_market.create_task(
             spec_cid,
-            to_checksum_address(who),
+            coordinator,
             rounds,
             terms.bounty,
             terms.claim_bond,
             terms.max_contributors,
-            Timing(t.submit, t.reveal, t.merge, t.challenge),
+            _timing(terms),
             SlashRates(terms.timeout_bps, terms.dishonest_claim_bps, terms.bad_verification_bps),
         )
-        return PublishedTask(task_id, spec_cid, None, terms.bounty, receipt)
-
-    def _check_floors(self, terms: Market) -> None:
-        """Refuse terms below the market's floors before anything is pinned or sent."""
-        t = terms.timing
-        timing = Timing(t.submit, t.reveal, t.merge, t.challenge)
-        below = self.session.market.floors().admits(timing, terms.claim_bond)
-        if below:
-            lines = "\n".join(f"  market.{line}" for line in below)
-            raise SpecError(f"the market's floors refuse these terms:\n{lines}")
 
     def fund(self, task_id: int, amount: int) -> TxReceipt:
         """Add ``amount`` wei to a task's escrow."""
@@ -118,3 +123,9 @@ class Sponsor:
     def task(self, task_id: int) -> TaskInfo:
         """The task as the contract holds it."""
         return self.session.market.task(task_id)
+
+
+def _timing(terms: Market) -> Timing:
+    """The chain's phase lengths of a spec's market terms."""
+    t = terms.timing
+    return Timing(t.submit, t.reveal, t.merge, t.challenge)
