@@ -4,9 +4,17 @@
     python benchmarks/gas.py --json     # one JSON object
     python benchmarks/gas.py --contributors 100   # a quicker run
 
-Targets (issue 3): claim ≤ 90k, commit ≤ 60k, reveal ≤ 90k, postRound ≤ 150k and the same for
-10 and 1,000 contributors, claimReward ≤ 80k with a 1,000-leaf tree. Figures are gasUsed of the
-transaction (including the 21k base), measured for the last contributor of each round.
+Targets (market v0.3.0): claim ≤ 70k, commit ≤ 50k, reveal ≤ 70k, postRound ≤ 125k and the same
+for 10 and 1,000 contributors (with the coordinator's stake checked; no slashes posted),
+claimReward ≤ 65k with a 1,000-leaf tree, vote ≤ 70k. Figures are gasUsed of the transaction
+(including the 21k base), measured for the last contributor of each round; ``stakeCoordinator``
+is the coordinator's first stake in a task, which every post needs.
+
+The dispute figures come from the 10-contributor round, challenged at once and decided by two
+validators who vote for the posted result: ``stake`` is a validator's stakeValidator,
+``challenge`` the challenge that opens the dispute, ``vote_first`` the dispute's first vote (it
+records the leading candidate), ``vote`` the second vote, for the candidate already leading (the
+typical vote), and ``resolveDispute`` the decision (the posted result held).
 """
 
 from __future__ import annotations
@@ -33,13 +41,18 @@ from magnet_market.chain.types import Timing
 from magnet_market.config import Network
 
 TARGETS = {
-    "claim": 90_000,
-    "commit": 60_000,
-    "reveal": 90_000,
-    "postRound_10": 150_000,
-    "postRound_1000": 150_000,
-    "claimReward_1000": 80_000,
+    "claim": 70_000,
+    "commit": 50_000,
+    "reveal": 70_000,
+    "postRound_10": 125_000,
+    "postRound_1000": 125_000,
+    "claimReward_1000": 65_000,
+    "vote": 70_000,
 }
+
+#: Every round's timing: an hour per phase, a minute to challenge.
+TIMING = Timing(3600, 3600, 3600, 60)
+BOND = 10**16
 
 
 def _funded_accounts(client: MarketClient, n: int) -> list[LocalAccount]:
@@ -54,20 +67,19 @@ def run_round(
 ) -> tuple[dict[str, int], CreditTree, int, list[LocalAccount]]:
     """A task whose round 0 has ``n`` contributors and a credit tree of ``leaves`` leaves.
 
-    Returns the gas of the last claim/commit/reveal and of postRound, the tree, the task id and
-    the contributors.
+    Returns the gas of the last claim/commit/reveal, of the coordinator's stake and of
+    postRound, the tree, the task id and the contributors.
     """
     sponsor = client.signer
     assert sponsor is not None
-    timing = Timing(3600, 3600, 3600, 60)
     task_id, receipt = client.create_task(
-        "bafkreispec", coordinator.address, 2, 10**21, 10**16, n, timing
+        "bafkreispec", coordinator.address, 2, 10**21, BOND, n, TIMING
     )
     gas = {"createTask": int(receipt["gasUsed"])}
     people = _funded_accounts(client, n)
     salts = {}
     for who in people:
-        gas["claim"] = int(client.with_signer(who).claim(task_id, 10**16)["gasUsed"])
+        gas["claim"] = int(client.with_signer(who).claim(task_id, BOND)["gasUsed"])
     for who in people:
         salts[who.address] = os.urandom(32)
         c = commitment_for(task_id, 0, who.address, "bafkreickpt", 10**18, salts[who.address])
@@ -79,6 +91,11 @@ def run_round(
     credited += [(Account.create().address, 10**15) for _ in range(max(0, leaves - n))]
     tree = CreditTree.of(credited)
     total = sum(v for _, v in credited)
+    task = client.task(task_id)
+    budget = task.escrow // (task.rounds - task.current_round)
+    stake = budget * client.rules().coordinator_stake_bps // 10_000
+    receipt = client.with_signer(coordinator).stake_coordinator(task_id, stake)
+    gas["stakeCoordinator"] = int(receipt["gasUsed"])
     receipt = client.with_signer(coordinator).post_round(
         task_id, "bafkreimerged", "bafkreireport", tree.root, total
     )
@@ -86,17 +103,42 @@ def run_round(
     return gas, tree, task_id, people
 
 
+def _advance(client: MarketClient, seconds: int) -> None:
+    client.w3.provider.make_request("evm_increaseTime", [seconds])
+    client.w3.provider.make_request("evm_mine", [])
+
+
+def dispute(
+    client: MarketClient, task_id: int, challenger: LocalAccount, panel: list[LocalAccount]
+) -> dict[str, int]:
+    """Challenge round 0 of ``task_id`` (in its window) and have ``panel`` (staked before the
+    post) vote for the posted result; then decide it. Returns the gas of each step."""
+    posted = client.round(task_id, 0)
+    gas = {
+        "challenge": int(client.with_signer(challenger).challenge(task_id, 0, "bafy")["gasUsed"])
+    }
+    ballot = (posted.credits_root, posted.total_credited, posted.slashes_digest, "bafyreport")
+    votes = [int(client.with_signer(v).vote(task_id, 0, *ballot)["gasUsed"]) for v in panel]
+    gas["vote_first"], gas["vote"] = votes[0], votes[1]
+    _advance(client, client.rules().vote_duration)
+    gas["resolveDispute"] = int(client.resolve_dispute(task_id, 0)["gasUsed"])
+    return gas
+
+
 def measure(contributors: int = 1000, leaves: int = 1000) -> dict[str, int]:
     """Every figure of the gas table, on a fresh devnet."""
-    with Devnet(accounts=3) as node:
+    with Devnet(accounts=5) as node:
         conn = Connection(Network("devnet", node.url, node.chain_id))
         owner, coordinator = devnet_account(0), devnet_account(1)
+        challenger, panel = devnet_account(2), [devnet_account(3), devnet_account(4)]
         record = deploy_market(conn, owner, save=False)
         client = MarketClient(conn, record.address, owner)
-        small, _, _, _ = run_round(client, coordinator, 10, 10)
+        stake = [int(client.with_signer(v).stake_validator()["gasUsed"]) for v in panel]
+        _advance(client, 1)  # only disputes opened after a validator staked count its vote
+        small, _, small_task, _ = run_round(client, coordinator, 10, 10)
+        disputed = dispute(client, small_task, challenger, panel)  # within the 60 s window
         big, tree, task_id, people = run_round(client, coordinator, contributors, leaves)
-        client.w3.provider.make_request("evm_increaseTime", [61])
-        client.w3.provider.make_request("evm_mine", [])
+        _advance(client, TIMING.challenge + 1)
         who = people[-1]
         receipt = client.claim_reward(task_id, 0, who.address, 10**15, tree.proof(who.address))
         claim_reward = int(receipt["gasUsed"])
@@ -106,10 +148,13 @@ def measure(contributors: int = 1000, leaves: int = 1000) -> dict[str, int]:
         "claim": big["claim"],
         "commit": big["commit"],
         "reveal": big["reveal"],
+        "stakeCoordinator": small["stakeCoordinator"],
         "postRound_10": small["postRound"],
         f"postRound_{contributors}": big["postRound"],
         f"claimReward_{leaves}": claim_reward,
         "withdraw": withdraw,
+        "stake": stake[-1],
+        **disputed,
     }
 
 

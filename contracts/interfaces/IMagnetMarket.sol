@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// MAGNET Market (interfaces/IMagnetMarket.sol) v0.2.0
+// MAGNET Market (interfaces/IMagnetMarket.sol) v0.3.0
 pragma solidity ^0.8.24;
 
 /// @notice Types, errors and events of the MAGNET training marketplace.
@@ -52,6 +52,37 @@ interface IMagnetMarket {
         uint96 minClaimBond;
     }
 
+    /// @dev The market's dispute and payment rules, fixed at deployment like the floors.
+    /// `claimWindow`: seconds a final round's credits stay claimable, then they return to the
+    /// funders. `voteDuration`: seconds validators have to vote once a round is challenged.
+    /// `validatorStake`: what a validator locks to sit on the panel. `quorum`: the fewest votes
+    /// that decide a dispute. `coordinatorStakeBps`: the stake a coordinator must hold to post a
+    /// round, in basis points of that round's budget.
+    struct MarketRules {
+        uint64 claimWindow;
+        uint64 voteDuration;
+        uint96 validatorStake;
+        uint32 quorum;
+        uint16 coordinatorStakeBps;
+    }
+
+    /// @dev A slash the coordinator posts with a round; it takes effect when the round is final.
+    struct SlashOrder {
+        address contributor;
+        SlashReason reason;
+    }
+
+    /// @dev How a dispute ended. `PostedHeld`: the majority voted for the posted result.
+    /// `Overturned`: the majority voted for another result; the coordinator's stake is forfeit.
+    /// `NoQuorum`: too few votes, or a tie; the round is voided and every bond comes back.
+    enum DisputeOutcome {
+        None,
+        Open,
+        PostedHeld,
+        Overturned,
+        NoQuorum
+    }
+
     /// @dev Share of a contributor's bond taken per offence, in basis points (10_000 = 100 %).
     struct SlashRates {
         uint16 timeoutBps;
@@ -75,6 +106,9 @@ interface IMagnetMarket {
         uint256 totalFunded;
         uint256 totalShares;
         uint256 refundRemaining;
+        uint256 coordinatorStake;
+        uint256 slashesPending;
+        uint32 openDisputes;
         Timing timing;
         SlashRates rates;
         string specCID;
@@ -91,8 +125,23 @@ interface IMagnetMarket {
         bytes32 creditsRoot;
         uint256 totalCredited;
         uint256 claimedTotal;
-        address challenger;
-        uint256 challengeBond;
+        bytes32 slashesDigest;
+        uint256 slashedTotal;
+    }
+
+    /// @dev A round's dispute as `getDispute` returns it. Every challenge and every vote locks
+    /// `bond`; `candidate`s are keccak256(abi.encode(creditsRoot, totalCredited, slashesDigest)).
+    struct DisputeView {
+        DisputeOutcome outcome;
+        uint64 voteDeadline;
+        uint32 challengers;
+        uint32 votes;
+        uint32 leaderVotes;
+        bool tied;
+        uint256 bond;
+        uint256 payoutPerWinner;
+        bytes32 postedCandidate;
+        bytes32 leader;
     }
 
     // ─────────────────────────────────────────────────────────────── errors
@@ -143,12 +192,38 @@ interface IMagnetMarket {
     error SubmissionCommitmentMismatch(uint256 taskId, uint32 round, bytes32 expected, bytes32 actual);
     /// @dev An empty content identifier.
     error SubmissionEmptyCID();
-    /// @dev The round is already under challenge.
-    error ChallengeAlreadyOpen(uint256 taskId, uint32 round);
-    /// @dev The round has no pending challenge.
-    error ChallengeNotOpen(uint256 taskId, uint32 round);
-    /// @dev The challenge bond sent differs from the task's.
-    error ChallengeWrongBond(uint256 taskId, uint256 sent, uint256 required);
+    /// @dev The caller already challenged, or already voted in, this round's dispute.
+    error DisputeAlreadyJoined(uint256 taskId, uint32 round, address account);
+    /// @dev The round has no dispute taking challenges or votes now.
+    error DisputeNotOpen(uint256 taskId, uint32 round);
+    /// @dev The dispute's vote window is still running.
+    error DisputeVoteRunning(uint256 taskId, uint32 round, uint256 voteDeadline);
+    /// @dev A challenge or vote must lock exactly the dispute's bond.
+    error DisputeWrongBond(uint256 taskId, uint256 sent, uint256 required);
+    /// @dev Only a validator staked before the dispute opened may vote in it.
+    error VoterNotEligible(uint256 taskId, uint32 round, address account);
+    /// @dev The account already sits on the validator panel.
+    error ValidatorAlreadyStaked(address account);
+    /// @dev The account does not sit on the validator panel.
+    error ValidatorNotStaked(address account);
+    /// @dev A validator must lock exactly the market's validator stake.
+    error ValidatorWrongStake(uint256 sent, uint256 required);
+    /// @dev The coordinator's stake in the task is below what posting this round needs.
+    error CoordinatorStakeTooLow(uint256 taskId, uint256 staked, uint256 required);
+    /// @dev The round's claim window closed: its unclaimed credits return to the funders.
+    error RewardClaimExpired(uint256 taskId, uint32 round, uint256 expiredAt);
+    /// @dev The round's claim window is still open.
+    error RewardClaimWindowOpen(uint256 taskId, uint32 round, uint256 expiresAt);
+    /// @dev Credit goes only to contributors who revealed a submission in that round.
+    error RewardNotRevealed(uint256 taskId, uint32 round, address account);
+    /// @dev The slash cannot be reverted: its round was not overturned or voided, or it was reverted already.
+    error SlashNotRevertible(uint256 taskId, uint32 round, address contributor);
+    /// @dev The market is paused (clocks stopped): this action waits for `unpause`.
+    error MarketIsPaused();
+    /// @dev The market is not paused.
+    error MarketNotPaused();
+    /// @dev A new pause must wait for the cool-down after the last one.
+    error PauseCoolingDown(uint256 readyAt);
     /// @dev The Merkle proof does not prove (account, amount) under the round's root.
     error RewardInvalidProof(uint256 taskId, uint32 round, address account, uint256 amount);
     /// @dev The account already claimed its reward for this round.
@@ -161,7 +236,7 @@ interface IMagnetMarket {
     error NothingToPay(address account);
     /// @dev The value transfer to the account failed.
     error TransferFailed(address account, uint256 amount);
-    /// @dev Renouncing ownership would leave challenges with nobody to settle them.
+    /// @dev Renouncing ownership is refused: a market keeps a key that can stop its clocks in an emergency.
     error OwnershipCannotBeRenounced();
 
     // ─────────────────────────────────────────────────────────────── events
@@ -197,17 +272,58 @@ interface IMagnetMarket {
         string mergedCID,
         string reportCID,
         bytes32 creditsRoot,
-        uint256 totalCredited
+        uint256 totalCredited,
+        bytes32 slashesDigest
     );
-    /// @dev Someone disputed a posted round, locking `bond`.
+    /// @dev Someone disputed a posted round, locking `bond`; the first challenge opens the vote.
     event RoundChallenged(
         uint256 indexed taskId, uint32 indexed round, address indexed challenger, uint256 bond, string reason
     );
-    /// @dev The owner settled a challenge; an upheld challenge voids the round's credits.
-    event ChallengeResolved(uint256 indexed taskId, uint32 indexed round, bool upheld, uint256 refundedToEscrow);
+    /// @dev The first challenge of a round opened its dispute; validators vote until `voteDeadline`.
+    event DisputeOpened(uint256 indexed taskId, uint32 indexed round, uint256 voteDeadline, bytes32 postedCandidate);
+    /// @dev A validator voted for the result it recomputed, locking `bond`.
+    event VoteCast(
+        uint256 indexed taskId,
+        uint32 indexed round,
+        address indexed validator,
+        bytes32 candidate,
+        bytes32 creditsRoot,
+        uint256 totalCredited,
+        bytes32 slashesDigest,
+        string reportCID,
+        uint256 bond
+    );
+    /// @dev A dispute was decided. `refundedToEscrow`: credits that went back to the task's escrow.
+    event DisputeResolved(
+        uint256 indexed taskId,
+        uint32 indexed round,
+        DisputeOutcome outcome,
+        bytes32 leader,
+        uint256 payoutPerWinner,
+        uint256 forfeitedStake,
+        uint256 refundedToEscrow
+    );
+    /// @dev A party of a decided dispute booked its bonds back and its share of the losers'.
+    event DisputePaid(uint256 indexed taskId, uint32 indexed round, address indexed account, uint256 amount);
+    /// @dev The coordinator added `amount` to its stake in the task.
+    event CoordinatorStaked(uint256 indexed taskId, address indexed coordinator, uint256 amount, uint256 stake);
+    /// @dev The coordinator's stake was booked back to it after the task closed.
+    event StakeReleased(uint256 indexed taskId, address indexed coordinator, uint256 amount);
+    /// @dev An account joined the validator panel, locking `stake`.
+    event ValidatorStaked(address indexed validator, uint256 stake);
+    /// @dev A validator left the panel; its stake was booked back.
+    event ValidatorUnstaked(address indexed validator, uint256 stake);
+    /// @dev A final round's unclaimed credits outlived the claim window and went back to the funders.
+    event CreditsExpired(uint256 indexed taskId, uint32 indexed round, uint256 amount);
+    /// @dev A slash of an overturned or voided round went back to the contributor's bond.
+    event SlashReverted(uint256 indexed taskId, uint32 indexed round, address indexed contributor, uint256 amount);
+    /// @dev The owner stopped the market's clocks until `unpause` or `until`, whichever comes first.
+    event MarketPaused(address indexed by, uint256 until);
+    /// @dev The market's clocks run again; every deadline moved by `pausedSeconds`.
+    event MarketUnpaused(address indexed by, uint256 pausedSeconds);
     /// @dev A credited account booked its reward for a round.
     event RewardClaimed(uint256 indexed taskId, uint32 indexed round, address indexed account, uint256 amount);
-    /// @dev A contributor lost `amount` of its bond to the task's escrow.
+    /// @dev The coordinator posted a slash of `amount` with the round; the funders get it once the round is final.
     event ContributorSlashed(
         uint256 indexed taskId, uint32 indexed round, address indexed contributor, SlashReason reason, uint256 amount
     );

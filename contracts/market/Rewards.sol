@@ -1,18 +1,21 @@
 // SPDX-License-Identifier: MIT
-// MAGNET Market (market/Rewards.sol) v0.2.0
+// MAGNET Market (market/Rewards.sol) v0.3.0
 pragma solidity ^0.8.24;
 
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {MarketStorage} from "./MarketStorage.sol";
 
-/// @notice Rewards, slashing, bond release and withdrawals.
+/// @notice Rewards and their claim window, reverted slashes, bond release and withdrawals.
 /// @dev Money only leaves by `withdraw` (pull). Everything else books amounts into
 /// `_withdrawable` first, in VestingWallet's order: work out the amount, book it, emit, transfer.
 abstract contract Rewards is MarketStorage {
     // ─────────────────────────────────────────────────────────────── public update
 
     /// @notice Book `account`'s credited reward of a final round, proven against its Merkle root.
-    /// @dev Anyone may submit the proof; the reward always goes to `account`. The leaf is
+    /// @dev Within the market's claim window after the round became final, and only for an
+    /// account that revealed a submission in the round (credit posted to anyone else can never be
+    /// claimed and expires back to the funders). Anyone may submit the proof; the reward always
+    /// goes to `account`. The leaf is
     /// OpenZeppelin StandardMerkleTree's: keccak256(bytes.concat(keccak256(abi.encode(account, amount)))).
     /// Gas is O(log n) in the number of credited accounts.
     /// @param taskId The task.
@@ -22,11 +25,15 @@ abstract contract Rewards is MarketStorage {
     /// @param proof Sibling hashes from the leaf to the root.
     function claimReward(uint256 taskId, uint32 round, address account, uint256 amount, bytes32[] calldata proof)
         external
+        whenNotPaused
     {
         Task storage task = _task(taskId);
         Round storage r = _requirePhase(taskId, task, round, RoundPhase.Final);
+        uint256 expiresAt = uint256(r.challengeDeadline) + _claimWindow;
+        if (_now() >= expiresAt) revert RewardClaimExpired(taskId, round, expiresAt);
         Contributor storage c = _contributors[taskId][account];
         if (!c.joined) revert ClaimNotContributor(taskId, account);
+        if (!_submissions[taskId][round][account].revealed) revert RewardNotRevealed(taskId, round, account);
         uint120 bit = uint120(1) << round;
         if (c.rewardedRounds & bit != 0) revert RewardAlreadyClaimed(taskId, round, account);
         if (amount == 0) revert NothingToPay(account);
@@ -42,35 +49,46 @@ abstract contract Rewards is MarketStorage {
         emit RewardClaimed(taskId, round, account, amount);
     }
 
-    /// @notice Take the task's slash rate of a contributor's bond into the task's escrow.
-    /// @dev Coordinator only, open tasks only, once per (round, contributor, reason). A timeout
-    /// needs the round's reveals to be over without a reveal from a contributor expected in that
-    /// round; the other reasons need a revealed submission (the evidence is in the round report).
+    /// @notice Return a final round's credits nobody claimed within the claim window to the funders.
+    /// @dev Anyone may call. Into the escrow while the task is open; into the refund pool once
+    /// closed; to the sponsor if every funder has already taken its refund.
     /// @param taskId The task.
-    /// @param round The round of the offence.
-    /// @param contributor The contributor slashed.
-    /// @param reason Timeout, DishonestClaim or BadVerification.
-    function slash(uint256 taskId, uint32 round, address contributor, SlashReason reason) external whenNotPaused {
-        Task storage task = _openTask(taskId);
-        if (msg.sender != task.coordinator) revert TaskNotCoordinator(taskId, msg.sender);
-        Contributor storage c = _contributors[taskId][contributor];
-        if (!c.joined) revert ClaimNotContributor(taskId, contributor);
+    /// @param round A final round whose claim window is over.
+    function expireCredits(uint256 taskId, uint32 round) external whenNotPaused {
+        Task storage task = _task(taskId);
+        Round storage r = _requirePhase(taskId, task, round, RoundPhase.Final);
+        uint256 expiresAt = uint256(r.challengeDeadline) + _claimWindow;
+        if (_now() < expiresAt) revert RewardClaimWindowOpen(taskId, round, expiresAt);
+        uint128 unclaimed = r.totalCredited - r.claimedTotal;
+        if (unclaimed == 0) revert NothingToPay(msg.sender);
+        r.claimedTotal = r.totalCredited;
+        if (task.status == TaskStatus.Open) {
+            task.escrow += unclaimed;
+        } else if (task.sharesRemaining != 0) {
+            task.refundRemaining += unclaimed;
+        } else {
+            _credit(task.sponsor, unclaimed);
+        }
+        emit CreditsExpired(taskId, round, unclaimed);
+    }
+
+    /// @notice Give a contributor back a slash posted with a round that a dispute overturned or voided.
+    /// @dev Anyone may call; the amount returns to the contributor's bond (released with `releaseBond`).
+    /// @param taskId The task.
+    /// @param round The overturned or voided round.
+    /// @param contributor The slashed contributor.
+    function revertSlash(uint256 taskId, uint32 round, address contributor) external {
+        _task(taskId);
+        RoundStatus status = _rounds[taskId][round].status;
         Submission storage s = _submissions[taskId][round][contributor];
-        uint8 bit = uint8(1) << uint8(reason);
-        if (s.slashedMask & bit != 0) revert SlashAlreadyApplied(taskId, round, contributor, reason);
-        if (!_slashJustified(taskId, task, round, c, s, reason)) {
-            revert SlashNotJustified(taskId, round, contributor, reason);
+        uint96 amount = s.slashedAmount;
+        if ((status != RoundStatus.Replaced && status != RoundStatus.Voided) || amount == 0) {
+            revert SlashNotRevertible(taskId, round, contributor);
         }
-        s.slashedMask |= bit;
-        uint256 amount = (uint256(task.claimBond) * _rateBps(task, reason)) / MAX_SLASH_BPS;
-        if (amount > c.bond) amount = c.bond;
-        unchecked {
-            // Cannot underflow: amount <= c.bond <= bondsHeld.
-            c.bond -= uint96(amount);
-            task.bondsHeld -= uint96(amount);
-        }
-        task.escrow += uint128(amount);
-        emit ContributorSlashed(taskId, round, contributor, reason, amount);
+        s.slashedAmount = 0;
+        // Still in bondsHeld: the dispute took it out of slashesPending, not out of the bonds.
+        _contributors[taskId][contributor].bond += amount;
+        emit SlashReverted(taskId, round, contributor, amount);
     }
 
     /// @notice Book a contributor's remaining bond back to it once the task is closed.
@@ -119,27 +137,5 @@ abstract contract Rewards is MarketStorage {
     /// @param account The contributor.
     function rewardClaimed(uint256 taskId, uint32 round, address account) external view returns (bool) {
         return _contributors[taskId][account].rewardedRounds & (uint120(1) << round) != 0;
-    }
-
-    // ─────────────────────────────────────────────────────────────── internal logic
-
-    function _slashJustified(
-        uint256 taskId,
-        Task storage task,
-        uint32 round,
-        Contributor storage c,
-        Submission storage s,
-        SlashReason reason
-    ) private view returns (bool) {
-        if (reason != SlashReason.Timeout) return s.revealed;
-        if (round < c.firstRound || s.revealed) return false;
-        RoundPhase phase = _phase(task, _rounds[taskId][round], round);
-        return phase != RoundPhase.None && phase != RoundPhase.Submitting && phase != RoundPhase.Revealing;
-    }
-
-    function _rateBps(Task storage task, SlashReason reason) private view returns (uint256) {
-        if (reason == SlashReason.Timeout) return task.rates.timeoutBps;
-        if (reason == SlashReason.DishonestClaim) return task.rates.dishonestClaimBps;
-        return task.rates.badVerificationBps;
     }
 }

@@ -1,16 +1,16 @@
 // SPDX-License-Identifier: MIT
-// MAGNET Market (market/Rounds.sol) v0.2.0
+// MAGNET Market (market/Rounds.sol) v0.3.0
 pragma solidity ^0.8.24;
 
 import {MarketStorage} from "./MarketStorage.sol";
 
-/// @notice Contributor slots and the round protocol: commit, reveal, post, challenge.
+/// @notice Contributor slots and the round protocol: commit, reveal, post (credits and slashes).
 /// @dev A round runs Submitting → Revealing → Merging → Challenge → Final. Reveals open at the
 /// submit deadline, or as soon as every contributor has committed, so nobody can copy a revealed
 /// CID into a later commitment. Posting a round starts the next one at once, so contributors
 /// train on the merged checkpoint while the challenge window of the previous round runs.
-/// NOTE: commit and reveal are never paused: a pause must not make contributors miss deadlines
-/// (and be slashed for a timeout); they move no money.
+/// NOTE: commit and reveal are never paused (they move no money); a pause stops the clocks, so
+/// nobody misses a deadline because of it.
 /// NOTE: CIDs and claimed metrics live in events only (storage would cost ~20k gas per slot);
 /// clients rebuild them from `SubmissionRevealed` and `RoundPosted`.
 abstract contract Rounds is MarketStorage {
@@ -83,22 +83,27 @@ abstract contract Rounds is MarketStorage {
         emit SubmissionRevealed(taskId, round, msg.sender, cid, claimedMetric);
     }
 
-    /// @notice Post the merged result of the current round and start the next one.
-    /// @dev Coordinator only, in the Merging phase. `totalCredited` may use at most an equal share
-    /// of the remaining escrow per remaining round. Gas does not depend on the number of
+    /// @notice Post the merged result of the current round, with its slashes, and start the next round.
+    /// @dev Coordinator only, in the Merging phase, holding a stake of at least
+    /// `coordinatorStakeBps` of the round's budget (an equal share of the remaining escrow per
+    /// remaining round, which also caps `totalCredited`). Gas does not depend on the number of
     /// contributors: credits are a Merkle root (OpenZeppelin StandardMerkleTree, leaves
-    /// `(address account, uint256 amount)`), claimed one by one with `claimReward`.
+    /// `(address account, uint256 amount)`), claimed one by one with `claimReward`, and only by
+    /// accounts that revealed in the round. Slashes are taken from the bonds now but reach the
+    /// funders only when the round is final; a dispute that overturns the round reverts them.
     /// @param taskId The task.
     /// @param mergedCID CID of the merged checkpoint, the next round's parent.
-    /// @param reportCID CID of the round report (checks, metrics, credits) anyone can re-verify.
+    /// @param reportCID CID of the round report (checks, metrics, credits, slashes) anyone can re-verify.
     /// @param creditsRoot Merkle root of the credits.
     /// @param totalCredited Sum of the credits, in wei.
+    /// @param slashes The contributors slashed in this round and why; each justified on chain.
     function postRound(
         uint256 taskId,
         string calldata mergedCID,
         string calldata reportCID,
         bytes32 creditsRoot,
-        uint256 totalCredited
+        uint256 totalCredited,
+        SlashOrder[] calldata slashes
     ) external whenNotPaused {
         Task storage task = _openTask(taskId);
         if (msg.sender != task.coordinator) revert TaskNotCoordinator(taskId, msg.sender);
@@ -106,68 +111,20 @@ abstract contract Rounds is MarketStorage {
         uint32 round = task.currentRound;
         Round storage r = _requirePhase(taskId, task, round, RoundPhase.Merging);
         if (totalCredited != 0 && creditsRoot == bytes32(0)) revert TaskInvalidParameter("creditsRoot");
-        uint256 budget = task.escrow / (task.rounds - round);
-        if (totalCredited > budget) revert EscrowInsufficientFunds(taskId, budget, totalCredited);
+        _requireBudgetAndStake(taskId, task, round, totalCredited);
         unchecked {
             // Cannot underflow: totalCredited <= budget <= escrow.
             task.escrow -= uint128(totalCredited);
         }
         r.status = RoundStatus.Posted;
-        r.challengeDeadline = uint40(block.timestamp + task.timing.challengeDuration);
+        r.challengeDeadline = uint40(_now() + task.timing.challengeDuration);
         r.creditsRoot = creditsRoot;
         r.totalCredited = uint128(totalCredited);
+        bytes32 slashesDigest = slashes.length == 0 ? bytes32(0) : _postSlashes(taskId, task, r, round, slashes);
         uint32 next = round + 1;
         task.currentRound = next;
         if (next < task.rounds) _startRound(taskId, task, next);
-        emit RoundPosted(taskId, round, mergedCID, reportCID, creditsRoot, totalCredited);
-    }
-
-    /// @notice Dispute a posted round during its challenge window by locking the task's bond.
-    /// @dev Freezes the round's reward claims until the owner resolves the challenge.
-    /// @param taskId The task.
-    /// @param round The posted round.
-    /// @param reason Short reason, e.g. the CID of evidence.
-    function challengeRound(uint256 taskId, uint32 round, string calldata reason) external payable whenNotPaused {
-        Task storage task = _openTask(taskId);
-        Round storage r = _rounds[taskId][round];
-        RoundPhase phase = _phase(task, r, round);
-        if (r.status == RoundStatus.Challenged) revert ChallengeAlreadyOpen(taskId, round);
-        if (phase != RoundPhase.Challenge) revert RoundWrongPhase(taskId, round, phase);
-        if (msg.value != task.claimBond) revert ChallengeWrongBond(taskId, msg.value, task.claimBond);
-        r.status = RoundStatus.Challenged;
-        r.challenger = msg.sender;
-        r.challengeBond = uint96(msg.value);
-        task.pendingChallenges += 1;
-        task.bondsHeld += uint96(msg.value);
-        emit RoundChallenged(taskId, round, msg.sender, msg.value, reason);
-    }
-
-    /// @notice Settle a challenge. Upheld: the round's credits return to escrow and the challenger
-    /// gets its bond back. Rejected: the challenger's bond goes to the task's escrow.
-    /// @dev Owner only: the arbiter of disputes.
-    /// @param taskId The task.
-    /// @param round The challenged round.
-    /// @param upheld Whether the challenge is right.
-    function resolveChallenge(uint256 taskId, uint32 round, bool upheld) external onlyOwner {
-        Task storage task = _task(taskId);
-        Round storage r = _rounds[taskId][round];
-        if (r.status != RoundStatus.Challenged) revert ChallengeNotOpen(taskId, round);
-        uint96 bond = r.challengeBond;
-        task.pendingChallenges -= 1;
-        task.bondsHeld -= bond;
-        uint128 refunded = 0;
-        if (upheld) {
-            // Claims wait for the challenge to settle, so nothing of this round was claimed yet.
-            refunded = r.totalCredited - r.claimedTotal;
-            r.totalCredited = r.claimedTotal;
-            task.escrow += refunded;
-            r.status = RoundStatus.Voided;
-            _credit(r.challenger, bond);
-        } else {
-            task.escrow += bond;
-            r.status = RoundStatus.Settled;
-        }
-        emit ChallengeResolved(taskId, round, upheld, refunded);
+        emit RoundPosted(taskId, round, mergedCID, reportCID, creditsRoot, totalCredited, slashesDigest);
     }
 
     // ─────────────────────────────────────────────────────────────── public read
@@ -188,8 +145,8 @@ abstract contract Rounds is MarketStorage {
             creditsRoot: r.creditsRoot,
             totalCredited: r.totalCredited,
             claimedTotal: r.claimedTotal,
-            challenger: r.challenger,
-            challengeBond: r.challengeBond
+            slashesDigest: r.slashesDigest,
+            slashedTotal: r.slashedTotal
         });
     }
 
@@ -206,17 +163,17 @@ abstract contract Rounds is MarketStorage {
         return (c.joined, c.bond, c.firstRound, c.rewardedRounds);
     }
 
-    /// @notice A contributor's submission in a round: commitment, whether revealed, slashes applied.
+    /// @notice A contributor's submission in a round: commitment, whether revealed, slashes posted.
     /// @param taskId The task.
     /// @param round The round.
     /// @param account The contributor.
     function getSubmission(uint256 taskId, uint32 round, address account)
         external
         view
-        returns (bytes32 commitment, bool revealed, uint8 slashedMask)
+        returns (bytes32 commitment, bool revealed, uint8 slashedMask, uint256 slashedAmount)
     {
         Submission storage s = _submissions[taskId][round][account];
-        return (s.commitment, s.revealed, s.slashedMask);
+        return (s.commitment, s.revealed, s.slashedMask, s.slashedAmount);
     }
 
     /// @notice The commitment a contributor must post for a given reveal.
@@ -231,5 +188,72 @@ abstract contract Rounds is MarketStorage {
         bytes32 salt
     ) public pure returns (bytes32) {
         return keccak256(abi.encode(taskId, round, contributor, keccak256(bytes(cid)), claimedMetric, salt));
+    }
+
+    // ─────────────────────────────────────────────────────────────── internal logic
+
+    /// @dev Reverts unless `totalCredited` fits the round's budget (an equal share of the
+    /// remaining escrow per remaining round) and the coordinator's stake covers its share of it.
+    function _requireBudgetAndStake(uint256 taskId, Task storage task, uint32 round, uint256 totalCredited)
+        private
+        view
+    {
+        uint256 remaining = task.rounds - round;
+        uint256 budget = task.escrow / remaining;
+        if (totalCredited > budget) revert EscrowInsufficientFunds(taskId, budget, totalCredited);
+        uint256 stakeNeeded = (uint256(task.escrow) * _coordinatorStakeBps) / (MAX_SLASH_BPS * remaining);
+        if (task.coordinatorStake < stakeNeeded) {
+            revert CoordinatorStakeTooLow(taskId, task.coordinatorStake, stakeNeeded);
+        }
+    }
+
+    /// @dev Takes each posted slash from the contributor's bond (held until the round is final)
+    /// and records the slashes' digest and total on the round. A timeout needs a contributor
+    /// expected in the round that did not reveal; the other reasons need a revealed submission
+    /// (the evidence is in the round report).
+    function _postSlashes(
+        uint256 taskId,
+        Task storage task,
+        Round storage r,
+        uint32 round,
+        SlashOrder[] calldata slashes
+    ) private returns (bytes32 digest) {
+        uint128 total = 0;
+        for (uint256 i = 0; i < slashes.length; ++i) {
+            total += _postSlash(taskId, task, round, slashes[i].contributor, slashes[i].reason);
+        }
+        digest = keccak256(abi.encode(slashes));
+        r.slashesDigest = digest;
+        r.slashedTotal = total;
+        task.slashesPending += total;
+    }
+
+    /// @dev Takes one justified slash from a contributor's bond; returns the amount taken.
+    function _postSlash(uint256 taskId, Task storage task, uint32 round, address contributor, SlashReason reason)
+        private
+        returns (uint128 amount)
+    {
+        Contributor storage c = _contributors[taskId][contributor];
+        if (!c.joined) revert ClaimNotContributor(taskId, contributor);
+        Submission storage s = _submissions[taskId][round][contributor];
+        uint8 bit = uint8(1) << uint8(reason);
+        if (s.slashedMask & bit != 0) revert SlashAlreadyApplied(taskId, round, contributor, reason);
+        bool justified = reason == SlashReason.Timeout ? round >= c.firstRound && !s.revealed : s.revealed;
+        if (!justified) revert SlashNotJustified(taskId, round, contributor, reason);
+        uint256 due = (uint256(task.claimBond) * _rateBps(task, reason)) / MAX_SLASH_BPS;
+        amount = uint128(due < c.bond ? due : c.bond);
+        s.slashedMask |= bit;
+        unchecked {
+            // Cannot overflow or underflow: amount <= c.bond, and a bond's slashes sum to at most the bond.
+            c.bond -= uint96(amount);
+            s.slashedAmount += uint96(amount);
+        }
+        emit ContributorSlashed(taskId, round, contributor, reason, amount);
+    }
+
+    function _rateBps(Task storage task, SlashReason reason) private view returns (uint256) {
+        if (reason == SlashReason.Timeout) return task.rates.timeoutBps;
+        if (reason == SlashReason.DishonestClaim) return task.rates.dishonestClaimBps;
+        return task.rates.badVerificationBps;
     }
 }

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
-// MAGNET Market (market/TaskEscrow.sol) v0.2.0
+// MAGNET Market (market/TaskEscrow.sol) v0.3.0
 pragma solidity ^0.8.24;
 
 import {MarketStorage} from "./MarketStorage.sol";
 
-/// @notice Tasks and their bounty escrow: create, fund, close, refund each funder its own share.
+/// @notice Tasks and their bounty escrow: create, fund, close, refund each funder its own share;
+/// the coordinator's stake.
 /// @dev Funders own the escrow in shares bought at its value when they fund (as an ERC4626
 /// vault's depositors do): what a round spends, and what slashes add, moves every holder's value
 /// alike, so a late co-funder never pays for rounds before it and buys no part of earlier
@@ -17,7 +18,7 @@ abstract contract TaskEscrow is MarketStorage {
     /// @notice Create a training task and escrow `msg.value` as its bounty; round 0 starts now.
     /// @dev The sponsor is the caller. Rates are basis points of the claim bond.
     /// @param specCID IPFS CID of the task spec (model config, data, metric, search space).
-    /// @param coordinator The only account that may post rounds and slash.
+    /// @param coordinator The only account that may post rounds (with their slashes), against its stake.
     /// @param rounds Number of merge rounds, 1..MAX_ROUNDS.
     /// @param timing Phase durations of every round, in seconds.
     /// @param claimBond Bond a contributor locks to take a slot (also the challenge bond).
@@ -65,19 +66,51 @@ abstract contract TaskEscrow is MarketStorage {
         Task storage task = _openTask(taskId);
         if (task.currentRound == task.rounds) revert TaskFundingClosed(taskId);
         if (!_postedRoundsSettled(taskId, task)) revert TaskFundingWaitsForChallenges(taskId);
+        // Slashes of final rounds join the escrow first: they belong to those who funded before.
+        _settleSlashes(task);
         _fund(taskId, task);
     }
 
-    /// @notice Close a task, moving its unallocated escrow into the funders' refund pool.
-    /// @dev Never while a challenge is pending or the last posted round's challenge window runs.
+    /// @notice Add `msg.value` to the caller's stake as the task's coordinator.
+    /// @dev Posting a round needs a stake of `coordinatorStakeBps` of the round's budget; a
+    /// dispute that overturns a round pays the whole stake to its winners. It comes back with
+    /// `releaseStake` once the task is closed.
+    /// @param taskId The task the caller coordinates.
+    function stakeCoordinator(uint256 taskId) external payable whenNotPaused {
+        if (msg.value == 0) revert EscrowZeroAmount();
+        Task storage task = _openTask(taskId);
+        if (msg.sender != task.coordinator) revert TaskNotCoordinator(taskId, msg.sender);
+        uint256 stake = task.coordinatorStake + msg.value;
+        if (stake > type(uint96).max) revert TaskInvalidParameter("coordinatorStake");
+        task.coordinatorStake = uint96(stake);
+        emit CoordinatorStaked(taskId, msg.sender, msg.value, stake);
+    }
+
+    /// @notice Book the coordinator's remaining stake back to it once the task is closed.
+    /// @dev Closing waits for every dispute, so nothing can claim the stake any more.
+    /// @param taskId The closed task.
+    function releaseStake(uint256 taskId) external {
+        Task storage task = _task(taskId);
+        if (task.status != TaskStatus.Closed) revert TaskNotClosed(taskId);
+        if (msg.sender != task.coordinator) revert TaskNotCoordinator(taskId, msg.sender);
+        uint96 stake = task.coordinatorStake;
+        if (stake == 0) revert NothingToPay(msg.sender);
+        task.coordinatorStake = 0;
+        _credit(msg.sender, stake);
+        emit StakeReleased(taskId, msg.sender, stake);
+    }
+
+    /// @notice Close a task, moving its unallocated escrow and final slashes into the funders' refund pool.
+    /// @dev Never while paused, while a dispute is open or while the last posted round's challenge window runs.
     /// Then allowed when: every round is posted (anyone); the sponsor cancels while the current
     /// round still takes submissions and nobody has committed (before any contributor of that
     /// round can be slashed for a timeout, so every bond comes back in full); or the coordinator
     /// missed the current round's merge deadline (anyone).
     /// @param taskId The task to close.
-    function closeTask(uint256 taskId) external {
+    function closeTask(uint256 taskId) external whenNotPaused {
         Task storage task = _openTask(taskId);
         if (!_closable(taskId, task)) revert TaskNotClosable(taskId);
+        _settleSlashes(task);
         task.status = TaskStatus.Closed;
         uint128 pool = task.escrow;
         task.escrow = 0;
@@ -136,6 +169,9 @@ abstract contract TaskEscrow is MarketStorage {
             totalFunded: task.totalFunded,
             totalShares: task.totalShares,
             refundRemaining: task.refundRemaining,
+            coordinatorStake: task.coordinatorStake,
+            slashesPending: task.slashesPending,
+            openDisputes: task.openDisputes,
             timing: task.timing,
             rates: task.rates,
             specCID: task.specCID
@@ -170,10 +206,20 @@ abstract contract TaskEscrow is MarketStorage {
         emit TaskFunded(taskId, msg.sender, msg.value, shares);
     }
 
-    /// @dev No challenge is pending and the last posted round's challenge window is over: every
+    /// @dev Moves the slashes of final rounds from the held bonds into the escrow. Called only when
+    /// every posted round is settled, so every pending slash is final.
+    function _settleSlashes(Task storage task) private {
+        uint128 slashes = task.slashesPending;
+        if (slashes == 0) return;
+        task.slashesPending = 0;
+        task.bondsHeld -= uint96(slashes);
+        task.escrow += slashes;
+    }
+
+    /// @dev No dispute is open and the last posted round's challenge window is over: every
     /// posted round's credits are final or voided, so the escrow's value is settled.
     function _postedRoundsSettled(uint256 taskId, Task storage task) private view returns (bool) {
-        if (task.pendingChallenges != 0) return false;
+        if (task.openDisputes != 0) return false;
         uint32 current = task.currentRound;
         if (current == 0) return true;
         RoundPhase previous = _phase(task, _rounds[taskId][current - 1], current - 1);
@@ -189,7 +235,7 @@ abstract contract TaskEscrow is MarketStorage {
         if (msg.sender == task.sponsor && r.commits == 0 && _phase(task, r, current) == RoundPhase.Submitting) {
             return true;
         }
-        return block.timestamp >= uint256(r.revealDeadline) + task.timing.mergeDuration;
+        return _now() >= uint256(r.revealDeadline) + task.timing.mergeDuration;
     }
 
     function _validateTask(

@@ -15,7 +15,7 @@ from typing import Any
 from web3.types import TxReceipt
 
 from magnet_market.app.ledger import TaskBooks, TaskLedger, task_ledger
-from magnet_market.app.reports import ReportError, load_round
+from magnet_market.app.reports import ReportError, load_posted
 from magnet_market.app.session import Session
 from magnet_market.chain.client import MarketClient
 from magnet_market.chain.events import EventReader
@@ -77,7 +77,7 @@ def verify_task(client: MarketClient, reader: EventReader, task_id: int) -> Audi
     block = _block_number(client)  # one snapshot height for events and state
     events = reader.all(to_block=block, taskId=task_id)
     task = client.task(task_id)
-    ledger = task_ledger(task_id, events, task.claim_bond)
+    ledger = task_ledger(task_id, events)
     books = ledger.books
     checks = [
         Check("escrow", books.escrow, task.escrow),
@@ -86,6 +86,8 @@ def verify_task(client: MarketClient, reader: EventReader, task_id: int) -> Audi
         Check("refund pool left", books.refund_remaining, task.refund_remaining),
         Check("total funded", books.total_funded, task.total_funded),
         Check("escrow shares", books.total_shares, task.total_shares),
+        Check("coordinator stake", books.coordinator_stake, task.coordinator_stake),
+        Check("slashes pending", books.slashes_pending, task.slashes_pending),
     ]
     problems = [
         f"round {r}: reward of {account} booked {n} times"
@@ -95,7 +97,8 @@ def verify_task(client: MarketClient, reader: EventReader, task_id: int) -> Audi
     for round_, credited in books.credited.items():
         info = client.round(task_id, round_)
         paid = sum(r.amount for r in ledger.rewards if r.round == round_)
-        checks.append(Check(f"round {round_} claimed", paid, info.claimed_total))
+        gone = paid + ledger.expired_in[round_]  # the contract counts expired credit as claimed
+        checks.append(Check(f"round {round_} claimed or expired", gone, info.claimed_total))
         if paid > credited:
             problems.append(f"round {round_}: {paid} wei claimed exceeds {credited} credited")
     identity = market_identity(client, reader, block)
@@ -104,7 +107,8 @@ def verify_task(client: MarketClient, reader: EventReader, task_id: int) -> Audi
 
 
 def market_identity(client: MarketClient, reader: EventReader, block: int | None = None) -> Check:
-    """``balance >= Σ task holdings + Σ withdrawable`` over every account the events mention.
+    """``balance >= Σ task holdings + Σ validator stakes + Σ withdrawable`` over every account
+    the events mention.
 
     Anything above is surplus: ether no action booked (sent by ``selfdestruct`` or as a block
     reward, which no contract can refuse). It is reported, never owed to anyone, and it cannot
@@ -113,41 +117,54 @@ def market_identity(client: MarketClient, reader: EventReader, block: int | None
     block = block if block is not None else _block_number(client)
     accounts: set[str] = set()
     for e in reader.all(to_block=block):
-        for key in ("account", "funder", "contributor", "challenger", "sponsor"):
+        for key in _ACCOUNT_KEYS:
             if key in e["args"]:
                 accounts.add(e["args"][key])
     held = sum(client.task(t).held for t in range(1, client.task_count() + 1))
     owed = sum(client.withdrawable(a) for a in accounts)
+    staked = client.validator_stake_total()
     return Check(
-        "market balance covers holdings + withdrawable", held + owed, client.balance(), True
+        "market balance covers holdings + stakes + withdrawable",
+        held + staked + owed,
+        client.balance(),
+        True,
     )
+
+
+#: Event arguments naming an account that may hold a withdrawable balance.
+_ACCOUNT_KEYS = (
+    "account",
+    "funder",
+    "contributor",
+    "challenger",
+    "sponsor",
+    "coordinator",
+    "validator",
+)
 
 
 def _block_number(client: MarketClient) -> int:
     return client.connection.rpc(lambda: client.w3.eth.block_number)
 
 
-def verify_reports(store: ContentStore, reader: EventReader, task_id: int) -> list[Check]:
+def verify_reports(store: ContentStore, ledger: TaskLedger) -> list[Check]:
     """Re-check every posted round against its pinned report.
 
-    For each round: the report's Merkle tree rebuilds the posted root (``load_round``), its
-    credits add up to the posted total and to the report's own ``credited_wei``, and every
-    reward claimed on chain is exactly the tree's amount for that account.
+    For each round: the report's Merkle tree rebuilds the root the round pays by (the posted
+    one, or the one a dispute's majority voted for, with that voter's report), its credits add
+    up to the round's total and to the report's own ``credited_wei``, and every reward claimed
+    on chain is exactly the tree's amount for that account.
     """
     checks: list[Check] = []
-    claims = reader.get("RewardClaimed", taskId=task_id)
-    for posted in reader.get("RoundPosted", taskId=task_id):
-        round_ = posted["args"]["round"]
-        pinned = load_round(store, reader, task_id, round_)
+    for round_ in sorted(ledger.posted):
+        pinned = load_posted(store, ledger.task_id, ledger.paid_under(round_))
         tree_total = sum(v for _, v in pinned.tree.values) if pinned.tree else 0
         checks.append(Check(f"round {round_} tree total", pinned.total_credited, tree_total))
         reported = int(pinned.report["credited_wei"])
         checks.append(Check(f"round {round_} report total", pinned.total_credited, reported))
-        for e in claims:
-            if e["args"]["round"] == round_:
-                who = e["args"]["account"]
-                owed = pinned.tree.amount(who) if pinned.tree else 0
-                checks.append(Check(f"round {round_} reward of {who}", owed, e["args"]["amount"]))
+        for who, amount in ledger.claimed_in(round_).items():
+            owed = pinned.tree.amount(who) if pinned.tree else 0
+            checks.append(Check(f"round {round_} reward of {who}", owed, amount))
     return checks
 
 
@@ -160,7 +177,7 @@ def verify_payouts(
     audit = verify_task(client, reader, task_id)
     if store is not None:
         try:
-            audit.checks.extend(verify_reports(store, reader, task_id))
+            audit.checks.extend(verify_reports(store, audit.ledger))
         except (ReportError, StorageError) as e:
             audit.problems.append(f"pinned reports: {e}")
     return audit
@@ -178,9 +195,7 @@ class Auditor:
 
     def ledger(self, task_id: int) -> TaskLedger:
         """Task ``task_id``'s events replayed into its books and records."""
-        market = self.session.market
-        events = self.session.events.all(taskId=task_id)
-        return task_ledger(task_id, events, market.task(task_id).claim_bond)
+        return task_ledger(task_id, self.session.events.all(taskId=task_id))
 
     def verify_payouts(self, task_id: int, reports: bool = True) -> Audit:
         """The task's books from events, reconciled with the contract, then (``reports``)
@@ -189,5 +204,6 @@ class Auditor:
         return verify_payouts(self.session.market, self.session.events, store, task_id)
 
     def challenge(self, task_id: int, round_: int, reason: str) -> TxReceipt:
-        """Dispute a posted round during its challenge window, locking the claim bond."""
+        """Dispute a posted round during its challenge window (or join its open dispute),
+        locking the dispute's bond; the validators' vote decides."""
         return self.session.signing_market.challenge(task_id, round_, reason)

@@ -17,7 +17,8 @@ import torch
 from web3.types import TxReceipt
 
 from magnet_market.app.content import fetch_spec, parent_cid
-from magnet_market.app.reports import load_round
+from magnet_market.app.ledger import TaskLedger, task_ledger
+from magnet_market.app.reports import load_posted
 from magnet_market.app.role import Role
 from magnet_market.autoresearch.config import describe
 from magnet_market.bitnet import checkpoint
@@ -26,7 +27,7 @@ from magnet_market.bitnet.model import build_model
 from magnet_market.bitnet.train import train
 from magnet_market.chain.merkle import CreditTree
 from magnet_market.chain.submission import Submitted, scale_metric, submit_checkpoint
-from magnet_market.chain.types import RoundPhase, TaskStatus
+from magnet_market.chain.types import DisputeOutcome, RoundPhase, TaskStatus
 from magnet_market.errors import MagnetError
 from magnet_market.tasks.data import task_data
 from magnet_market.tasks.spec import TaskSpec
@@ -152,8 +153,10 @@ class Contributor(Role):
         return amount, self.client.withdraw() if amount else None
 
     def claim_rewards(self, task_id: int) -> int:
-        """Book every credited reward of final rounds not claimed yet; returns the wei booked."""
+        """Book every credited reward of final rounds not claimed yet (by the credits the round
+        pays under, after any dispute); returns the wei booked."""
         booked = 0
+        ledger: TaskLedger | None = None
         for round_ in range(self.client.task(task_id).current_round):
             if self.client.round(task_id, round_).phase is not RoundPhase.FINAL:
                 continue
@@ -161,10 +164,22 @@ class Contributor(Role):
                 self.client.contract.functions.rewardClaimed(task_id, round_, self.address)
             ):
                 continue
-            tree = load_round(self.store, self.reader, task_id, round_).tree
+            ledger = ledger or task_ledger(task_id, self.reader.all(taskId=task_id))
+            tree = load_posted(self.store, task_id, ledger.paid_under(round_)).tree
             if tree is not None and tree.amount(self.address):
                 booked += self.claim_reward(task_id, round_, tree)[0]
         return booked
+
+    def revert_slashes(self, task_id: int) -> int:
+        """Take back our slashes of rounds a dispute overturned or voided; returns the wei."""
+        returned = 0
+        for round_ in range(self.client.task(task_id).current_round):
+            slashed = self.client.submission(task_id, round_, self.address)["slashed_amount"]
+            outcome = self.client.dispute(task_id, round_).outcome
+            if slashed and outcome in (DisputeOutcome.OVERTURNED, DisputeOutcome.NO_QUORUM):
+                self.client.revert_slash(task_id, round_, self.address)
+                returned += slashed
+        return returned
 
     def run(
         self,
@@ -199,6 +214,8 @@ class Contributor(Role):
             return True if info.status is TaskStatus.CLOSED else None
 
         self._loop(step, poll, say)
+        if self.revert_slashes(task_id):
+            say("slashes of overturned rounds given back")
         if self.client.contributor(task_id, self.address)["bond"]:
             self.release_bond(task_id)
         withdrawn, _ = self.withdraw()

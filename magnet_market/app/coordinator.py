@@ -1,44 +1,28 @@
-"""The merge coordinator's round: fetch, verify, merge (DiLoCo), credit, slash, pin, post.
+"""The merge coordinator's round: fetch, verify, merge (DiLoCo), credit, slash, pin, stake, post.
 
 Restartable by construction: the round to work on, its parent and its submissions all come from
 the chain's events and the content store; verification and merging are deterministic, so a
-coordinator killed half-way recomputes the same merged CID and report CID. Slashes are applied
-before posting and skipped when the contract already records them, and a posted round moves the
-chain to the next one, so nothing is ever slashed, posted or paid twice.
+coordinator killed half-way recomputes the same merged CID and report CID. Slashes travel in the
+same transaction as the post, and a posted round moves the chain to the next one, so nothing is
+ever slashed, posted or paid twice. Before posting, the coordinator tops its stake up to what the
+round needs: a dispute that overturns the round takes it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
+from eth_account import Account
 from web3.types import TxReceipt
 
-from magnet_market.app.content import fetch_spec, parent_cid
+from magnet_market.app.judging import judge_round
 from magnet_market.app.reports import pin_report
 from magnet_market.app.role import Role
 from magnet_market.chain.merkle import CreditTree
-from magnet_market.chain.types import METRIC_SCALE, RoundPhase, SlashReason, TaskStatus
-from magnet_market.diloco import (
-    Metric,
-    RoundConfig,
-    RoundReport,
-    Submission,
-    VerifyRules,
-    run_round,
-    with_merged_cid,
-)
+from magnet_market.chain.types import RoundPhase, SlashOrder, TaskStatus
+from magnet_market.diloco import RoundReport
 from magnet_market.errors import MagnetError
-from magnet_market.storage import StorageError
-from magnet_market.tasks.data import task_data
-from magnet_market.tasks.spec import TaskSpec
-
-#: Failed checks that mean the work itself is bad (slashed), as opposed to merely unlucky.
-#: A failed fetch is not among them: the coordinator's own network may be at fault.
-BAD_WORK_CHECKS = frozenset(
-    {"safetensors", "kind", "config", "tensors", "parent", "finite", "update_norm", "work"}
-)
 
 
 class CoordinatorError(MagnetError, RuntimeError):
@@ -55,24 +39,7 @@ class PostedRound:
     report_cid: str
     total_credited: int
     report: RoundReport
-    slashed: tuple[tuple[str, SlashReason], ...]
-
-
-def credit_tree(credits: dict[str, int]) -> CreditTree | None:
-    """The Merkle tree of a round's positive credits (``None`` when nobody is credited)."""
-    positive = [(who, amount) for who, amount in credits.items() if amount > 0]
-    return CreditTree.of(positive) if positive else None
-
-
-def round_config(spec: TaskSpec) -> RoundConfig:
-    """The verification and merge rules of ``spec``'s rounds."""
-    rules = VerifyRules(
-        metric=Metric(spec.metric, higher_is_better=not spec.lower_is_better),
-        claim_tolerance=spec.verification.claim_tolerance,
-        regression_tolerance=spec.verification.regression_tolerance,
-        max_steps=spec.inner_steps,
-    )
-    return RoundConfig(rules=rules)
+    slashed: tuple[SlashOrder, ...]
 
 
 class Coordinator(Role):
@@ -87,8 +54,12 @@ class Coordinator(Role):
             return False
         return self.client.round(task_id, info.current_round).phase is RoundPhase.MERGING
 
-    def merge_round(self, task_id: int) -> PostedRound:
-        """Verify, merge, credit, slash and post the current round (it must be merging)."""
+    def merge_round(self, task_id: int, credit_sybil: bool = False) -> PostedRound:
+        """Verify, merge, credit, slash and post the current round (it must be merging).
+
+        ``credit_sybil`` plays a dishonest coordinator (the demo, tests): the round's whole
+        budget is credited to a fresh address that never took part, with a report to match.
+        """
         info = self.client.task(task_id)
         assert self.client.signer is not None
         if info.coordinator != self.client.signer.address:
@@ -97,67 +68,83 @@ class Coordinator(Role):
             )
         if not self.ready(task_id):
             raise CoordinatorError(f"task {task_id} has no round waiting for a merge")
-        spec = fetch_spec(self.client, self.store, task_id)
         round_ = info.current_round
-        parent = parent_cid(self.reader, spec, task_id, round_)
-        folder = self.workdir / f"task{task_id}" / f"round{round_}"
-        parent_path = self.store.get_to_path(parent, folder / "parent.safetensors")
-        submissions = [self._fetch(e["args"], folder) for e in self._reveals(task_id, round_)]
         reward = info.escrow // (info.rounds - round_)
-        data = task_data(spec)
-        outcome = run_round(
-            task_id=task_id,
-            round_index=round_,
-            parent_path=parent_path,
-            parent_cid=parent,
-            model_config=spec.model_config_obj(),
-            submissions=submissions,
-            evaluate=data.evaluate,
-            reward_wei=reward,
-            out=folder / "merged.safetensors",
-            config=round_config(spec),
+        result = judge_round(
+            self.client, self.store, self.reader, self.workdir, task_id, round_, reward
         )
-        merged_cid = (
-            str(self.store.add_path(outcome.merged_path))
-            if outcome.merged_path is not None
-            else parent  # nothing accepted: the parent carries over
-        )
-        report = with_merged_cid(outcome.report, merged_cid)
-        credits = {s.author: s.credit_wei for s in report.submissions if s.credit_wei > 0}
-        tree = credit_tree(credits)
-        report_cid = pin_report(self.store, report, tree)
-        slashed = self._slash(task_id, round_, report)
-        self.post(task_id, merged_cid, report_cid, tree)
+        report, slashed, tree, report_cid = result.report, result.slashes, result.tree, None
+        if credit_sybil:
+            tree = CreditTree.of([(Account.create().address, reward)])
+            report_cid = pin_report(self.store, report, tree)
+        self.stake_for(task_id)
+        self.post(task_id, result.merged_cid, report_cid or result.report_cid, tree, slashed)
         return PostedRound(
-            task_id, round_, merged_cid, report_cid, report.credited_wei, report, slashed
+            task_id,
+            round_,
+            result.merged_cid,
+            report_cid or result.report_cid,
+            sum(amount for _, amount in tree.values) if tree else 0,
+            report,
+            slashed,
         )
 
     def post(
-        self, task_id: int, merged_cid: str, report_cid: str, tree: CreditTree | None
+        self,
+        task_id: int,
+        merged_cid: str,
+        report_cid: str,
+        tree: CreditTree | None,
+        slashes: tuple[SlashOrder, ...] = (),
     ) -> TxReceipt:
-        """Post the current round: its merge, its report and the Merkle root of its credits."""
+        """Post the current round: its merge, its report, the Merkle root of its credits and
+        its slashes."""
         root = tree.root if tree else bytes(32)
         total = sum(amount for _, amount in tree.values) if tree else 0
-        return self.client.post_round(task_id, merged_cid, report_cid, root, total)
+        return self.client.post_round(task_id, merged_cid, report_cid, root, total, slashes)
 
-    def slash(self, task_id: int, round_: int, contributor: str, reason: SlashReason) -> TxReceipt:
-        """Slash ``contributor``'s bond for ``reason`` in a round."""
-        return self.client.slash(task_id, round_, contributor, reason)
+    def stake_for(self, task_id: int) -> int:
+        """Top the coordinator's stake in the task up to what posting its current round needs;
+        returns the wei added (0 when the stake already covers it)."""
+        info = self.client.task(task_id)
+        needed = self.client.rules().stake_needed(info.escrow, info.rounds - info.current_round)
+        missing = needed - info.coordinator_stake
+        if missing <= 0:
+            return 0
+        self.stake(task_id, missing)
+        return missing
+
+    def stake(self, task_id: int, amount: int) -> TxReceipt:
+        """Add ``amount`` wei to the coordinator's stake in the task."""
+        return self.client.stake_coordinator(task_id, amount)
+
+    def release_stake(self, task_id: int) -> TxReceipt:
+        """Book the stake of a closed task back to the coordinator."""
+        return self.client.release_stake(task_id)
 
     def run(
-        self, task_id: int, poll: float = 1.0, on_progress: Callable[[str], None] | None = None
+        self,
+        task_id: int,
+        poll: float = 1.0,
+        on_progress: Callable[[str], None] | None = None,
+        sybil_rounds: frozenset[int] = frozenset(),
     ) -> list[PostedRound]:
-        """Merge every round as it becomes ready, then close the task once the last is final."""
+        """Merge every round as it becomes ready, close the task once the last is final, and take
+        the stake back. Rounds in ``sybil_rounds`` are posted dishonestly (see ``merge_round``)."""
         say = on_progress or (lambda _: None)
         posted: list[PostedRound] = []
 
         def step() -> bool | None:
             info = self.client.task(task_id)
             if info.status is not TaskStatus.OPEN:
+                if info.coordinator_stake:
+                    self.release_stake(task_id)
+                    say(f"task {task_id}: stake of {info.coordinator_stake} wei released")
                 return True
             if self.ready(task_id):
                 say(f"round {info.current_round}: merging")
-                done = self.merge_round(task_id)
+                sybil = info.current_round in sybil_rounds
+                done = self.merge_round(task_id, credit_sybil=sybil)
                 say(
                     f"round {done.round}: posted {done.merged_cid} "
                     f"(metric {done.report.merged_metric}), credited {done.total_credited} wei"
@@ -167,7 +154,7 @@ class Coordinator(Role):
             if info.current_round == info.rounds and self._settled(task_id, info.rounds):
                 self.client.close_task(task_id)
                 say(f"task {task_id} closed")
-                return True
+                return False  # next step releases the stake
             return None
 
         self._loop(step, poll, say)
@@ -177,48 +164,3 @@ class Coordinator(Role):
         """Every round is past its challenge window and no challenge waits for the owner."""
         settled = (RoundPhase.FINAL, RoundPhase.VOIDED)
         return all(self.client.round(task_id, r).phase in settled for r in range(rounds))
-
-    def _reveals(self, task_id: int, round_: int) -> list:
-        return self.reader.get("SubmissionRevealed", taskId=task_id, round=round_)
-
-    def _fetch(self, reveal: dict, folder: Path) -> Submission:
-        """Fetch a revealed checkpoint (verified against its CID) to a file for verification."""
-        author, cid = reveal["contributor"], reveal["cid"]
-        path = folder / f"{author}.safetensors"
-        fetch_error = None
-        try:
-            self.store.get_to_path(cid, path)
-        except StorageError as e:
-            fetch_error = f"could not fetch {cid}: {type(e).__name__}: {e}"
-        return Submission(
-            cid=cid,
-            author=author,
-            path=path,
-            claimed_metric=reveal["claimedMetric"] / METRIC_SCALE,
-            fetch_error=fetch_error,
-        )
-
-    def _slash(
-        self, task_id: int, round_: int, report: RoundReport
-    ) -> tuple[tuple[str, SlashReason], ...]:
-        due: list[tuple[str, SlashReason]] = []
-        for s in report.submissions:
-            failed = {c.name for c in s.checks if not c.passed}
-            if s.status == "dishonest":
-                due.append((s.author, SlashReason.DISHONEST_CLAIM))
-            elif failed & BAD_WORK_CHECKS:
-                due.append((s.author, SlashReason.BAD_VERIFICATION))
-        revealed = {s.author for s in report.submissions}
-        for e in self.reader.get("ContributorJoined", taskId=task_id):
-            who = e["args"]["contributor"]
-            joined = self.client.contributor(task_id, who)
-            if who not in revealed and joined["first_round"] <= round_:
-                due.append((who, SlashReason.TIMEOUT))
-        applied = []
-        for who, reason in due:
-            mask = self.client.submission(task_id, round_, who)["slashed_mask"]
-            if mask & (1 << int(reason)):
-                continue  # applied before a restart
-            self.slash(task_id, round_, who, reason)
-            applied.append((who, reason))
-        return tuple(applied)

@@ -33,7 +33,7 @@ from magnet_market.chain.client import MarketClient
 from magnet_market.chain.connection import Connection
 from magnet_market.chain.deploy import deploy_market
 from magnet_market.chain.devnet import Devnet
-from magnet_market.chain.types import DEVNET_FLOORS
+from magnet_market.chain.types import DEVNET_FLOORS, DEVNET_RULES
 from magnet_market.config import Network, resolve_network
 from magnet_market.errors import MagnetError
 from magnet_market.processes import spawn, stop_child
@@ -57,11 +57,14 @@ DEMO_SPEC: dict[str, Any] = {
         "bounty": "3ether",
         "claim_bond": "0.1ether",
         "max_contributors": 3,
-        "timing": {"submit": 600, "reveal": 300, "merge": 600, "challenge": 5},
+        "timing": {"submit": 600, "reveal": 300, "merge": 600, "challenge": 60},
     },
 }
 #: The contributors: one honest, one that lies about its metric, one that uploads garbage.
 CONTRIBUTORS = ("honest", "liar", "corrupt")
+#: The round the demo's coordinator posts dishonestly (its budget credited to a Sybil), for the
+#: validator to catch; a task with fewer rounds has no such round.
+SYBIL_ROUND = 1
 
 
 class DemoError(MagnetError, RuntimeError):
@@ -70,20 +73,22 @@ class DemoError(MagnetError, RuntimeError):
 
 @dataclass(frozen=True)
 class Cast:
-    """Who plays what: the owner deploys, the sponsor pays, the rest run as processes."""
+    """Who plays what: the owner deploys, the sponsor pays, the rest run as processes (a
+    coordinator, a validator and the contributors)."""
 
     network: Network
     env: dict[str, str]  # what role processes need to reach the chain
     owner: LocalAccount
     sponsor: LocalAccount
     coordinator: LocalAccount
+    validator: LocalAccount
     contributors: tuple[LocalAccount, ...]
     funded: bool  # the role accounts were funded by the sponsor (and are swept back)
 
     @property
     def role_accounts(self) -> tuple[LocalAccount, ...]:
         """The accounts that run as role processes."""
-        return (self.coordinator, *self.contributors)
+        return (self.coordinator, self.validator, *self.contributors)
 
 
 @dataclass(frozen=True)
@@ -96,7 +101,8 @@ class DemoResult:
     rounds: list[PinnedRound]
     audit: Audit
     rewards: dict[str, int]  # account → wei booked
-    slashed: dict[str, int]  # account → wei slashed
+    slashed: dict[str, int]  # account → wei slashed (and not given back)
+    disputes: list[dict[str, Any]]  # each disputed round: outcome, stake forfeited
     accounts: dict[str, str]  # role name → address
     runs_dir: Path  # the contributors' autoresearch folders
     seconds: float
@@ -115,6 +121,7 @@ class DemoResult:
                 if s["status"] != "accepted"
             ],
             "total_paid_wei": sum(self.rewards.values()),
+            "disputes": self.disputes,
             "metric": self.metric,
             "accounts": self.accounts,
             "seconds": round(self.seconds, 1),
@@ -157,7 +164,9 @@ def run_demo(
     ):
         conn = Connection(cast.network)
         # The demo's own market: a round takes seconds, so it takes the devnet's short floors.
-        record = deploy_market(conn, cast.owner, save=False, floors=DEVNET_FLOORS)
+        record = deploy_market(
+            conn, cast.owner, save=False, floors=DEVNET_FLOORS, rules=DEVNET_RULES
+        )
         say(f"1. {cast.network.name}; MagnetMarket at {record.address}")
         market = MarketClient(conn, record.address, cast.sponsor)
         session = Session.of_market(market, store, record.block)
@@ -187,6 +196,7 @@ def _local_cast() -> Iterator[Cast]:
             devnet_account(0),
             devnet_account(1),
             devnet_account(2),
+            devnet_account(6),
             tuple(devnet_account(i) for i in (3, 4, 5)),
             funded=False,
         )
@@ -198,18 +208,25 @@ def _remote_cast(network: str, account: str | None) -> Iterator[Cast]:
     net = resolve_network(network)
     _ = Connection(net).chain_id
     payer = resolve_signer(net, account)
-    roles = [Account.create() for _ in range(1 + len(CONTRIBUTORS))]
-    yield Cast(net, {}, payer, payer, roles[0], tuple(roles[1:]), funded=True)
+    roles = [Account.create() for _ in range(2 + len(CONTRIBUTORS))]
+    yield Cast(net, {}, payer, payer, roles[0], roles[1], tuple(roles[2:]), funded=True)
 
 
 def _fund(
     sponsor: MarketClient, cast: Cast, spec: TaskSpec, gas_money: int, say: Callable[[str], None]
 ) -> None:
-    """Give each role account its claim bond and gas money."""
+    """Give each role account its claim bond and gas money, and the coordinator its stake (the
+    market's share of the largest round budget)."""
     for who in cast.role_accounts:
         sponsor.transfer(who.address, spec.market.claim_bond + gas_money)
     each = format_ether(spec.market.claim_bond + gas_money)
     say(f"   funded {len(cast.role_accounts)} role accounts with {each} each")
+    rules = sponsor.rules()
+    stake = spec.market.bounty * rules.coordinator_stake_bps // 10_000
+    sponsor.transfer(cast.coordinator.address, stake)
+    seat = rules.validator_stake + spec.market.claim_bond  # a seat, a challenge and a vote
+    sponsor.transfer(cast.validator.address, seat)
+    say(f"   the coordinator {format_ether(stake)} to stake, the validator {format_ether(seat)}")
 
 
 def _sweep(client: MarketClient, cast: Cast) -> None:
@@ -289,7 +306,11 @@ def _play(
     env = {**os.environ, **cast.env, "MAGNET_HOME": str(home), "OMP_NUM_THREADS": "1"}
     env["MAGNET_MARKET_ADDRESS"] = session.market.address
     common = [str(task.task_id), *store_args, "--poll", "0.5", "--network", cast.network.name]
-    roles = [("coordinator", cast.coordinator, ["coordinator", "run", *common])]
+    dishonest = ["--credit-sybil-in", str(SYBIL_ROUND)] if spec.rounds > SYBIL_ROUND else []
+    roles = [
+        ("coordinator", cast.coordinator, ["coordinator", "run", *common, *dishonest]),
+        ("validator", cast.validator, ["validator", "run", *common]),
+    ]
     for who, name in zip(cast.contributors, CONTRIBUTORS, strict=True):
         args = ["contributor", "run", *common, *_misbehaviour(name, spec)]
         roles.append((name, who, args))
@@ -297,7 +318,8 @@ def _play(
         _spawn(name, args, {**env, "MAGNET_PRIVATE_KEY": who.key.hex()}, relay)
         for name, who, args in roles
     ]
-    say("3. coordinator and 3 contributors running as separate processes")
+    cheat = f" (crediting a Sybil in round {SYBIL_ROUND})" if dishonest else ""
+    say(f"3. coordinator{cheat}, validator and 3 contributors running as separate processes")
     deadline = time.monotonic() + timeout
     try:
         for proc, forward in procs:
@@ -324,5 +346,15 @@ def _play(
         "audit": audit,
         "rewards": audit.ledger.rewards_by_account(),
         "slashed": audit.ledger.slashed_by_account(),
+        "disputes": [
+            {
+                "round": d.round,
+                "outcome": d.outcome.name.lower(),
+                "challengers": len(d.challengers),
+                "votes": len(d.votes),
+                "forfeited_stake_wei": d.forfeited_stake,
+            }
+            for d in audit.ledger.disputes.values()
+        ],
         "accounts": {name: who.address for name, who, _ in roles},
     }

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from eth_utils import is_address, to_checksum_address
@@ -18,11 +18,20 @@ from web3.types import EventData
 
 from magnet_market.app.auditor import Audit, Auditor
 from magnet_market.app.errors import BadRequestError, NotFoundError
-from magnet_market.app.ledger import PostedRecord, SlashRecord, TaskLedger
+from magnet_market.app.ledger import DisputeRecord, PostedRecord, SlashRecord, TaskLedger
 from magnet_market.app.reports import PinnedRound, ReportError, load_posted
 from magnet_market.app.session import Session
 from magnet_market.chain.errors import TaskNotFound
-from magnet_market.chain.types import RoundInfo, RoundPhase, TaskInfo, TaskStatus
+from magnet_market.chain.types import (
+    DisputeInfo,
+    DisputeOutcome,
+    Floors,
+    MarketRules,
+    RoundInfo,
+    RoundPhase,
+    TaskInfo,
+    TaskStatus,
+)
 from magnet_market.storage import StorageError
 from magnet_market.tasks.spec import METRICS
 
@@ -37,17 +46,67 @@ _ACCOUNT_ARGS = (
     "challenger",
     "sponsor",
     "coordinator",
+    "validator",
+    "by",
     "closedBy",
 )
 
 
 @dataclass(frozen=True)
 class Deadline:
-    """The next deadline of a task's current round, seen from the chain's latest block."""
+    """The next deadline of a task's current round, seen from the chain's latest block.
+
+    Deadlines run on the market's clock, which stops while the market is paused: ``remaining``
+    is counted on it, and ``at`` is the unix time the deadline falls at if no pause comes.
+    """
 
     label: str
     at: int  # unix time
-    remaining: int  # seconds from the latest block's timestamp (negative once passed)
+    remaining: int  # market seconds from the latest block (negative once passed)
+
+
+@dataclass(frozen=True)
+class MarketSummary:
+    """The market as a whole: its rules, its floors, its clock and its validator panel."""
+
+    address: str
+    owner: str  # holds the pause switch
+    paused: bool
+    market_time: int  # the market's clock: block time less every pause
+    block_time: int
+    floors: Floors
+    rules: MarketRules
+    validators: int  # accounts on the panel now
+    validator_stake_total: int  # wei they lock
+    tasks: int
+    open_disputes: int  # over every open task
+
+
+@dataclass(frozen=True)
+class ValidatorView:
+    """One account's seat on the validator panel."""
+
+    address: str
+    staked: bool
+    stake: int  # wei locked (0 off the panel)
+    since: int  # market time it staked (0 off the panel)
+    required_stake: int  # what a seat costs on this market
+    panel_size: int
+    panel_stake: int
+    quorum: int
+    vote_seconds: int
+    votes: list[VoteLine]  # the disputes it voted in
+
+
+@dataclass(frozen=True)
+class VoteLine:
+    """A validator's vote in one dispute."""
+
+    task_id: int
+    round: int
+    candidate: str  # 0x-hex
+    for_posted: bool
+    outcome: str
 
 
 @dataclass(frozen=True)
@@ -67,6 +126,10 @@ class TaskRow:
     max_contributors: int
     spec_cid: str
     deadline: Deadline | None
+    coordinator_stake: int
+    stake_needed: int  # what posting the current round needs (0 once every round is posted)
+    slashes_pending: int
+    open_disputes: int
 
 
 @dataclass(frozen=True)
@@ -105,11 +168,50 @@ class PostedRound:
     merged_metric: float | None
     submissions: list[SubmissionLine]
     report_error: str | None  # the report could not be fetched or does not match the chain
+    recomputed: bool = False  # a dispute replaced the posted credits: the report is a voter's
+
+
+@dataclass(frozen=True)
+class CandidateLine:
+    """A result validators voted for in a dispute."""
+
+    candidate: str  # 0x-hex keccak256(abi.encode(creditsRoot, totalCredited, slashesDigest))
+    credits_root: str
+    total_credited: int
+    report_cid: str  # the first voter's recomputed report
+    votes: int
+    posted: bool  # the coordinator's posted result
+
+
+@dataclass(frozen=True)
+class DisputeView:
+    """A challenged round's dispute: the chain's tally and who took part, from its events."""
+
+    outcome: str  # open | posted_held | overturned | no_quorum
+    vote_deadline: int
+    deadline: Deadline | None  # "vote closes" while the vote runs
+    bond: int  # what every challenge and vote locks
+    challengers: list[str]
+    voters: list[str]
+    votes: int
+    leader_votes: int
+    tied: bool
+    quorum: int
+    payout_per_winner: int
+    forfeited_stake: int  # the coordinator's stake the winners shared (overturned)
+    refunded_to_escrow: int  # credits the decision returned to the escrow
+    posted_candidate: str
+    leader: str  # 0x-hex; zero until a vote
+    candidates: list[CandidateLine]
+
+    @property
+    def open(self) -> bool:
+        return self.outcome == "open"
 
 
 @dataclass(frozen=True)
 class RoundView:
-    """A round's on-chain state, plus its pinned report once posted."""
+    """A round's on-chain state, plus its pinned report once posted and its dispute if any."""
 
     round: int
     phase: str
@@ -120,11 +222,18 @@ class RoundView:
     submit_deadline: int
     reveal_deadline: int
     challenge_deadline: int
-    challenger: str | None
-    challenge_bond: int
     deadline: Deadline | None
     posted: PostedRound | None
     credits_root: str  # 0x-hex; zero until posted
+    slashes_digest: str  # 0x-hex of the slashes posted with the round; zero if none
+    slashed_total: int  # wei slashed with the post (given back if a dispute undoes the round)
+    dispute: DisputeView | None  # None: never challenged
+    claims_expire_at: int | None  # market time the unclaimed credits go back to the funders
+
+    @property
+    def slashes_undone(self) -> bool:
+        """Whether a dispute overturned or voided the round, so its slashes are given back."""
+        return self.dispute is not None and self.dispute.outcome in ("overturned", "no_quorum")
 
 
 @dataclass(frozen=True)
@@ -138,6 +247,10 @@ class TaskView:
     claim_bond: int
     slash_rates_bps: tuple[int, int, int]
     challenge_seconds: int
+    coordinator_stake: int
+    stake_needed: int
+    slashes_pending: int
+    open_disputes: int
     metric: str | None
     lower_is_better: bool | None
     rounds: list[RoundView]
@@ -241,39 +354,114 @@ class MarketView:
         with self._lock:
             return read()
 
+    # ───────────────────────────────────────────────────────── the market
+
+    def summary(self) -> MarketSummary:
+        """The market's rules, floors, clock and validator panel."""
+        with self._lock:
+            market = self.market
+            count = market.task_count()
+            infos = [market.task(t) for t in range(1, count + 1)]
+            return MarketSummary(
+                address=market.address,
+                owner=market.call(market.contract.functions.owner()),
+                paused=market.paused(),
+                market_time=market.market_time(),
+                block_time=self.session.chain_time(),
+                floors=market.floors(),
+                rules=market.rules(),
+                validators=len(self._panel()),
+                validator_stake_total=market.validator_stake_total(),
+                tasks=count,
+                open_disputes=sum(i.open_disputes for i in infos),
+            )
+
+    def validator(self, address: str) -> ValidatorView:
+        """``address``'s seat on the validator panel and the votes it cast."""
+        account = parse_address(address)
+        with self._lock:
+            market = self.market
+            stake, since = market.validator(account)
+            rules = market.rules()
+            votes = []
+            for e in self.session.events.get("VoteCast", validator=account):
+                a = e["args"]
+                dispute = market.dispute(a["taskId"], a["round"])
+                candidate = bytes(a["candidate"])
+                votes.append(
+                    VoteLine(
+                        task_id=a["taskId"],
+                        round=a["round"],
+                        candidate=_hex(candidate),
+                        for_posted=candidate == dispute.posted_candidate,
+                        outcome=dispute.outcome.name.lower(),
+                    )
+                )
+            return ValidatorView(
+                address=account,
+                staked=stake > 0,
+                stake=stake,
+                since=since,
+                required_stake=rules.validator_stake,
+                panel_size=len(self._panel()),
+                panel_stake=market.validator_stake_total(),
+                quorum=rules.quorum,
+                vote_seconds=rules.vote_duration,
+                votes=votes,
+            )
+
     # ───────────────────────────────────────────────────────── tasks
 
     def tasks(self) -> list[TaskRow]:
         """Every task, newest first."""
         with self._lock:
-            now = self.session.chain_time()
+            clock, rules = self._clock(), self.market.rules()
             count = self.market.task_count()
-            return [self._row(self.market.task(t), now) for t in range(count, 0, -1)]
+            return [self._row(self.market.task(t), clock, rules) for t in range(count, 0, -1)]
 
     def task_infos(self) -> list[TaskInfo]:
         """Every task as the contract holds it, oldest first."""
         with self._lock:
             return [self.market.task(t) for t in range(1, self.market.task_count() + 1)]
 
+    def task_info(self, task_id: int) -> TaskInfo:
+        """Task ``task_id`` as the contract holds it (no events, no reports)."""
+        with self._lock:
+            return self._task_info(task_id)
+
+    def round_budget(self, task_id: int) -> tuple[int, int]:
+        """The most the current round of ``task_id`` may credit (an equal share of the escrow
+        per round left) and the stake its coordinator must hold to post it; zeros once every
+        round is posted or the task is closed."""
+        with self._lock:
+            info = self._task_info(task_id)
+            return _round_budget(info), _stake_needed(self.market.rules(), info)
+
     def task(self, task_id: int) -> TaskView:
-        """Task ``task_id`` with every round, its reports and its slashes."""
+        """Task ``task_id`` with every round, its reports, its disputes and its slashes."""
         with self._lock:
             info = self._task_info(task_id)
             ledger = self.auditor.ledger(task_id)
-            now = self.session.chain_time()
+            clock = self._clock()
+            rules = self.market.rules()
             rounds = [
-                self._round_view(info, ledger, r, now)
+                self._round_view(info, ledger, r, clock, rules)
                 for r in range(min(info.current_round + 1, info.rounds))
             ]
             metric = next((r.posted.metric for r in rounds if r.posted and r.posted.metric), None)
+            row = self._row(info, clock, rules)
             return TaskView(
                 info=info,
-                row=self._row(info, now),
+                row=row,
                 sponsor=info.sponsor,
                 coordinator=info.coordinator,
                 claim_bond=info.claim_bond,
                 slash_rates_bps=info.rates.as_tuple(),
                 challenge_seconds=info.timing.challenge,
+                coordinator_stake=info.coordinator_stake,
+                stake_needed=row.stake_needed,
+                slashes_pending=info.slashes_pending,
+                open_disputes=info.open_disputes,
                 metric=metric,
                 lower_is_better=LOWER_IS_BETTER.get(metric) if metric else None,
                 rounds=rounds,
@@ -289,7 +477,7 @@ class MarketView:
                     f"task {task_id} has rounds 0 to {info.rounds - 1}; there is no round {round_}"
                 )
             ledger = self.auditor.ledger(task_id)
-            return self._round_view(info, ledger, round_, self.session.chain_time())
+            return self._round_view(info, ledger, round_, self._clock(), self.market.rules())
 
     def payouts(self, task_id: int) -> Audit:
         """The same check as ``magnet payouts verify TASK``."""
@@ -319,7 +507,10 @@ class MarketView:
                 slots.append(self._slot(task_id, account, e["args"]["bond"]))
                 ledger = self.auditor.ledger(task_id)
                 slashes += [s for s in ledger.slashes if s.contributor == account]
-                for round_, record in ledger.posted.items():
+                for round_ in ledger.posted:
+                    record = _paid_under(ledger, round_)
+                    if record is None:
+                        continue  # a dispute voided the round: it credits nobody
                     try:
                         pinned = load_posted(self.session.store, task_id, record)
                     except (ReportError, StorageError) as err:
@@ -360,11 +551,28 @@ class MarketView:
             known = f"tasks are 1 to {count}" if count else "there are no tasks yet"
             raise NotFoundError(f"no task {task_id}: {known} (the market answers {e})") from None
 
-    def _row(self, info: TaskInfo, now: int) -> TaskRow:
+    def _clock(self) -> _Clock:
+        """The market's time and how far block time runs ahead of it (every pause so far)."""
+        market_now = self.market.market_time()
+        return _Clock(market_now, self.session.chain_time() - market_now)
+
+    def _panel(self) -> set[str]:
+        """The accounts on the validator panel now, from their events."""
+        panel: set[str] = set()
+        for e in self.session.events.all():
+            if e["event"] == "ValidatorStaked":
+                panel.add(e["args"]["validator"])
+            elif e["event"] == "ValidatorUnstaked":
+                panel.discard(e["args"]["validator"])
+        return panel
+
+    def _row(self, info: TaskInfo, clock: _Clock, rules: MarketRules) -> TaskRow:
         closed = info.status is TaskStatus.CLOSED
         current = None
+        stake_needed = 0
         if not closed and info.current_round < info.rounds:
             current = self.market.round(info.task_id, info.current_round)
+            stake_needed = _stake_needed(rules, info)
         return TaskRow(
             task_id=info.task_id,
             status=info.status.name.lower(),
@@ -378,16 +586,37 @@ class MarketView:
             contributors=info.contributor_count,
             max_contributors=info.max_contributors,
             spec_cid=info.spec_cid,
-            deadline=_deadline(info, current, now) if current else None,
+            deadline=_deadline(info, current, clock) if current else None,
+            coordinator_stake=info.coordinator_stake,
+            stake_needed=stake_needed,
+            slashes_pending=info.slashes_pending,
+            open_disputes=info.open_disputes,
         )
 
-    def _round_view(self, info: TaskInfo, ledger: TaskLedger, round_: int, now: int) -> RoundView:
+    def _round_view(
+        self, info: TaskInfo, ledger: TaskLedger, round_: int, clock: _Clock, rules: MarketRules
+    ) -> RoundView:
         r = self.market.round(info.task_id, round_)
         posted = None
         record = ledger.posted.get(round_)
         if record and r.phase in (RoundPhase.CHALLENGE, RoundPhase.FINAL, RoundPhase.VOIDED):
-            posted = self._posted(info.task_id, record, set(ledger.claimed_in(round_)))
+            paid_under = ledger.replaced.get(round_, record)
+            posted = self._posted(info.task_id, paid_under, set(ledger.claimed_in(round_)))
+            if paid_under is not record:
+                posted = replace(posted, recomputed=True)
+        dispute = None
+        on_chain = self.market.dispute(info.task_id, round_)
+        if on_chain.outcome is not DisputeOutcome.NONE:
+            dispute = _dispute_view(on_chain, ledger.disputes.get(round_), record, clock, rules)
         open_round = info.status is TaskStatus.OPEN
+        deadline = None
+        if dispute is not None and dispute.open:
+            deadline = dispute.deadline
+        elif open_round:
+            deadline = _deadline(info, r, clock)
+        expires = None
+        if r.phase is RoundPhase.FINAL and r.total_credited:
+            expires = r.challenge_deadline + rules.claim_window
         return RoundView(
             round=round_,
             phase=r.phase.name.lower(),
@@ -398,11 +627,13 @@ class MarketView:
             submit_deadline=r.submit_deadline,
             reveal_deadline=r.reveal_deadline,
             challenge_deadline=r.challenge_deadline,
-            challenger=None if int(r.challenger, 16) == 0 else r.challenger,
-            challenge_bond=r.challenge_bond,
-            deadline=_deadline(info, r, now) if open_round else None,
+            deadline=deadline,
             posted=posted,
-            credits_root="0x" + r.credits_root.hex(),
+            credits_root=_hex(r.credits_root),
+            slashes_digest=_hex(r.slashes_digest),
+            slashed_total=r.slashed_total,
+            dispute=dispute,
+            claims_expire_at=expires,
         )
 
     def _posted(self, task_id: int, record: PostedRecord, claimed: set[str]) -> PostedRound:
@@ -451,7 +682,104 @@ def _posted_round(pinned: PinnedRound, claimed: set[str]) -> PostedRound:
     )
 
 
-def _deadline(info: TaskInfo, r: RoundInfo, now: int) -> Deadline | None:
+@dataclass(frozen=True)
+class _Clock:
+    """The market's time now, and block time less market time (the seconds paused so far)."""
+
+    now: int
+    paused_offset: int
+
+    def deadline(self, label: str, at: int) -> Deadline:
+        """A deadline at market time ``at``."""
+        return Deadline(label, at + self.paused_offset, at - self.now)
+
+
+def _round_budget(info: TaskInfo) -> int:
+    """What the current round may credit, as the contract reckons it (0 when none is left)."""
+    if info.status is not TaskStatus.OPEN or info.current_round >= info.rounds:
+        return 0
+    return info.escrow // (info.rounds - info.current_round)
+
+
+def _stake_needed(rules: MarketRules, info: TaskInfo) -> int:
+    """The stake the current round's post needs (0 when none is left to post)."""
+    if info.status is not TaskStatus.OPEN:
+        return 0
+    return rules.stake_needed(info.escrow, info.rounds - info.current_round)
+
+
+def _paid_under(ledger: TaskLedger, round_: int) -> PostedRecord | None:
+    """The credits a posted round pays by, or ``None`` when a dispute voided it."""
+    record = ledger.disputes.get(round_)
+    if record is not None and record.outcome is DisputeOutcome.NO_QUORUM:
+        return None
+    if record is not None and record.outcome is DisputeOutcome.OVERTURNED:
+        return ledger.replaced.get(round_)
+    return ledger.paid_under(round_)
+
+
+def _hex(value: bytes) -> str:
+    return "0x" + bytes(value).hex()
+
+
+def _dispute_view(
+    d: DisputeInfo,
+    record: DisputeRecord | None,
+    posted: PostedRecord | None,
+    clock: _Clock,
+    rules: MarketRules,
+) -> DisputeView:
+    """A dispute as the chain tallies it, with who took part from its events."""
+    challengers = list(record.challengers) if record else []
+    votes = record.votes if record else {}
+    tally: dict[bytes, int] = {}
+    for candidate in votes.values():
+        tally[candidate] = tally.get(candidate, 0) + 1
+    candidates = [
+        CandidateLine(
+            candidate=_hex(key),
+            credits_root=_hex(root),
+            total_credited=total,
+            report_cid=report_cid,
+            votes=tally.get(key, 0),
+            posted=key == d.posted_candidate,
+        )
+        for key, (root, total, report_cid) in (record.candidates.items() if record else ())
+    ]
+    if posted is not None and not any(c.posted for c in candidates):
+        candidates.insert(
+            0,
+            CandidateLine(
+                candidate=_hex(d.posted_candidate),
+                credits_root=_hex(posted.credits_root),
+                total_credited=posted.total_credited,
+                report_cid=posted.report_cid,
+                votes=0,
+                posted=True,
+            ),
+        )
+    is_open = d.outcome is DisputeOutcome.OPEN
+    return DisputeView(
+        outcome=d.outcome.name.lower(),
+        vote_deadline=d.vote_deadline,
+        deadline=clock.deadline("vote closes", d.vote_deadline) if is_open else None,
+        bond=d.bond,
+        challengers=challengers,
+        voters=list(votes),
+        votes=d.votes,
+        leader_votes=d.leader_votes,
+        tied=d.tied,
+        quorum=rules.quorum,
+        payout_per_winner=d.payout_per_winner,
+        forfeited_stake=record.forfeited_stake if record else 0,
+        refunded_to_escrow=record.refunded_to_escrow if record else 0,
+        posted_candidate=_hex(d.posted_candidate),
+        leader=_hex(d.leader),
+        candidates=candidates,
+    )
+
+
+def _deadline(info: TaskInfo, r: RoundInfo, clock: _Clock) -> Deadline | None:
     """The deadline that ends ``r``'s current phase."""
     if r.phase is RoundPhase.SUBMITTING:
         label, at = "submissions close", r.submit_deadline
@@ -463,7 +791,7 @@ def _deadline(info: TaskInfo, r: RoundInfo, now: int) -> Deadline | None:
         label, at = "challenge window closes", r.challenge_deadline
     else:
         return None
-    return Deadline(label, at, at - now)
+    return clock.deadline(label, at)
 
 
 def _names(event: EventData, account: str) -> bool:
@@ -472,7 +800,7 @@ def _names(event: EventData, account: str) -> bool:
 
 def _history_line(e: EventData) -> HistoryLine:
     a = e["args"]
-    amount = next((a[k] for k in ("amount", "bond", "refundPool") if k in a), None)
+    amount = next((a[k] for k in ("amount", "bond", "stake", "refundPool") if k in a), None)
     return HistoryLine(
         block=e["blockNumber"],
         tx="0x" + bytes(e["transactionHash"]).hex(),

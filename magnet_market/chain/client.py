@@ -30,10 +30,12 @@ from magnet_market.chain.errors import (
     UnknownRevertError,
 )
 from magnet_market.chain.types import (
+    DisputeInfo,
     Floors,
+    MarketRules,
     RoundInfo,
+    SlashOrder,
     SlashRates,
-    SlashReason,
     TaskInfo,
     Timing,
 )
@@ -129,24 +131,73 @@ class MarketClient:
         return self.transact(fn)
 
     def post_round(
-        self, task_id: int, merged_cid: str, report_cid: str, credits_root: bytes, total: int
+        self,
+        task_id: int,
+        merged_cid: str,
+        report_cid: str,
+        credits_root: bytes,
+        total: int,
+        slashes: Sequence[SlashOrder] = (),
     ) -> TxReceipt:
-        """Post the current round's merge (coordinator only)."""
-        fn = self.contract.functions.postRound(task_id, merged_cid, report_cid, credits_root, total)
+        """Post the current round's merge, credits and slashes (coordinator only)."""
+        orders = [(to_checksum_address(who), int(reason)) for who, reason in slashes]
+        fn = self.contract.functions.postRound(
+            task_id, merged_cid, report_cid, credits_root, total, orders
+        )
         return self.transact(fn)
+
+    def stake_coordinator(self, task_id: int, amount: int) -> TxReceipt:
+        """Add ``amount`` wei to the caller's stake as the task's coordinator."""
+        return self.transact(self.contract.functions.stakeCoordinator(task_id), value=amount)
+
+    def release_stake(self, task_id: int) -> TxReceipt:
+        """Book the coordinator's stake of a closed task back to it."""
+        return self.transact(self.contract.functions.releaseStake(task_id))
 
     def challenge(
         self, task_id: int, round_: int, reason: str, bond: int | None = None
     ) -> TxReceipt:
-        """Dispute a posted round, locking the task's claim bond."""
+        """Dispute a posted round (or join its open dispute), locking the dispute's bond."""
         if bond is None:
-            bond = self.task(task_id).claim_bond
+            bond = self._dispute_bond(task_id, round_)
         fn = self.contract.functions.challengeRound(task_id, round_, reason)
         return self.transact(fn, value=bond)
 
-    def resolve_challenge(self, task_id: int, round_: int, upheld: bool) -> TxReceipt:
-        """Settle a challenge (owner only)."""
-        return self.transact(self.contract.functions.resolveChallenge(task_id, round_, upheld))
+    def vote(
+        self,
+        task_id: int,
+        round_: int,
+        credits_root: bytes,
+        total: int,
+        slashes_digest: bytes,
+        report_cid: str,
+        bond: int | None = None,
+    ) -> TxReceipt:
+        """Vote, as a validator, for the result recomputed for a disputed round."""
+        if bond is None:
+            bond = self.dispute(task_id, round_).bond
+        fn = self.contract.functions.vote(
+            task_id, round_, credits_root, total, slashes_digest, report_cid
+        )
+        return self.transact(fn, value=bond)
+
+    def resolve_dispute(self, task_id: int, round_: int) -> TxReceipt:
+        """Decide a dispute whose vote is over (anyone)."""
+        return self.transact(self.contract.functions.resolveDispute(task_id, round_))
+
+    def claim_dispute_payout(self, task_id: int, round_: int) -> TxReceipt:
+        """Book what a decided dispute owes the caller."""
+        return self.transact(self.contract.functions.claimDisputePayout(task_id, round_))
+
+    def stake_validator(self, amount: int | None = None) -> TxReceipt:
+        """Join the validator panel, locking the market's validator stake."""
+        if amount is None:
+            amount = self.rules().validator_stake
+        return self.transact(self.contract.functions.stakeValidator(), value=amount)
+
+    def unstake_validator(self) -> TxReceipt:
+        """Leave the validator panel; the stake becomes withdrawable."""
+        return self.transact(self.contract.functions.unstakeValidator())
 
     def claim_reward(
         self, task_id: int, round_: int, account: str, amount: int, proof: Sequence[bytes]
@@ -157,11 +208,13 @@ class MarketClient:
         )
         return self.transact(fn)
 
-    def slash(self, task_id: int, round_: int, contributor: str, reason: SlashReason) -> TxReceipt:
-        """Slash a contributor's bond (coordinator only)."""
-        fn = self.contract.functions.slash(
-            task_id, round_, to_checksum_address(contributor), int(reason)
-        )
+    def expire_credits(self, task_id: int, round_: int) -> TxReceipt:
+        """Return a final round's credits unclaimed after the claim window to the funders."""
+        return self.transact(self.contract.functions.expireCredits(task_id, round_))
+
+    def revert_slash(self, task_id: int, round_: int, contributor: str) -> TxReceipt:
+        """Give back a slash of an overturned or voided round to the contributor's bond."""
+        fn = self.contract.functions.revertSlash(task_id, round_, to_checksum_address(contributor))
         return self.transact(fn)
 
     def close_task(self, task_id: int) -> TxReceipt:
@@ -181,7 +234,7 @@ class MarketClient:
         return self.transact(self.contract.functions.withdraw())
 
     def pause(self) -> TxReceipt:
-        """Pause new activity (owner only)."""
+        """Stop the market's clocks and money-moving actions (owner only)."""
         return self.transact(self.contract.functions.pause())
 
     def unpause(self) -> TxReceipt:
@@ -216,11 +269,53 @@ class MarketClient:
         }
 
     def submission(self, task_id: int, round_: int, account: str) -> dict[str, Any]:
-        """A contributor's submission in a round: commitment, revealed, slashed_mask."""
-        commitment, revealed, mask = self.call(
+        """A contributor's submission in a round: commitment, revealed, slashed_mask and
+        slashed_amount (posted slashes not reverted)."""
+        commitment, revealed, mask, slashed = self.call(
             self.contract.functions.getSubmission(task_id, round_, to_checksum_address(account))
         )
-        return {"commitment": bytes(commitment), "revealed": revealed, "slashed_mask": mask}
+        return {
+            "commitment": bytes(commitment),
+            "revealed": revealed,
+            "slashed_mask": mask,
+            "slashed_amount": slashed,
+        }
+
+    def dispute(self, task_id: int, round_: int) -> DisputeInfo:
+        """A round's dispute (outcome NONE if it was never challenged)."""
+        raw = self.call(self.contract.functions.getDispute(task_id, round_))
+        return DisputeInfo.from_abi(task_id, round_, raw)
+
+    def stance(self, task_id: int, round_: int, account: str) -> dict[str, Any]:
+        """``account``'s part in a round's dispute: vote (candidate), challenged, owed now."""
+        fn = self.contract.functions.stanceOf(task_id, round_, to_checksum_address(account))
+        vote, challenged, owed = self.call(fn)
+        return {"vote": bytes(vote), "challenged": challenged, "owed": int(owed)}
+
+    def votes_for(self, task_id: int, round_: int, candidate: bytes) -> int:
+        """Votes a candidate result has in a round's dispute."""
+        return int(self.call(self.contract.functions.votesFor(task_id, round_, candidate)))
+
+    def validator(self, account: str) -> tuple[int, int]:
+        """A validator's stake and the market time it staked (zeros if not on the panel)."""
+        stake, since = self.call(self.contract.functions.validatorOf(to_checksum_address(account)))
+        return int(stake), int(since)
+
+    def validator_stake_total(self) -> int:
+        """The stakes of every validator on the panel."""
+        return int(self.call(self.contract.functions.validatorStakeTotal()))
+
+    def rules(self) -> MarketRules:
+        """The market's dispute and payment rules."""
+        return MarketRules(*self.call(self.contract.functions.rules()))
+
+    def market_time(self) -> int:
+        """The market's clock (block time less paused time): every deadline is on it."""
+        return int(self.call(self.contract.functions.marketTime()))
+
+    def paused(self) -> bool:
+        """Whether the market is paused now."""
+        return bool(self.call(self.contract.functions.paused()))
 
     def withdrawable(self, account: str) -> int:
         """What ``account`` can withdraw now."""
@@ -236,6 +331,13 @@ class MarketClient:
     def floors(self) -> Floors:
         """The floors every task on this market inherits."""
         return Floors(*self.call(self.contract.functions.floors()))
+
+    def _dispute_bond(self, task_id: int, round_: int) -> int:
+        """The bond a challenge locks: the open dispute's, else the task's claim bond."""
+        dispute = self.dispute(task_id, round_)
+        if dispute.challengers:
+            return dispute.bond
+        return self.task(task_id).claim_bond
 
     def balance(self) -> int:
         """The contract's ether balance."""

@@ -20,7 +20,7 @@ from magnet_market.chain.artifacts import load_artifact
 from magnet_market.chain.client import MarketClient
 from magnet_market.chain.connection import Connection
 from magnet_market.chain.errors import ChainError, DeploymentNotFoundError
-from magnet_market.chain.types import DEVNET_FLOORS, Floors
+from magnet_market.chain.types import DEVNET_FLOORS, DEVNET_RULES, Floors, MarketRules
 from magnet_market.config import Network, magnet_home
 
 if TYPE_CHECKING:  # eth_typing comes with web3; only its types are used here
@@ -61,24 +61,30 @@ def deploy_market(
     owner: str | None = None,
     save: bool = True,
     floors: Floors | None = None,
+    rules: MarketRules | None = None,
 ) -> Deployment:
     """Deploy a new market owned by ``owner`` (default: the deployer) and record it.
 
     Args:
         connection: a checked connection (its chain id must match the network's).
         deployer: the signing account paying for the deployment.
-        owner: challenge arbiter and pause holder; use a multisig on public chains.
+        owner: the holder of the pause switch; use a multisig on public chains.
         save: write the deployment record under ``$MAGNET_HOME/deployments``.
         floors: the least every task must give; default: :data:`DEVNET_FLOORS` on the devnet
             (rounds of seconds), the public defaults (:class:`Floors`) anywhere else.
+        rules: claim window, vote window, validator stake, quorum and coordinator stake;
+            default: :data:`DEVNET_RULES` on the devnet, :class:`MarketRules` anywhere else.
     """
+    devnet = connection.network.is_devnet
     if floors is None:
-        floors = DEVNET_FLOORS if connection.network.is_devnet else Floors()
+        floors = DEVNET_FLOORS if devnet else Floors()
+    if rules is None:
+        rules = DEVNET_RULES if devnet else MarketRules()
     artifact = load_artifact("MagnetMarket")
     owner = to_checksum_address(owner or deployer.address)
     factory = connection.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
     client = MarketClient(connection, "0x" + "00" * 20, deployer)
-    receipt = client.transact(factory.constructor(owner, floors.as_tuple()))
+    receipt = client.transact(factory.constructor(owner, floors.as_tuple(), rules.as_tuple()))
     address = receipt["contractAddress"]
     if address is None:
         raise ChainError(

@@ -180,16 +180,71 @@ class SubmissionEmptyCID(ContractRevertError):
     """``revealSubmission`` or ``postRound`` with an empty CID."""
 
 
-class ChallengeAlreadyOpen(ContractRevertError):
-    """``challengeRound`` on a round already under challenge."""
+# ───────────────────────────────────────── IMagnetMarket.sol: disputes, validators, stakes
 
 
-class ChallengeNotOpen(ContractRevertError):
-    """``resolveChallenge`` on a round with no pending challenge."""
+class DisputeAlreadyJoined(ContractRevertError):
+    """The ``account`` already challenged (or already voted in) this round's dispute."""
 
 
-class ChallengeWrongBond(ContractRevertError):
-    """``challengeRound`` sent a value (``sent``) other than the task's bond (``required``)."""
+class DisputeNotOpen(ContractRevertError):
+    """No dispute of the round takes challenges or votes now (or none to resolve)."""
+
+
+class DisputeVoteRunning(ContractRevertError):
+    """``resolveDispute`` or a payout before the vote closes at ``voteDeadline``."""
+
+
+class DisputeWrongBond(ContractRevertError):
+    """A challenge or vote sent a value (``sent``) other than the dispute's bond (``required``)."""
+
+
+class VoterNotEligible(ContractRevertError):
+    """``vote`` from an ``account`` not on the panel, or staked after the dispute opened."""
+
+
+class ValidatorAlreadyStaked(ContractRevertError):
+    """``stakeValidator`` from an ``account`` already on the panel."""
+
+
+class ValidatorNotStaked(ContractRevertError):
+    """``unstakeValidator`` from an ``account`` not on the panel."""
+
+
+class ValidatorWrongStake(ContractRevertError):
+    """``stakeValidator`` sent ``sent`` instead of the market's validator stake ``required``."""
+
+
+class CoordinatorStakeTooLow(ContractRevertError):
+    """``postRound`` while the coordinator's stake (``staked``) is below what the round needs."""
+
+
+class RewardClaimExpired(ContractRevertError):
+    """``claimReward`` after the round's claim window closed at ``expiredAt``."""
+
+
+class RewardClaimWindowOpen(ContractRevertError):
+    """``expireCredits`` before the round's claim window closes at ``expiresAt``."""
+
+
+class RewardNotRevealed(ContractRevertError):
+    """``claimReward`` for an ``account`` that revealed nothing in the round: its credit expires."""
+
+
+class SlashNotRevertible(ContractRevertError):
+    """``revertSlash`` of a round not overturned or voided, or with nothing left to revert."""
+
+
+class MarketIsPaused(ContractRevertError):
+    """An action that moves money or time while the market is paused (or ``pause`` twice)."""
+
+
+class MarketNotPaused(ContractRevertError):
+    """``unpause`` while the market is not paused."""
+
+
+class PauseCoolingDown(ContractRevertError):
+    """``pause`` before the cool-down after the last pause ends at ``readyAt``."""
 
 
 # ───────────────────────────────────────── IMagnetMarket.sol: rewards, slashes, payments
@@ -204,11 +259,11 @@ class RewardAlreadyClaimed(ContractRevertError):
 
 
 class SlashAlreadyApplied(ContractRevertError):
-    """``slash`` of a ``contributor`` already slashed for this ``reason`` in this round."""
+    """``postRound`` slashing a ``contributor`` twice for one ``reason`` in the round."""
 
 
 class SlashNotJustified(ContractRevertError):
-    """``slash`` whose condition fails, e.g. a timeout of a contributor who revealed."""
+    """A posted slash whose condition fails, e.g. a timeout of a contributor who revealed."""
 
 
 class NothingToPay(ContractRevertError):
@@ -223,23 +278,15 @@ class TransferFailed(ContractRevertError):
     """``withdraw`` could not send ``amount``: the receiving ``account`` refused the ether."""
 
 
-# ───────────────────────────────────────── OpenZeppelin: ownership, pause, reentrancy
+# ───────────────────────────────────────── OpenZeppelin: ownership, reentrancy
 
 
 class OwnableUnauthorizedAccount(ContractRevertError):
-    """An owner-only call (pause, resolveChallenge, ...) or acceptOwnership from ``account``."""
+    """An owner-only call (pause, unpause, transferOwnership) from ``account``."""
 
 
 class OwnableInvalidOwner(ContractRevertError):
     """Deploying the market with the zero address as its owner."""
-
-
-class EnforcedPause(ContractRevertError):
-    """Create, fund, claim, post, challenge, slash (or ``pause``) while the market is paused."""
-
-
-class ExpectedPause(ContractRevertError):
-    """``unpause`` while the market is not paused."""
 
 
 class ReentrancyGuardReentrantCall(ContractRevertError):

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
+
+from eth_abi import encode as abi_encode
+from eth_utils import keccak, to_checksum_address
 
 #: Claimed metrics travel on chain as integers scaled by 1e18.
 METRIC_SCALE = 10**18
@@ -30,6 +34,34 @@ class SlashReason(IntEnum):
     TIMEOUT = 0
     DISHONEST_CLAIM = 1
     BAD_VERIFICATION = 2
+
+
+class DisputeOutcome(IntEnum):
+    NONE = 0
+    OPEN = 1
+    POSTED_HELD = 2
+    OVERTURNED = 3
+    NO_QUORUM = 4
+
+
+#: A slash the coordinator posts with a round: (contributor address, reason).
+SlashOrder = tuple[str, SlashReason]
+
+
+def slashes_digest(slashes: Sequence[SlashOrder]) -> bytes:
+    """``keccak256(abi.encode(SlashOrder[]))`` as the contract records it (zero bytes if none)."""
+    if not slashes:
+        return bytes(32)
+    encoded = abi_encode(
+        ["(address,uint8)[]"], [[(to_checksum_address(a), int(r)) for a, r in slashes]]
+    )
+    return keccak(encoded)
+
+
+def candidate_key(credits_root: bytes, total_credited: int, digest: bytes) -> bytes:
+    """What validators vote on: keccak256(abi.encode(creditsRoot, totalCredited, slashesDigest))."""
+    encoded = abi_encode(["bytes32", "uint256", "bytes32"], [credits_root, total_credited, digest])
+    return keccak(encoded)
 
 
 @dataclass(frozen=True)
@@ -85,6 +117,49 @@ DEVNET_FLOORS = Floors(submit=1, reveal=1, merge=1, challenge=0, claim_bond=0)
 
 
 @dataclass(frozen=True)
+class MarketRules:
+    """A market's dispute and payment rules, fixed when it is deployed.
+
+    The defaults are the project's for a public network: a final round's credits stay claimable
+    for 90 days, validators have a day to vote, a panel seat costs 0.1 of the chain's coin, three
+    votes decide a dispute, and a coordinator stakes 20 % of each round's budget.
+    """
+
+    claim_window: int = 90 * 86_400
+    vote_duration: int = 86_400
+    validator_stake: int = 10**17
+    quorum: int = 3
+    coordinator_stake_bps: int = 2_000
+
+    def stake_needed(self, escrow: int, rounds_left: int) -> int:
+        """The coordinator stake posting a round needs: ``coordinator_stake_bps`` of the round's
+        budget (an equal share of ``escrow`` per round left), rounded as the contract does."""
+        if rounds_left <= 0:
+            return 0
+        return escrow * self.coordinator_stake_bps // (10_000 * rounds_left)
+
+    def as_tuple(self) -> tuple[int, int, int, int, int]:
+        return (
+            self.claim_window,
+            self.vote_duration,
+            self.validator_stake,
+            self.quorum,
+            self.coordinator_stake_bps,
+        )
+
+
+#: Rules for a local devnet (tests, the demo): a week to claim, a 30-second vote one validator
+#: decides, cheap panel seats, coordinators stake 10 % of a round's budget.
+DEVNET_RULES = MarketRules(
+    claim_window=7 * 86_400,
+    vote_duration=30,
+    validator_stake=10**16,
+    quorum=1,
+    coordinator_stake_bps=1_000,
+)
+
+
+@dataclass(frozen=True)
 class SlashRates:
     """Slash rates in basis points; the project's defaults are 10 % / 50 % / 30 %."""
 
@@ -121,6 +196,9 @@ class TaskInfo:
     total_funded: int
     total_shares: int
     refund_remaining: int
+    coordinator_stake: int
+    slashes_pending: int
+    open_disputes: int
     timing: Timing
     rates: SlashRates
     spec_cid: str
@@ -128,7 +206,13 @@ class TaskInfo:
     @property
     def held(self) -> int:
         """Everything the contract holds for this task (the invariant's per-task term)."""
-        return self.escrow + self.reserved + self.refund_remaining + self.bonds_held
+        return (
+            self.escrow
+            + self.reserved
+            + self.refund_remaining
+            + self.bonds_held
+            + self.coordinator_stake
+        )
 
     @classmethod
     def from_abi(cls, task_id: int, t: Any) -> TaskInfo:
@@ -148,9 +232,12 @@ class TaskInfo:
             total_funded=t[11],
             total_shares=t[12],
             refund_remaining=t[13],
-            timing=Timing(*t[14]),
-            rates=SlashRates(*t[15]),
-            spec_cid=t[16],
+            coordinator_stake=t[14],
+            slashes_pending=t[15],
+            open_disputes=t[16],
+            timing=Timing(*t[17]),
+            rates=SlashRates(*t[18]),
+            spec_cid=t[19],
         )
 
 
@@ -169,9 +256,36 @@ class RoundInfo:
     credits_root: bytes
     total_credited: int
     claimed_total: int
-    challenger: str
-    challenge_bond: int
+    slashes_digest: bytes
+    slashed_total: int
+
+    @property
+    def candidate(self) -> bytes:
+        """The posted result as validators vote on it."""
+        return candidate_key(self.credits_root, self.total_credited, self.slashes_digest)
 
     @classmethod
     def from_abi(cls, task_id: int, round_: int, r: Any) -> RoundInfo:
         return cls(task_id, round_, RoundPhase(r[0]), *r[1:])
+
+
+@dataclass(frozen=True)
+class DisputeInfo:
+    """A round's dispute as stored on chain (outcome NONE: never challenged)."""
+
+    task_id: int
+    round: int
+    outcome: DisputeOutcome
+    vote_deadline: int
+    challengers: int
+    votes: int
+    leader_votes: int
+    tied: bool
+    bond: int
+    payout_per_winner: int
+    posted_candidate: bytes
+    leader: bytes
+
+    @classmethod
+    def from_abi(cls, task_id: int, round_: int, d: Any) -> DisputeInfo:
+        return cls(task_id, round_, DisputeOutcome(d[0]), *d[1:])

@@ -18,6 +18,9 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from magnet_market.app import SlashReason
+from magnet_market.app.errors import BadRequestError
+from magnet_market.app.market_view import parse_address
 from magnet_market.app.session import Session
 from magnet_market.units import format_ether as format_ether
 from magnet_market.units import parse_wei
@@ -41,6 +44,64 @@ class WeiType(click.ParamType):
 
 
 WEI = WeiType()
+
+#: Slash reasons as the command line spells them.
+SLASH_REASONS = tuple(r.name.lower() for r in SlashReason)
+
+
+class SlashType(click.ParamType):
+    """``ADDRESS:REASON``: a contributor and why it is slashed (timeout, dishonest_claim or
+    bad_verification)."""
+
+    name = "address:reason"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> tuple[str, SlashReason]:
+        if isinstance(value, tuple):
+            return value
+        address, sep, reason = str(value).partition(":")
+        if not sep:
+            self.fail(f"{value!r} is not ADDRESS:REASON (e.g. 0xabc…:timeout)", param, ctx)
+        try:
+            who = parse_address(address.strip())
+        except BadRequestError as e:
+            self.fail(f"in {value!r}: {e}", param, ctx)
+        key = reason.strip().lower().replace("-", "_")
+        if key not in SLASH_REASONS:
+            self.fail(
+                f"in {value!r}: {reason!r} is not a slash reason; "
+                f"use one of {', '.join(SLASH_REASONS)}",
+                param,
+                ctx,
+            )
+        return who, SlashReason[key.upper()]
+
+
+SLASH = SlashType()
+
+
+class Bytes32Type(click.ParamType):
+    """32 bytes as 0x and 64 hex digits (a Merkle root, a digest)."""
+
+    name = "hex32"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> bytes:
+        if isinstance(value, bytes):
+            return value
+        text = str(value).strip().lower().removeprefix("0x")
+        try:
+            raw = bytes.fromhex(text)
+        except ValueError:
+            raw = b""
+        if len(raw) != 32:
+            self.fail(f"{value!r} is not 32 bytes of hex (0x and 64 hex digits)", param, ctx)
+        return raw
+
+
+BYTES32 = Bytes32Type()
 
 
 def network_options(f: F) -> F:

@@ -1,4 +1,5 @@
-"""``magnet devnet``, ``magnet deploy`` and ``magnet account``: the chain's front door."""
+"""``magnet devnet``, ``magnet deploy``, ``magnet market`` and ``magnet account``: the chain's
+front door."""
 
 from __future__ import annotations
 
@@ -10,9 +11,12 @@ import click
 
 from magnet_market.app import (
     DEVNET_FLOORS,
+    DEVNET_RULES,
     Devnet,
     Floors,
     Keystore,
+    MarketRules,
+    MarketView,
     Owner,
     Session,
     devnet_account,
@@ -26,6 +30,8 @@ from magnet_market.cli._common import (
     json_option,
     key_value_table,
     out,
+    print_table,
+    tx_line,
     with_session,
 )
 from magnet_market.config import DEVNET_CHAIN_ID
@@ -59,7 +65,9 @@ def devnet(port: int, chain_id: int, state: Path | None, accounts: int) -> None:
 
 @main.command()
 @with_session()
-@click.option("--owner", default=None, help="Owner (challenge arbiter); default: the deployer.")
+@click.option(
+    "--owner", default=None, help="Owner (holds the pause switch); default: the deployer."
+)
 @click.option("--min-submit", type=int, default=None, help="Floor of every submit phase (s).")
 @click.option("--min-reveal", type=int, default=None, help="Floor of every reveal phase (s).")
 @click.option("--min-merge", type=int, default=None, help="Floor of every merge deadline (s).")
@@ -67,6 +75,31 @@ def devnet(port: int, chain_id: int, state: Path | None, accounts: int) -> None:
     "--min-challenge", type=int, default=None, help="Floor of every challenge window (s)."
 )
 @click.option("--min-claim-bond", type=WEI, default=None, help="Floor of every claim bond.")
+@click.option(
+    "--claim-window",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Seconds a final round's credits stay claimable.",
+)
+@click.option(
+    "--vote-seconds",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Seconds validators have to vote on a dispute.",
+)
+@click.option("--validator-stake", type=WEI, default=None, help="What a validator seat locks.")
+@click.option(
+    "--quorum",
+    type=click.IntRange(min=1),
+    default=None,
+    help="The fewest votes that decide a dispute.",
+)
+@click.option(
+    "--coordinator-stake-bps",
+    type=click.IntRange(0, 10_000),
+    default=None,
+    help="Stake a coordinator holds to post a round, in basis points of its budget.",
+)
 @json_option
 def deploy(
     session: Session,
@@ -76,6 +109,11 @@ def deploy(
     min_merge: int | None,
     min_challenge: int | None,
     min_claim_bond: int | None,
+    claim_window: int | None,
+    vote_seconds: int | None,
+    validator_stake: int | None,
+    quorum: int | None,
+    coordinator_stake_bps: int | None,
     as_json: bool,
 ) -> None:
     """Deploy MagnetMarket and record where it lives.
@@ -84,25 +122,50 @@ def deploy(
     go below. Defaults: on the devnet, seconds and no bond (local runs); elsewhere submit and
     reveal 600 s, merge 1800 s, challenge 3600 s, claim bond 0.001 ether. Each --min-* option
     overrides one.
+
+    The market's dispute and payment rules are fixed here too. Defaults: on the devnet a 7-day
+    claim window, 30 s votes, a 0.01 ether validator seat, a quorum of 1 and a 10 % coordinator
+    stake; elsewhere 90 days, one day, 0.1 ether, 3 votes and 20 %.
     """
-    base = DEVNET_FLOORS if session.network.is_devnet else Floors()
-    given = {
-        "submit": min_submit,
-        "reveal": min_reveal,
-        "merge": min_merge,
-        "challenge": min_challenge,
-        "claim_bond": min_claim_bond,
-    }
-    floors = replace(base, **{k: v for k, v in given.items() if v is not None})
+    devnet = session.network.is_devnet
+    floors = replace(
+        DEVNET_FLOORS if devnet else Floors(),
+        **_given(
+            submit=min_submit,
+            reveal=min_reveal,
+            merge=min_merge,
+            challenge=min_challenge,
+            claim_bond=min_claim_bond,
+        ),
+    )
+    rules = replace(
+        DEVNET_RULES if devnet else MarketRules(),
+        **_given(
+            claim_window=claim_window,
+            vote_duration=vote_seconds,
+            validator_stake=validator_stake,
+            quorum=quorum,
+            coordinator_stake_bps=coordinator_stake_bps,
+        ),
+    )
     deployer = Owner(session)
     _ = session.connection  # an unreachable node or a wrong chain id fails before the status
     with console.status(f"deploying MagnetMarket to {session.network.name}…"):
-        record = deployer.deploy(owner, floors=floors)
+        record = deployer.deploy(owner, floors=floors, rules=rules)
     if as_json:
-        emit_json({**record.__dict__, "floors": asdict(floors)})
+        emit_json({**record.__dict__, "floors": asdict(floors), "rules": asdict(rules)})
         return
-    rows = [*record.__dict__.items(), ("floors", _describe_floors(floors))]
+    rows = [
+        *record.__dict__.items(),
+        ("floors", _describe_floors(floors)),
+        ("rules", _describe_rules(rules)),
+    ]
     out.print(key_value_table("MagnetMarket deployed", rows))
+
+
+def _given(**options: int | None) -> dict[str, int]:
+    """The options the user gave (the others keep the network's defaults)."""
+    return {k: v for k, v in options.items() if v is not None}
 
 
 def _describe_floors(floors: Floors) -> str:
@@ -110,6 +173,66 @@ def _describe_floors(floors: Floors) -> str:
         f"submit {floors.submit} s, reveal {floors.reveal} s, merge {floors.merge} s, "
         f"challenge {floors.challenge} s, claim bond {format_ether(floors.claim_bond)}"
     )
+
+
+def _describe_rules(rules: MarketRules) -> str:
+    return (
+        f"claim window {rules.claim_window} s, votes {rules.vote_duration} s, "
+        f"validator stake {format_ether(rules.validator_stake)}, quorum {rules.quorum}, "
+        f"coordinator stake {rules.coordinator_stake_bps / 100:g} % of a round's budget"
+    )
+
+
+# ───────────────────────────────────────────────────────────────── the market
+
+
+@main.group("market")
+def market_group() -> None:
+    """The deployed market: its rules, and the owner's pause switch."""
+
+
+@market_group.command("show")
+@with_session()
+@json_option
+def market_show(session: Session, as_json: bool) -> None:
+    """Show the market's floors, rules, clock, validator panel and pause state."""
+    summary = MarketView(session).summary()
+    if as_json:
+        emit_json(asdict(summary))
+        return
+    behind = summary.block_time - summary.market_time
+    rows: list[tuple[str, object]] = [
+        ("address", summary.address),
+        ("owner", summary.owner),
+        ("paused", "yes (clocks stopped)" if summary.paused else "no"),
+        ("market time", f"{summary.market_time} ({behind} s behind block time)"),
+        ("floors", _describe_floors(summary.floors)),
+        ("rules", _describe_rules(summary.rules)),
+        (
+            "validators",
+            f"{summary.validators} staking {format_ether(summary.validator_stake_total)}",
+        ),
+        ("tasks", summary.tasks),
+        ("open disputes", summary.open_disputes),
+    ]
+    print_table(key_value_table(f"market on {session.network.name}", rows))
+
+
+@market_group.command("pause")
+@with_session()
+@click.confirmation_option(
+    prompt="Pause the market? Its clocks and money-moving actions stop for up to 7 days."
+)
+def market_pause(session: Session) -> None:
+    """Stop the market's clocks and actions (owner only; at most 7 days, then a cool-down)."""
+    tx_line("market paused", Owner(session).pause())
+
+
+@market_group.command("unpause")
+@with_session()
+def market_unpause(session: Session) -> None:
+    """Start the market's clocks again; every deadline moves by the time paused (owner only)."""
+    tx_line("market unpaused", Owner(session).unpause())
 
 
 @main.group()

@@ -111,6 +111,19 @@ def _render(result: DemoResult) -> None:
             format_ether(result.slashed.get(who, 0)),
         )
     out.print(payouts)
+    if result.disputes:
+        disputes = Table(title="disputes")
+        for col in ("round", "outcome", "challengers", "votes", "coordinator stake forfeited"):
+            disputes.add_column(col)
+        for d in result.disputes:
+            disputes.add_row(
+                str(d["round"]),
+                d["outcome"].replace("_", " "),
+                str(d["challengers"]),
+                str(d["votes"]),
+                format_ether(d["forfeited_stake_wei"]),
+            )
+        out.print(disputes)
     for c in result.audit.checks:
         out.print(f"  {'[green]ok' if c.ok else '[red]MISMATCH'}[/] {c.name}: {c.actual}")
     out.print("[green]payouts verified[/]" if result.audit.ok else "[red]payouts do NOT verify[/]")

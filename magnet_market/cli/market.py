@@ -1,4 +1,4 @@
-"""Raw contract actions: tasks, claims, submissions, rounds, rewards, slashes, payouts."""
+"""Raw contract actions: tasks, claims, submissions, rounds, disputes, rewards, payouts."""
 
 from __future__ import annotations
 
@@ -12,19 +12,24 @@ from rich.table import Table
 from magnet_market._atomic import write_atomic
 from magnet_market.app import (
     Auditor,
+    Ballot,
     Contributor,
     Coordinator,
     CreditTree,
     MarketView,
-    Owner,
     Session,
     SlashReason,
     Sponsor,
     TaskInfo,
+    Validator,
     credit_tree,
 )
+from magnet_market.app.market_view import DisputeView
 from magnet_market.cli import main
 from magnet_market.cli._common import (
+    BYTES32,
+    SLASH,
+    SLASH_REASONS,
     WEI,
     F,
     console,
@@ -189,10 +194,11 @@ def task_list(session: Session, as_json: bool) -> None:
 @click.argument("task_id", type=int)
 @json_option
 def task_show(session: Session, task_id: int, as_json: bool) -> None:
-    """Show a task, its rounds and its slashes."""
+    """Show a task, its rounds, their disputes and its slashes."""
     view = MarketView(session).task(task_id)
     if as_json:
         data = _task_dict(view.info)
+        data["stake_needed"] = view.stake_needed
         data["round_states"] = [
             {
                 "task_id": task_id,
@@ -206,18 +212,23 @@ def task_show(session: Session, task_id: int, as_json: bool) -> None:
                 "credits_root": r.credits_root,
                 "total_credited": r.total_credited,
                 "claimed_total": r.claimed_total,
-                "challenger": r.challenger,
-                "challenge_bond": r.challenge_bond,
+                "slashes_digest": r.slashes_digest,
+                "slashed_total": r.slashed_total,
+                "claims_expire_at": r.claims_expire_at,
+                "dispute": asdict(r.dispute) if r.dispute else None,
             }
             for r in view.rounds
         ]
         data["slashes"] = [asdict(s) for s in view.slashes]
         emit_json(data)
         return
-    _print_task(view.info)
+    _print_task(view.info, view.stake_needed)
     table = Table(title="rounds")
-    for col in ("round", "phase", "commits", "reveals", "credited", "claimed"):
+    for col in ("round", "phase", "commits", "reveals", "credited", "claimed", "slashed"):
         table.add_column(col)
+    table.add_column("dispute")
+    table.add_column("slashes digest", overflow="fold")
+    zero = "0x" + "00" * 32
     for r in view.rounds:
         table.add_row(
             str(r.round),
@@ -226,36 +237,49 @@ def task_show(session: Session, task_id: int, as_json: bool) -> None:
             str(r.reveals),
             format_ether(r.total_credited),
             format_ether(r.claimed_total),
+            format_ether(r.slashed_total) + (" (undone)" if r.slashes_undone else ""),
+            _dispute_cell(r.dispute),
+            "—" if r.slashes_digest == zero else r.slashes_digest,
         )
-    out.print(table)
+    print_table(table)
     if view.slashes:
         slashes = Table(title="slashes")
         for col in ("round", "contributor", "reason", "amount"):
             slashes.add_column(col)
         for sl in view.slashes:
             slashes.add_row(str(sl.round), sl.contributor, sl.reason, format_ether(sl.amount))
-        out.print(slashes)
+        print_table(slashes)
 
 
-def _print_task(info: TaskInfo) -> None:
-    out.print(
-        key_value_table(
-            f"task {info.task_id}",
-            [
-                ("status", info.status.name.lower()),
-                ("spec", info.spec_cid),
-                ("sponsor", info.sponsor),
-                ("coordinator", info.coordinator),
-                ("round", f"{min(info.current_round, info.rounds)} of {info.rounds}"),
-                ("escrow", format_ether(info.escrow)),
-                ("reserved credits", format_ether(info.reserved)),
-                ("bonds held", format_ether(info.bonds_held)),
-                ("claim bond", format_ether(info.claim_bond)),
-                ("contributors", f"{info.contributor_count}/{info.max_contributors}"),
-                ("slash rates (bps)", "/".join(map(str, info.rates.as_tuple()))),
-            ],
-        )
-    )
+def _dispute_cell(dispute: DisputeView | None) -> str:
+    if dispute is None:
+        return "—"
+    counts = f"{len(dispute.challengers)} challenged, {dispute.votes} voted"
+    return f"{dispute.outcome} ({counts})"
+
+
+def _print_task(info: TaskInfo, stake_needed: int | None = None) -> None:
+    rows: list[tuple[str, object]] = [
+        ("status", info.status.name.lower()),
+        ("spec", info.spec_cid),
+        ("sponsor", info.sponsor),
+        ("coordinator", info.coordinator),
+        ("round", f"{min(info.current_round, info.rounds)} of {info.rounds}"),
+        ("escrow", format_ether(info.escrow)),
+        ("reserved credits", format_ether(info.reserved)),
+        ("bonds held", format_ether(info.bonds_held)),
+        ("claim bond", format_ether(info.claim_bond)),
+        ("contributors", f"{info.contributor_count}/{info.max_contributors}"),
+        ("slash rates (bps)", "/".join(map(str, info.rates.as_tuple()))),
+        ("coordinator stake", format_ether(info.coordinator_stake)),
+    ]
+    if stake_needed:
+        rows.append(("stake the current round needs", format_ether(stake_needed)))
+    rows += [
+        ("slashes pending", format_ether(info.slashes_pending)),
+        ("open disputes", info.open_disputes),
+    ]
+    out.print(key_value_table(f"task {info.task_id}", rows))
 
 
 @task.command("close")
@@ -281,6 +305,19 @@ def task_refund(session: Session, task_id: int) -> None:
 def task_release_bond(session: Session, task_id: int) -> None:
     """Book your remaining bond of a closed task (then `magnet withdraw`)."""
     tx_line(f"bond of task {task_id} booked", Contributor(session).release_bond(task_id))
+
+
+@task.command("revert-slashes")
+@with_session()
+@click.argument("task_id", type=int)
+def task_revert_slashes(session: Session, task_id: int) -> None:
+    """Take back your slashes of TASK_ID's rounds that a dispute overturned or voided."""
+    amount = Contributor(session).revert_slashes(task_id)
+    if amount == 0:
+        raise click.ClickException(
+            f"{session.address} has no slash in an overturned or voided round of task {task_id}"
+        )
+    console.print(f"[green]✓[/] {format_ether(amount)} of slashes back in your bond")
 
 
 # ───────────────────────────────────────────────────────────────── contributors
@@ -337,7 +374,7 @@ def round_arguments(f: F) -> F:
 
 @main.group("round")
 def round_() -> None:
-    """Post, challenge and resolve rounds."""
+    """Post rounds; challenge, vote on and resolve their disputes; expire old credits."""
 
 
 @round_.command("post")
@@ -353,6 +390,14 @@ def round_() -> None:
     help='JSON object {"0xaddress": wei, ...}.',
 )
 @click.option(
+    "--slash",
+    "slashes",
+    type=SLASH,
+    multiple=True,
+    help=f"Slash a contributor with the post: ADDRESS:REASON, REASON one of "
+    f"{', '.join(SLASH_REASONS)} (repeatable).",
+)
+@click.option(
     "--tree-out",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
@@ -364,47 +409,204 @@ def round_post(
     merged_cid: str,
     report_cid: str,
     credits_path: Path,
+    slashes: tuple[tuple[str, SlashReason], ...],
     tree_out: Path | None,
 ) -> None:
-    """Post the current round of TASK_ID (coordinator only)."""
+    """Post the current round of TASK_ID with its slashes (coordinator only).
+
+    Your stake in the task must cover the market's share of the round's budget first
+    (`magnet coordinator stake`); the slashes reach the funders once the round is final.
+    """
     credits = {a: int(v) for a, v in json.loads(credits_path.read_text()).items()}
     tree = credit_tree(credits)
-    receipt = Coordinator(session).post(task_id, merged_cid, report_cid, tree)
+    receipt = Coordinator(session).post(task_id, merged_cid, report_cid, tree, slashes)
     if tree and tree_out:
         write_atomic(tree_out, json.dumps(tree.dump(), indent=1))
     total = sum(amount for _, amount in tree.values) if tree else 0
-    tx_line(f"round posted, {format_ether(total)} credited", receipt)
+    slashed = f", {len(slashes)} slashed" if slashes else ""
+    tx_line(f"round posted, {format_ether(total)} credited{slashed}", receipt)
 
 
 @round_.command("challenge")
 @round_arguments
 @click.option("--reason", required=True, help="Why (e.g. a CID of evidence).")
-@click.confirmation_option(prompt="Challenging locks the task's claim bond. Continue?")
-def round_challenge(session: Session, task_id: int, round_index: int, reason: str) -> None:
-    """Dispute a posted round during its challenge window."""
+@click.confirmation_option(
+    prompt="Challenging locks the task's claim bond until the validators decide. Continue?"
+)
+@json_option
+def round_challenge(
+    session: Session, task_id: int, round_index: int, reason: str, as_json: bool
+) -> None:
+    """Dispute a posted round in its challenge window, or join its open dispute.
+
+    The first challenge opens the validators' vote; every challenger locks the task's claim
+    bond, and shares the losers' bonds and the coordinator's stake if the round is overturned.
+    """
     receipt = Auditor(session).challenge(task_id, round_index, reason)
     tx_line(f"round {round_index} of task {task_id} challenged", receipt)
+    _show_dispute(session, task_id, round_index, as_json)
+
+
+@round_.command("vote")
+@round_arguments
+@click.option("--posted", is_flag=True, help="Vote for the round as the coordinator posted it.")
+@click.option("--credits-root", type=BYTES32, default=None, help="The recomputed credits root.")
+@click.option("--total", type=WEI, default=None, help="The recomputed total credited.")
+@click.option(
+    "--slashes-digest",
+    type=BYTES32,
+    default=None,
+    help="Digest of the recomputed slashes (default: none slashed).",
+)
+@click.option("--report-cid", default=None, help="CID of your recomputed round report.")
+@click.confirmation_option(prompt="Voting locks the dispute's bond until it is decided. Continue?")
+def round_vote(
+    session: Session,
+    task_id: int,
+    round_index: int,
+    posted: bool,
+    credits_root: bytes | None,
+    total: int | None,
+    slashes_digest: bytes | None,
+    report_cid: str | None,
+) -> None:
+    """Vote, as a staked validator, for the result you recomputed for a disputed round.
+
+    Either --posted (you got what the coordinator posted) or --credits-root, --total and
+    --report-cid (with --slashes-digest if you would slash anyone).
+    """
+    result = {
+        "--credits-root": credits_root,
+        "--total": total,
+        "--slashes-digest": slashes_digest,
+        "--report-cid": report_cid,
+    }
+    if posted:
+        given = [name for name, value in result.items() if value is not None]
+        if given:
+            raise click.UsageError(f"--posted votes for the posted result: drop {', '.join(given)}")
+    else:
+        required = ("--credits-root", "--total", "--report-cid")
+        missing = [name for name in required if result[name] is None]
+        if missing:
+            raise click.UsageError(
+                f"give --posted, or the result you recomputed: missing {', '.join(missing)}"
+            )
+    validator = Validator(session)
+    if posted:
+        ballot = validator.posted_ballot(task_id, round_index)
+    else:
+        assert credits_root is not None and total is not None and report_cid is not None
+        ballot = Ballot(credits_root, total, slashes_digest or bytes(32), report_cid)
+    receipt = validator.vote(task_id, round_index, ballot)
+    what = "the posted result" if posted else f"credits {format_ether(ballot.total_credited)}"
+    tx_line(f"voted for {what} in round {round_index} of task {task_id}", receipt)
 
 
 @round_.command("resolve")
 @round_arguments
-@click.option("--upheld/--rejected", required=True, help="Whether the challenge is right.")
-def round_resolve(session: Session, task_id: int, round_index: int, upheld: bool) -> None:
-    """Settle a challenge (owner only)."""
-    receipt = Owner(session).resolve_challenge(task_id, round_index, upheld)
-    tx_line(f"challenge {'upheld' if upheld else 'rejected'}", receipt)
-
-
-@main.command()
-@round_arguments
-@click.argument("contributor")
-@click.argument("reason", type=click.Choice([r.name.lower() for r in SlashReason]))
-def slash(session: Session, task_id: int, round_index: int, contributor: str, reason: str) -> None:
-    """Slash CONTRIBUTOR's bond for REASON in a round (coordinator only)."""
-    receipt = Coordinator(session).slash(
-        task_id, round_index, contributor, SlashReason[reason.upper()]
+@json_option
+def round_resolve(session: Session, task_id: int, round_index: int, as_json: bool) -> None:
+    """Decide a round's dispute once its vote is over (anyone may)."""
+    decided = Validator(session).resolve(task_id, round_index)
+    console.print(
+        f"[green]✓[/] dispute of round {round_index} of task {task_id} decided: "
+        f"[bold]{_OUTCOMES.get(decided.outcome.name.lower(), decided.outcome.name)}[/]"
     )
-    tx_line(f"{contributor} slashed for {reason}", receipt)
+    _show_dispute(session, task_id, round_index, as_json)
+
+
+@round_.command("dispute")
+@with_session()
+@click.argument("task_id", type=int)
+@click.argument("round_index", type=int)
+@json_option
+def round_dispute(session: Session, task_id: int, round_index: int, as_json: bool) -> None:
+    """Show a round's dispute: outcome, challengers, votes and the results voted for."""
+    _show_dispute(session, task_id, round_index, as_json)
+
+
+@round_.command("payout")
+@round_arguments
+def round_payout(session: Session, task_id: int, round_index: int) -> None:
+    """Book what a decided dispute owes you (then `magnet withdraw`)."""
+    amount = Validator(session).claim_payout(task_id, round_index)
+    if amount == 0:
+        raise click.ClickException(
+            f"the dispute of round {round_index} of task {task_id} owes {session.address} "
+            "nothing (not decided yet, lost, or already booked)"
+        )
+    console.print(f"[green]✓[/] dispute payout of {format_ether(amount)} booked")
+
+
+@round_.command("expire")
+@round_arguments
+def round_expire(session: Session, task_id: int, round_index: int) -> None:
+    """Send a final round's credits unclaimed after the claim window back to the funders."""
+    amount, receipt = Validator(session).expire_credits(task_id, round_index)
+    tx_line(f"{format_ether(amount)} of unclaimed credits returned to the funders", receipt)
+
+
+#: How a dispute's outcome reads.
+_OUTCOMES = {
+    "open": "open (the vote runs)",
+    "posted_held": "posted result held",
+    "overturned": "overturned (the coordinator's stake goes to the winners)",
+    "no_quorum": "no quorum (the round is voided, every bond comes back)",
+}
+
+
+def _dispute_dict(task_id: int, round_index: int, dispute: DisputeView | None) -> dict:
+    if dispute is None:
+        return {"task_id": task_id, "round": round_index, "outcome": "none"}
+    return {"task_id": task_id, "round": round_index, **asdict(dispute)}
+
+
+def _show_dispute(session: Session, task_id: int, round_index: int, as_json: bool) -> None:
+    view = MarketView(session).round(task_id, round_index)
+    dispute = view.dispute
+    if as_json:
+        emit_json(_dispute_dict(task_id, round_index, dispute))
+        return
+    if dispute is None:
+        out.print(f"round {round_index} of task {task_id} was never challenged ({view.phase})")
+        return
+    deadline = (
+        f"{dispute.vote_deadline} (in {dispute.deadline.remaining} s)"
+        if dispute.deadline and dispute.deadline.remaining > 0
+        else f"{dispute.vote_deadline} (over)"
+    )
+    rows: list[tuple[str, object]] = [
+        ("outcome", _OUTCOMES.get(dispute.outcome, dispute.outcome)),
+        ("round phase", view.phase),
+        ("vote deadline (market time)", deadline),
+        ("bond per challenge or vote", format_ether(dispute.bond)),
+        ("challengers", f"{len(dispute.challengers)}: {', '.join(dispute.challengers)}"),
+        ("votes", f"{dispute.votes} (quorum {dispute.quorum})"),
+        ("leader votes", f"{dispute.leader_votes}{' (tied)' if dispute.tied else ''}"),
+        ("posted result", dispute.posted_candidate),
+        ("leading result", dispute.leader),
+    ]
+    if not dispute.open:
+        rows += [
+            ("payout per winner", format_ether(dispute.payout_per_winner)),
+            ("coordinator stake forfeited", format_ether(dispute.forfeited_stake)),
+            ("credits back to escrow", format_ether(dispute.refunded_to_escrow)),
+        ]
+    print_table(key_value_table(f"dispute of round {round_index} of task {task_id}", rows))
+    if dispute.candidates:
+        table = Table(title="results voted for")
+        for col in ("result", "votes", "credits root", "total", "report"):
+            table.add_column(col, overflow="fold")
+        for c in dispute.candidates:
+            table.add_row(
+                f"{c.candidate}{' (posted)' if c.posted else ''}",
+                str(c.votes),
+                c.credits_root,
+                format_ether(c.total_credited),
+                c.report_cid,
+            )
+        print_table(table)
 
 
 # ───────────────────────────────────────────────────────────────── money

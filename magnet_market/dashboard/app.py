@@ -54,6 +54,13 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
 }
+#: How a dispute's outcome reads on a page.
+OUTCOMES = {
+    "open": "vote open",
+    "posted_held": "posted result held",
+    "overturned": "overturned",
+    "no_quorum": "no quorum: voided",
+}
 #: Host names a loopback dashboard answers to: a page of another site that re-points its own
 #: name at 127.0.0.1 (DNS rebinding) sends its name as Host, and is refused.
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -110,7 +117,7 @@ def create_app(
 
     @app.get("/", include_in_schema=False)
     def tasks_page(request: Request) -> Response:
-        return page(request, "tasks.html", tasks=data.tasks())
+        return page(request, "tasks.html", tasks=data.tasks(), summary=data.summary())
 
     @app.get("/tasks/{task_id}", include_in_schema=False)
     def task_page(request: Request, task_id: int) -> Response:
@@ -159,6 +166,14 @@ def create_app(
         return amount
 
     # ───────────────────────────────────────────────────────── JSON API
+
+    @app.get("/api/market")
+    def api_market() -> Any:
+        return jsonable_encoder(data.summary())
+
+    @app.get("/api/validators/{address}")
+    def api_validator(address: str) -> Any:
+        return jsonable_encoder(data.validator(address))
 
     @app.get("/api/tasks")
     def api_tasks() -> Any:
@@ -260,6 +275,8 @@ def _templates() -> Jinja2Templates:
     env.filters["short"] = lambda a: f"{a[:6]}…{a[-4:]}" if a and len(a) > 12 else a
     env.filters["metric"] = lambda v: "—" if v is None else f"{v:.4f}"
     env.filters["countdown"] = countdown
+    env.filters["duration"] = duration
+    env.filters["outcome"] = lambda o: OUTCOMES.get(o, o.replace("_", " "))
     return Jinja2Templates(env=env)
 
 
@@ -288,6 +305,16 @@ def countdown(seconds: int) -> str:
     if hours:
         return f"{hours}h {minutes:02d}m {secs:02d}s"
     return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
+
+
+def duration(seconds: int) -> str:
+    """A fixed length of time, ``7 d`` or ``1 d 6 h`` or ``30 s`` style."""
+    parts = []
+    for unit, size in (("d", 86_400), ("h", 3_600), ("min", 60), ("s", 1)):
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count} {unit}")
+    return " ".join(parts) or "0 s"
 
 
 def _install_error_handlers(app: FastAPI, templates: Jinja2Templates) -> None:

@@ -13,16 +13,25 @@ from magnet_market.chain.artifacts import load_artifact
 from magnet_market.chain.client import MarketClient
 from magnet_market.chain.deploy import deploy_market
 from magnet_market.chain.events import EventReader
-from magnet_market.chain.merkle import CreditTree
-from magnet_market.chain.types import Floors, RoundPhase, SlashReason, TaskStatus, Timing
+from magnet_market.chain.types import (
+    DisputeOutcome,
+    Floors,
+    RoundPhase,
+    SlashReason,
+    TaskStatus,
+    Timing,
+)
 from tests.chain.helpers import (
     ETHER,
     TIMING,
     advance_time,
     create_task,
+    post,
     reveal,
     run_round,
+    stake_validators,
     submit,
+    validators,
 )
 
 ZERO_COMMITMENT = bytes(32)
@@ -52,12 +61,6 @@ def _withdraw_all(market: MarketClient, who: LocalAccount) -> int:
     receipt = market.with_signer(who).withdraw()
     fee = receipt["gasUsed"] * receipt["effectiveGasPrice"]
     return market.w3.eth.get_balance(who.address) - before + fee
-
-
-def _post(market: MarketClient, actors, task_id: int, tree: CreditTree | None = None) -> None:
-    """The coordinator posts the current round: ``tree``'s credits, or none."""
-    root, total = (tree.root, sum(v for _, v in tree.values)) if tree else (bytes(32), 0)
-    market.with_signer(actors.coordinator).post_round(task_id, "bafym", "bafyr", root, total)
 
 
 def _at_floor_but(parameter: str, value: int) -> tuple[Timing, int]:
@@ -138,7 +141,7 @@ def test_tasks_below_the_market_floors_are_refused(public_market, actors):
     assert market.round(task_id, 0).phase is RoundPhase.CHALLENGE  # not final at once
     with pytest.raises(errors.RoundWrongPhase):
         market.claim_reward(task_id, 0, honest.address, ETHER // 2, tree.proof(honest.address))
-    with pytest.raises(errors.ChallengeWrongBond):  # a challenge is never free either
+    with pytest.raises(errors.DisputeWrongBond):  # a challenge is never free either
         market.with_signer(actors.challenger).challenge(task_id, 0, "bafyevidence", bond=0)
 
 
@@ -182,7 +185,7 @@ def test_outsider_buys_no_part_of_slashed_bonds(market, actors):
     round is posted, and walks away with part of the bonds."""
     liar, sleeper = actors.contributors[:2]
     early, late = actors.funder, actors.challenger
-    bounty, stake = 10 * ETHER, 10 * ETHER
+    bounty, funding = 10 * ETHER, 10 * ETHER
     task_id = create_task(
         market, actors.sponsor, actors.coordinator, rounds=2, bounty=bounty, timing=FUNDABLE
     )
@@ -191,40 +194,42 @@ def test_outsider_buys_no_part_of_slashed_bonds(market, actors):
     salt = submit(market, task_id, liar, "bafyliar", 10**18)
     advance_time(market, FUNDABLE.submit)
     reveal(market, task_id, liar, "bafyliar", 10**18, salt)
-    coordinator = market.with_signer(actors.coordinator)
-    coordinator.slash(task_id, 0, sleeper.address, SlashReason.TIMEOUT)
-    coordinator.slash(task_id, 0, liar.address, SlashReason.DISHONEST_CLAIM)
-    _post(market, actors, task_id)  # round 0 credits nobody
-    slashed = market.task(task_id).escrow - bounty
+    slashes = [(sleeper, SlashReason.TIMEOUT), (liar, SlashReason.DISHONEST_CLAIM)]
+    post(market, actors.coordinator, task_id, slashes=slashes)  # round 0 credits nobody
+    slashed = market.task(task_id).slashes_pending
     assert slashed > 0
+    assert market.task(task_id).escrow == bounty  # held apart until round 0 is final
 
     advance_time(market, FUNDABLE.challenge)  # round 0 is final: the escrow's value is settled
-    market.with_signer(early).fund(task_id, stake)  # round 1 still to come: funding is open
+    market.with_signer(early).fund(task_id, funding)  # round 1 still to come: funding is open
+    assert market.task(task_id).escrow == bounty + slashed + funding  # slashes joined first
     advance_time(market, FUNDABLE.submit)  # nobody commits in round 1
-    _post(market, actors, task_id)
-    for amount in (stake, 1):  # every round posted: refused, and refused again
+    post(market, actors.coordinator, task_id)
+    for amount in (funding, 1):  # every round posted: refused, and refused again
         with pytest.raises(errors.TaskFundingClosed) as e:
             market.with_signer(late).fund(task_id, amount)
         assert e.value.fields == {"taskId": task_id}
     advance_time(market, TIMING.challenge)
     market.with_signer(late).close_task(task_id)  # anyone may close a finished task
     with pytest.raises(errors.TaskNotOpen):
-        market.with_signer(late).fund(task_id, stake)
+        market.with_signer(late).fund(task_id, funding)
     with pytest.raises(errors.NothingToPay):
         market.with_signer(late).claim_refund(task_id)
 
     market.with_signer(early).claim_refund(task_id)
     market.with_signer(actors.sponsor).claim_refund(task_id)
     refund = market.withdrawable(early.address)
-    assert abs(refund - stake) <= 2  # what it put in: the slashes were in the escrow before it
-    assert market.withdrawable(actors.sponsor.address) == bounty + slashed + stake - refund
+    assert abs(refund - funding) <= 2  # what it put in: the slashes were in the escrow before it
+    assert market.withdrawable(actors.sponsor.address) == bounty + slashed + funding - refund
 
 
 def test_funding_waits_until_posted_credits_cannot_return_to_the_escrow(market, actors):
-    """Attack 3: an outsider funds while a posted round can still be challenged; the challenge is
-    upheld, its credits return to the escrow, and the outsider owns a part of them."""
+    """Attack 3: an outsider funds while a posted round can still be challenged; the dispute
+    overturns it, its credits return to the escrow, and the outsider owns a part of them."""
     a = actors.contributors[0]
     outsider = actors.funder
+    (validator,) = validators(1)
+    stake_validators(market, [validator])
     task_id = create_task(
         market, actors.sponsor, actors.coordinator, rounds=2, bounty=9 * ETHER, timing=FUNDABLE
     )
@@ -234,11 +239,14 @@ def test_funding_waits_until_posted_credits_cannot_return_to_the_escrow(market, 
             market.with_signer(outsider).fund(task_id, 6 * ETHER)
         assert e.value.fields == {"taskId": task_id}
     market.with_signer(actors.challenger).challenge(task_id, 0, "bafyevidence")
-    advance_time(market, FUNDABLE.challenge)  # the window is over, the challenge still pending
+    # The validator recomputes round 0 and finds nothing worth a credit.
+    market.with_signer(validator).vote(task_id, 0, bytes(32), 0, bytes(32), "bafyrecomputed")
+    advance_time(market, FUNDABLE.challenge)  # the window and the vote are over, yet undecided
     with pytest.raises(errors.TaskFundingWaitsForChallenges):
         market.with_signer(outsider).fund(task_id, 6 * ETHER)
-    market.resolve_challenge(task_id, 0, upheld=True)  # round 0's 3 ether go back to the escrow
-    assert market.task(task_id).escrow == 9 * ETHER
+    market.resolve_dispute(task_id, 0)  # round 0's 3 ether go back to the escrow
+    assert market.dispute(task_id, 0).outcome is DisputeOutcome.OVERTURNED
+    assert market.task(task_id).escrow == 9 * ETHER  # the stake splits evenly: no dust
     market.with_signer(outsider).fund(task_id, 6 * ETHER)  # settled: priced with them inside
     assert abs(market.funder_shares(task_id, outsider.address)[1] - 6 * ETHER) <= 2
     assert abs(market.funder_shares(task_id, actors.sponsor.address)[1] - 9 * ETHER) <= 2
@@ -302,7 +310,9 @@ def test_forced_ether_is_reported_as_surplus_and_the_books_still_pass(market, ac
         market.with_signer(actors.sponsor).claim_refund(task_id)
         for who, _ in credits[task_id]:
             market.with_signer(who).release_bond(task_id)
-    for who in (a, b, actors.sponsor):
+    for task_id in (first, second):
+        market.with_signer(actors.coordinator).release_stake(task_id)
+    for who in (a, b, actors.sponsor, actors.coordinator):
         _withdraw_all(market, who)
     with pytest.raises(errors.NothingToPay):  # the surplus is nobody's to withdraw
         market.with_signer(attacker).withdraw()
@@ -346,9 +356,9 @@ def test_cancel_after_contributors_joined_returns_every_bond_in_full(public_mark
         market.with_signer(joined[1]).close_task(task_id)
     sponsor.close_task(task_id)
     assert market.task(task_id).status is TaskStatus.CLOSED
-    with pytest.raises(errors.TaskNotOpen):  # no slash after the cancel
-        market.with_signer(actors.coordinator).slash(
-            task_id, 0, joined[2].address, SlashReason.TIMEOUT
+    with pytest.raises(errors.TaskNotOpen):  # no post, so no slash, after the cancel
+        market.with_signer(actors.coordinator).post_round(
+            task_id, "bafym", "bafyr", bytes(32), 0, [(joined[2].address, SlashReason.TIMEOUT)]
         )
 
     for who in joined:

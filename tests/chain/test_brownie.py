@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -24,6 +25,17 @@ def _without_metadata(bytecode: str, immutables: list[list[int]] = ()) -> bytes:
     for start, length in immutables:
         code[start : start + length] = bytes(length)
     return bytes(code[: -(int.from_bytes(code[-2:], "big") + 2)])
+
+
+def test_brownie_config_mirrors_the_via_ir_pipeline():
+    """brownie records no viaIR in its build output: read it from brownie-config.yaml. Without
+    it brownie compiles the legacy pipeline, whose code differs (and exceeds EIP-170's limit)."""
+    config = (PROJECT_ROOT / "brownie-config.yaml").read_text()
+    found = re.search(r"^\s+viaIR:\s*(true|false)\s*$", config, re.MULTILINE | re.IGNORECASE)
+    via_ir = found is not None and found.group(1).lower() == "true"
+    assert via_ir == SETTINGS.get("viaIR", False), (
+        "brownie-config.yaml's compiler.solc.viaIR must match magnet_market/chain/compile.py"
+    )
 
 
 def test_brownie_compiles_and_deploys_with_our_routine(tmp_path, devnet_network):

@@ -1,4 +1,5 @@
-"""claimReward / slash / releaseBond / withdraw, reentrancy, and a whole task's accounting."""
+"""claimReward and its window / posted slashes / releaseBond / withdraw, reentrancy, and a whole
+task's accounting."""
 
 from __future__ import annotations
 
@@ -8,16 +9,26 @@ from magnet_market.chain import errors
 from magnet_market.chain.artifacts import load_artifact
 from magnet_market.chain.client import MarketClient, commitment_for
 from magnet_market.chain.merkle import CreditTree
-from magnet_market.chain.types import SlashRates, SlashReason, TaskStatus, Timing
+from magnet_market.chain.types import (
+    SlashRates,
+    SlashReason,
+    TaskStatus,
+    Timing,
+    slashes_digest,
+)
 from tests.chain.helpers import (
     BOND,
     ETHER,
     TIMING,
     advance_time,
+    assert_books,
     balance_and_obligations,
     create_task,
+    post,
     reveal,
     run_round,
+    slash_orders,
+    stake_coordinator,
     submit,
 )
 
@@ -60,6 +71,7 @@ def test_claims_cannot_exceed_the_posted_total(market, actors, task_id):
     for who, salt in zip((a, b), salts, strict=True):
         reveal(market, task_id, who, "bafyc", 1, salt)
     tree = CreditTree.of([(a.address, ETHER), (b.address, ETHER)])
+    stake_coordinator(market, actors.coordinator, task_id)
     market.with_signer(actors.coordinator).post_round(task_id, "bafym", "bafyr", tree.root, ETHER)
     advance_time(market, TIMING.challenge)
     market.claim_reward(task_id, 0, a.address, ETHER, tree.proof(a.address))
@@ -67,48 +79,165 @@ def test_claims_cannot_exceed_the_posted_total(market, actors, task_id):
         market.claim_reward(task_id, 0, b.address, ETHER, tree.proof(b.address))
 
 
-def test_slash_rates_and_conditions(market, actors, task_id):
-    honest, liar, sleeper = actors.contributors[:3]
+def test_slashes_travel_with_the_post_and_are_justified_on_chain(market, actors, task_id):
+    honest, liar, sleeper, outsider = actors.contributors[:4]
     for who in (honest, liar, sleeper):
         market.with_signer(who).claim(task_id)
     salts = {who.address: submit(market, task_id, who, "bafyc", 7) for who in (honest, liar)}
     coordinator = market.with_signer(actors.coordinator)
-    with pytest.raises(errors.SlashNotJustified):  # reveals still running: not yet a timeout
-        coordinator.slash(task_id, 0, sleeper.address, SlashReason.TIMEOUT)
+    stake_coordinator(market, actors.coordinator, task_id)
+
+    def post_with(*slashes):
+        return coordinator.post_round(
+            task_id, "bafym", "bafyr", bytes(32), 0, slash_orders(slashes)
+        )
+
+    with pytest.raises(errors.RoundWrongPhase):  # reveals still running: no slash, no post
+        post_with((sleeper, SlashReason.TIMEOUT))
     advance_time(market, TIMING.submit)
     for who in (honest, liar):
         reveal(market, task_id, who, "bafyc", 7, salts[who.address])
     with pytest.raises(errors.TaskNotCoordinator):
-        market.with_signer(honest).slash(task_id, 0, liar.address, SlashReason.DISHONEST_CLAIM)
-    with pytest.raises(errors.SlashNotJustified):  # it revealed: no timeout
-        coordinator.slash(task_id, 0, honest.address, SlashReason.TIMEOUT)
-    with pytest.raises(errors.SlashNotJustified):  # nothing revealed to judge
-        coordinator.slash(task_id, 0, sleeper.address, SlashReason.DISHONEST_CLAIM)
-    coordinator.slash(task_id, 0, sleeper.address, SlashReason.TIMEOUT)
-    coordinator.slash(task_id, 0, liar.address, SlashReason.DISHONEST_CLAIM)
-    coordinator.slash(task_id, 0, liar.address, SlashReason.BAD_VERIFICATION)
+        market.with_signer(honest).post_round(
+            task_id, "bafym", "bafyr", bytes(32), 0, [(liar.address, SlashReason.DISHONEST_CLAIM)]
+        )
+    refusals = [
+        (errors.SlashNotJustified, (honest, SlashReason.TIMEOUT)),  # it revealed: no timeout
+        (errors.SlashNotJustified, (sleeper, SlashReason.DISHONEST_CLAIM)),  # nothing to judge
+        (errors.ClaimNotContributor, (outsider, SlashReason.TIMEOUT)),
+    ]
+    for refusal, slash in refusals:
+        with pytest.raises(refusal):  # one bad order refuses the whole post
+            post_with((liar, SlashReason.DISHONEST_CLAIM), slash)
     with pytest.raises(errors.SlashAlreadyApplied):
-        coordinator.slash(task_id, 0, liar.address, SlashReason.DISHONEST_CLAIM)
+        post_with((liar, SlashReason.DISHONEST_CLAIM), (liar, SlashReason.DISHONEST_CLAIM))
+    assert market.task(task_id).current_round == 0  # nothing above was posted
+    slashes = [
+        (sleeper, SlashReason.TIMEOUT),
+        (liar, SlashReason.DISHONEST_CLAIM),
+        (liar, SlashReason.BAD_VERIFICATION),
+    ]
+    post_with(*slashes)
+    slashed = BOND * 10 // 100 + BOND * 80 // 100
     assert market.contributor(task_id, sleeper.address)["bond"] == BOND * 90 // 100
     assert market.contributor(task_id, liar.address)["bond"] == BOND * 20 // 100
-    task = market.task(task_id)
-    assert task.escrow == 10 * ETHER + BOND * 10 // 100 + BOND * 80 // 100
-    assert task.bonds_held == 3 * BOND - BOND * 90 // 100
     assert market.submission(task_id, 0, liar.address)["slashed_mask"] == 0b110
+    assert market.submission(task_id, 0, liar.address)["slashed_amount"] == BOND * 80 // 100
+    r0 = market.round(task_id, 0)
+    assert r0.slashes_digest == slashes_digest(slash_orders(slashes))
+    assert r0.slashed_total == slashed
+    task = market.task(task_id)
+    # Taken from the bonds at once, but held until the round is final: a dispute could revert it.
+    assert (task.escrow, task.bonds_held, task.slashes_pending) == (10 * ETHER, 3 * BOND, slashed)
+    advance_time(market, TIMING.challenge)
+    market.with_signer(actors.funder).fund(task_id, ETHER)  # final: the slashes join the escrow
+    task = market.task(task_id)
+    assert (task.escrow, task.bonds_held, task.slashes_pending) == (
+        11 * ETHER + slashed,
+        3 * BOND - slashed,
+        0,
+    )
+    with pytest.raises(errors.SlashNotRevertible):  # nobody overturned the round
+        market.revert_slash(task_id, 0, liar.address)
+    assert_books(market, [])
 
 
 def test_slash_never_takes_more_than_the_remaining_bond(market, actors):
     rates = SlashRates(timeout_bps=10_000, dishonest_claim_bps=10_000, bad_verification_bps=10_000)
-    task_id = create_task(market, actors.sponsor, actors.coordinator, rates=rates)
+    task_id = create_task(market, actors.sponsor, actors.coordinator, rounds=1, rates=rates)
     who = actors.contributors[0]
-    market.with_signer(who).claim(task_id)
-    salt = submit(market, task_id, who, "bafyc", 1)
-    reveal(market, task_id, who, "bafyc", 1, salt)
-    coordinator = market.with_signer(actors.coordinator)
-    coordinator.slash(task_id, 0, who.address, SlashReason.DISHONEST_CLAIM)
-    coordinator.slash(task_id, 0, who.address, SlashReason.BAD_VERIFICATION)
+    run_round(
+        market,
+        actors,
+        task_id,
+        [(who, 0)],
+        slashes=[(who, SlashReason.DISHONEST_CLAIM), (who, SlashReason.BAD_VERIFICATION)],
+    )
     assert market.contributor(task_id, who.address)["bond"] == 0
-    assert market.task(task_id).escrow == 10 * ETHER + BOND
+    assert market.round(task_id, 0).slashed_total == BOND
+    assert market.task(task_id).slashes_pending == BOND
+    advance_time(market, TIMING.challenge)
+    market.with_signer(who).close_task(task_id)  # the final slashes join the refund pool
+    task = market.task(task_id)
+    assert (task.refund_remaining, task.bonds_held, task.slashes_pending) == (
+        10 * ETHER + BOND,
+        0,
+        0,
+    )
+    with pytest.raises(errors.NothingToPay):
+        market.with_signer(who).release_bond(task_id)
+
+
+def test_claim_window_expiry_returns_unclaimed_credit(market, actors, task_id):
+    """A contributor that never claims does not lock its credit in the market for good."""
+    a, b = actors.contributors[:2]
+    tree = run_round(market, actors, task_id, [(a, ETHER), (b, 2 * ETHER)])
+    window = market.rules().claim_window
+    with pytest.raises(errors.RoundWrongPhase):  # not final yet: nothing to expire
+        market.expire_credits(task_id, 0)
+    advance_time(market, TIMING.challenge)
+    final_at = market.round(task_id, 0).challenge_deadline
+    with pytest.raises(errors.RewardClaimWindowOpen) as e:
+        market.expire_credits(task_id, 0)
+    assert e.value.fields["expiresAt"] == final_at + window
+    market.claim_reward(task_id, 0, a.address, ETHER, tree.proof(a.address))
+    advance_time(market, window)
+    with pytest.raises(errors.RewardClaimExpired) as e:
+        market.claim_reward(task_id, 0, b.address, 2 * ETHER, tree.proof(b.address))
+    assert e.value.fields["expiredAt"] == final_at + window
+    market.with_signer(actors.funder).expire_credits(task_id, 0)  # anyone
+    task = market.task(task_id)
+    assert (task.escrow, task.reserved) == (9 * ETHER, 0)  # the task is open: b's 2 back in escrow
+    r0 = market.round(task_id, 0)
+    assert r0.claimed_total == r0.total_credited == 3 * ETHER
+    with pytest.raises(errors.NothingToPay):
+        market.expire_credits(task_id, 0)
+    assert_books(market, [a.address])
+
+
+def test_credits_expiring_after_close_go_to_the_refunds_or_the_sponsor(market, actors):
+    a, b = actors.contributors[:2]
+    first = create_task(market, actors.sponsor, actors.coordinator, rounds=1)
+    second = create_task(market, actors.sponsor, actors.coordinator, rounds=1)
+    for task_id in (first, second):
+        run_round(market, actors, task_id, [(a, ETHER), (b, ETHER)])
+    advance_time(market, TIMING.challenge)
+    for task_id in (first, second):
+        market.close_task(task_id)
+    market.with_signer(actors.sponsor).claim_refund(second)  # every funder of `second` refunded
+    refunded = market.withdrawable(actors.sponsor.address)
+    assert refunded == 8 * ETHER
+    advance_time(market, market.rules().claim_window)
+    market.expire_credits(first, 0)
+    assert market.task(first).refund_remaining == 10 * ETHER  # into the refund pool
+    market.expire_credits(second, 0)
+    assert market.withdrawable(actors.sponsor.address) == refunded + 2 * ETHER  # to the sponsor
+    market.with_signer(actors.sponsor).claim_refund(first)
+    assert market.withdrawable(actors.sponsor.address) == 20 * ETHER
+    assert_books(market, [actors.sponsor.address])
+
+
+def test_only_revealed_contributors_can_claim_their_credit(market, actors, task_id):
+    a, sleeper = actors.contributors[:2]
+    market.with_signer(sleeper).claim(task_id)
+    market.with_signer(a).claim(task_id)
+    salt = submit(market, task_id, a, "bafya", 1)
+    advance_time(market, TIMING.submit)
+    reveal(market, task_id, a, "bafya", 1, salt)
+    tree = CreditTree.of([(a.address, ETHER), (sleeper.address, ETHER)])
+    post(market, actors.coordinator, task_id, tree)
+    advance_time(market, TIMING.challenge)
+    with pytest.raises(errors.RewardNotRevealed) as e:
+        market.claim_reward(task_id, 0, sleeper.address, ETHER, tree.proof(sleeper.address))
+    assert e.value.fields == {"taskId": task_id, "round": 0, "account": sleeper.address}
+    with pytest.raises(errors.ClaimNotContributor):
+        market.claim_reward(task_id, 0, actors.funder.address, ETHER, tree.proof(a.address))
+    market.claim_reward(task_id, 0, a.address, ETHER, tree.proof(a.address))
+    market.pause()
+    with pytest.raises(errors.MarketIsPaused):  # no claims while paused
+        market.claim_reward(task_id, 0, a.address, ETHER, tree.proof(a.address))
+    market.with_signer(a).withdraw()  # but withdrawals go on
+    market.unpause()
 
 
 def test_a_whole_task_pays_out_exactly_what_it_holds(market, actors):
@@ -131,12 +260,17 @@ def test_a_whole_task_pays_out_exactly_what_it_holds(market, actors):
         market.with_signer(who).release_bond(task_id)
     for who in (actors.sponsor, actors.funder):
         market.with_signer(who).claim_refund(task_id)
+    market.with_signer(actors.coordinator).release_stake(task_id)
     task = market.task(task_id)
     assert task.status is TaskStatus.CLOSED
     assert task.held == 0
-    people = (a, b, c, actors.sponsor, actors.funder)
+    people = (a, b, c, actors.sponsor, actors.funder, actors.coordinator)
     balance, owed = balance_and_obligations(market, [p.address for p in people])
-    assert balance == owed == 11 * ETHER + 3 * BOND
+    # The coordinator staked 10 % of round 0's budget (5 ether), then topped up to 10 % of
+    # round 1's (the 7 ether left): 0.7 ether, all of it back.
+    stake = 7 * ETHER // 10
+    assert market.withdrawable(actors.coordinator.address) == stake
+    assert balance == owed == 11 * ETHER + 3 * BOND + stake
     # 11 ether funded, 7 credited, 4 refunded by escrow shares: the late funder's ether paid only
     # for round 1, which spent 3 of the 7 ether escrowed then, so 4/7 of it comes back (not the
     # 1/11 of the refunds an all-time pro-rata split gives); the last to claim takes the dust.
@@ -191,9 +325,7 @@ def _attacker_with_reward(market: MarketClient, actors, task_id: int):
     _act(market, attacker, eve, m.revealSubmission(task_id, "bafye", 1, salt_e))
     reveal(market, task_id, honest, "bafyh", 1, salt_h)
     tree = CreditTree.of([(attacker.address, ETHER), (honest.address, ETHER)])
-    market.with_signer(actors.coordinator).post_round(
-        task_id, "bafym", "bafyr", tree.root, 2 * ETHER
-    )
+    post(market, actors.coordinator, task_id, tree)
     advance_time(market, TIMING.challenge)
     market.claim_reward(task_id, 0, attacker.address, ETHER, tree.proof(attacker.address))
     return attacker, tree

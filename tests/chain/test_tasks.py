@@ -139,7 +139,8 @@ def test_ownership_moves_in_two_steps(market, actors):
 
 
 def test_ownership_cannot_be_renounced_into_a_lock(market, actors):
-    """v1 let the owner renounce: every pending challenge, and so every task holding one, locked."""
+    """v1 let the owner renounce, locking every task with a pending challenge. The owner now
+    settles nothing, but the pause switch must keep a holder."""
     with pytest.raises(errors.OwnershipCannotBeRenounced):
         market.transact(market.contract.functions.renounceOwnership())
     with pytest.raises(errors.OwnableUnauthorizedAccount):  # nor can anyone else try

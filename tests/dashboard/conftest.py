@@ -1,8 +1,11 @@
-"""A finished small market (two digits rounds, one liar slashed) and an autoresearch run folder,
-built once for every dashboard test, plus the dashboard app over them."""
+"""A finished small market (two digits rounds, one liar slashed), a second task on it whose
+round validators overturned, and an autoresearch run folder, built once for every dashboard
+test, plus the dashboard app over them."""
 
 from __future__ import annotations
 
+import json
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,9 +16,12 @@ from magnet_market.app import Session, Sponsor
 from magnet_market.app.contributor import Contributor
 from magnet_market.app.coordinator import Coordinator
 from magnet_market.autoresearch.ledger import Ledger, Record
-from magnet_market.chain.client import MarketClient
+from magnet_market.chain.accounts import devnet_account
+from magnet_market.chain.client import MarketClient, commitment_for
 from magnet_market.chain.connection import Connection
 from magnet_market.chain.deploy import deploy_market
+from magnet_market.chain.merkle import CreditTree
+from magnet_market.chain.types import SlashReason, Timing
 from magnet_market.config import Network
 from magnet_market.dashboard import create_app
 from magnet_market.storage import LocalStore
@@ -88,6 +94,106 @@ def finished(devnet, actors, tmp_path_factory) -> FinishedMarket:
     )
 
 
+@dataclass
+class DisputedTask:
+    """A one-round task on the finished market: the coordinator credited a contributor and
+    slashed a sleeper, two challengers disputed it and the validator overturned it (no credits)."""
+
+    task_id: int
+    credited: str  # the contributor the posted round credited
+    sleeper: str  # slashed with the post for a timeout; the overturn undid it
+    challengers: list[str]
+    validator: str
+    posted_report: str  # CID of the coordinator's report
+    voted_report: str  # CID of the validator's recomputed report
+    stake: int  # the coordinator's stake the winners shared
+
+
+#: What the disputed task's round credited (the validator found it should credit nothing).
+DISPUTED_CREDIT = 3 * 10**17
+
+
+def _advance(market: MarketClient, seconds: int) -> None:
+    market.w3.provider.make_request("evm_increaseTime", [seconds])
+    market.w3.provider.make_request("evm_mine", [])
+
+
+def _pin_report(store: LocalStore, credited: int, tree: CreditTree | None, author: str) -> str:
+    """A round report as the coordinator pins it (the parts the dashboard and audit read)."""
+    report = {
+        "metric": "balanced_accuracy",
+        "parent_metric": 0.5,
+        "merged_metric": 0.6 if credited else 0.5,
+        "credited_wei": credited,
+        "submissions": [
+            {
+                "author": author,
+                "cid": "bafydisputed",
+                "status": "accepted" if credited else "rejected",
+                "claimed": 0.9,
+                "measured": 0.9 if credited else 0.1,
+                "credit_wei": credited,
+                "checks": [],
+            }
+        ],
+    }
+    document = {"report": report, "credits": tree.dump() if tree else None}
+    return str(store.add_bytes(json.dumps(document, sort_keys=True).encode()))
+
+
+@pytest.fixture(scope="session")
+def disputed(finished, actors) -> DisputedTask:
+    """Drives the dispute straight through the client (no training): the validator stakes,
+    the coordinator posts with a timeout slash, two accounts challenge, the validator votes
+    for "nothing credited", and after the vote the dispute is resolved: overturned."""
+    market = finished.client
+    validator, second = devnet_account(15), devnet_account(16)
+    worker, sleeper = actors.contributors[3], actors.contributors[4]
+    market.with_signer(validator).stake_validator()
+    _advance(market, 1)  # only disputes opened after the stake count its vote
+    spec_cid = market.task(finished.task_id).spec_cid
+    timing = Timing(submit=600, reveal=600, merge=600, challenge=600)
+    task_id, _ = market.with_signer(actors.sponsor).create_task(
+        spec_cid, actors.coordinator.address, 1, 10**18, 10**16, 4, timing
+    )
+    for who in (worker, sleeper):
+        market.with_signer(who).claim(task_id)
+    salt = os.urandom(32)
+    commitment = commitment_for(task_id, 0, worker.address, "bafydisputed", 9 * 10**17, salt)
+    market.with_signer(worker).commit(task_id, commitment)
+    _advance(market, timing.submit)  # the sleeper never commits
+    market.with_signer(worker).reveal(task_id, "bafydisputed", 9 * 10**17, salt)
+    tree = CreditTree.of([(worker.address, DISPUTED_CREDIT)])
+    posted_report = _pin_report(finished.store, DISPUTED_CREDIT, tree, worker.address)
+    voted_report = _pin_report(finished.store, 0, None, worker.address)
+    coordinator = market.with_signer(actors.coordinator)
+    stake = 10**18 * market.rules().coordinator_stake_bps // 10_000
+    coordinator.stake_coordinator(task_id, stake)
+    coordinator.post_round(
+        task_id,
+        "bafymergeddisputed",
+        posted_report,
+        tree.root,
+        DISPUTED_CREDIT,
+        [(sleeper.address, SlashReason.TIMEOUT)],
+    )
+    for who in (actors.challenger, second):
+        market.with_signer(who).challenge(task_id, 0, "bafyevidence")
+    market.with_signer(validator).vote(task_id, 0, bytes(32), 0, bytes(32), voted_report)
+    _advance(market, market.rules().vote_duration)
+    market.with_signer(validator).resolve_dispute(task_id, 0)
+    return DisputedTask(
+        task_id=task_id,
+        credited=worker.address,
+        sleeper=sleeper.address,
+        challengers=[actors.challenger.address, second.address],
+        validator=validator.address,
+        posted_report=posted_report,
+        voted_report=voted_report,
+        stake=stake,
+    )
+
+
 @pytest.fixture(scope="session")
 def runs_dir(tmp_path_factory) -> Path:
     """One autoresearch run folder written by the real ledger: kept, discarded and crashed."""
@@ -123,8 +229,8 @@ def runs_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def api(finished, runs_dir) -> TestClient:
-    """The read-only dashboard app over the finished market."""
+def api(finished, disputed, runs_dir) -> TestClient:
+    """The read-only dashboard app over the finished market (and its disputed task)."""
     app = create_app(
         Session.of_market(finished.client, finished.store, finished.from_block), runs_dir=runs_dir
     )

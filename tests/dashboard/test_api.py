@@ -17,6 +17,7 @@ from magnet_market.config import Network
 from magnet_market.dashboard import create_app
 from magnet_market.storage import LocalStore
 from tests.dashboard._client import local_client
+from tests.dashboard.conftest import DISPUTED_CREDIT
 
 UNKNOWN = "0x000000000000000000000000000000000000dEaD"
 
@@ -59,6 +60,78 @@ def test_task_shows_reports_credits_and_slashes(api, finished):
     assert {s["reason"] for s in data["slashes"]} == {"dishonest_claim"}
 
 
+def test_task_shows_the_coordinator_stake_and_slashes(api, finished):
+    data = api.get(f"/api/tasks/{finished.task_id}").json()
+    info = finished.client.task(finished.task_id)
+    assert data["coordinator_stake"] == info.coordinator_stake == 0  # released at close
+    assert data["slashes_pending"] == info.slashes_pending == 0  # settled at close
+    assert data["stake_needed"] == 0 and data["open_disputes"] == 0
+    for view in data["rounds"]:
+        on_chain = finished.client.round(finished.task_id, view["round"])
+        assert view["dispute"] is None and "challenger" not in view
+        assert view["slashed_total"] == on_chain.slashed_total > 0  # the liar, every round
+        assert view["slashes_digest"] == "0x" + on_chain.slashes_digest.hex()
+        assert view["claims_expire_at"] == on_chain.challenge_deadline + 7 * 86_400
+
+
+def test_a_disputed_round_shows_its_dispute(api, finished, disputed):
+    data = api.get(f"/api/tasks/{disputed.task_id}").json()
+    market = finished.client
+    info = market.task(disputed.task_id)
+    assert data["coordinator_stake"] == info.coordinator_stake == 0  # forfeited
+    assert data["slashes_pending"] == info.slashes_pending == 0  # the overturn undid the slash
+    (view,) = data["rounds"]
+    on_chain = market.dispute(disputed.task_id, 0)
+    dispute = view["dispute"]
+    assert dispute["outcome"] == "overturned" and dispute["deadline"] is None
+    assert dispute["challengers"] == disputed.challengers
+    assert dispute["voters"] == [disputed.validator]
+    assert (dispute["votes"], dispute["leader_votes"], dispute["quorum"]) == (1, 1, 1)
+    assert dispute["vote_deadline"] == on_chain.vote_deadline
+    assert dispute["forfeited_stake"] == disputed.stake
+    assert dispute["payout_per_winner"] == on_chain.payout_per_winner == disputed.stake // 3
+    assert dispute["refunded_to_escrow"] == DISPUTED_CREDIT
+    posted, voted = sorted(dispute["candidates"], key=lambda c: not c["posted"])
+    assert (
+        posted["posted"] and posted["votes"] == 0 and posted["report_cid"] == disputed.posted_report
+    )
+    assert voted["votes"] == 1 and voted["total_credited"] == 0
+    assert voted["report_cid"] == disputed.voted_report and voted["candidate"] == dispute["leader"]
+    assert view["phase"] == "final" and view["total_credited"] == 0
+    assert view["slashed_total"] == market.round(disputed.task_id, 0).slashed_total > 0
+    assert view["posted"]["report_cid"] == disputed.voted_report  # it pays by the vote's credits
+    assert view["posted"]["recomputed"] is True
+    slashes = data["slashes"]
+    assert [(s["contributor"], s["reason"]) for s in slashes] == [(disputed.sleeper, "timeout")]
+    audit = api.get(f"/api/tasks/{disputed.task_id}/payouts").json()
+    assert audit["ok"] is True, audit
+    page = api.get(f"/tasks/{disputed.task_id}").text
+    assert 'id="dispute-0"' in page and "overturned" in page
+    assert "No round of this task was challenged" not in page
+    assert 'class="undone"' in page  # the slashed amount, struck through
+    plain = api.get(f"/tasks/{finished.task_id}").text
+    assert "No round of this task was challenged" in plain
+
+
+def test_the_market_and_its_validators(api, finished, disputed):
+    market = finished.client
+    summary = api.get("/api/market").json()
+    assert summary["address"] == market.address and summary["paused"] is False
+    assert summary["validators"] == 1
+    assert summary["validator_stake_total"] == market.validator_stake_total() > 0
+    assert summary["rules"]["quorum"] == market.rules().quorum
+    assert summary["open_disputes"] == 0
+    seat = api.get(f"/api/validators/{disputed.validator}").json()
+    assert seat["staked"] is True and seat["stake"] == market.validator(disputed.validator)[0]
+    assert [(v["task_id"], v["for_posted"], v["outcome"]) for v in seat["votes"]] == [
+        (disputed.task_id, False, "overturned")
+    ]
+    page = api.get("/").text
+    assert 'data-field="validators">1<' in page
+    assert f'data-wei="{summary["validator_stake_total"]}"' in page
+    assert api.get("/api/validators/0x12").status_code == 400
+
+
 def test_round_endpoint(api, finished):
     data = api.get(f"/api/tasks/{finished.task_id}/rounds/1").json()
     on_chain = finished.client.round(finished.task_id, 1)
@@ -70,7 +143,7 @@ def test_payouts_are_the_cli_check(api, finished):
     data = api.get(f"/api/tasks/{finished.task_id}/payouts").json()
     reader = _reader(finished)
     audit = verify_task(finished.client, reader, finished.task_id)
-    audit.checks.extend(verify_reports(finished.store, reader, finished.task_id))
+    audit.checks.extend(verify_reports(finished.store, audit.ledger))
     assert data["ok"] is True and audit.ok
     assert [c["name"] for c in data["checks"]] == [c.name for c in audit.checks]
     assert [(c["expected"], c["actual"]) for c in data["checks"]] == [

@@ -33,7 +33,7 @@ SUBMIT_PROBE = """() => document.addEventListener("submit", (event) => {
 
 
 @pytest.fixture(scope="module")
-def server(finished, runs_dir, actors) -> Iterator[str]:
+def server(finished, disputed, runs_dir, actors) -> Iterator[str]:
     """The dashboard on 127.0.0.1:<free port>, signing as the sponsor; yields its base URL."""
     app = create_app(
         Session.of_market(finished.client, finished.store, finished.from_block),
@@ -94,6 +94,9 @@ def test_tasks_page_shows_the_chain(page, finished, artifacts):
     assert _wei(page, prefix + '"reserved"]') == info.reserved
     expect(row.locator('[data-field="rounds"]')).to_have_text(f"{info.rounds}/{info.rounds}")
     expect(page.locator("#live")).to_have_attribute("data-state", "live")
+    expect(page.locator('#market-summary [data-field="validators"]')).to_have_text("1")
+    staked = finished.client.validator_stake_total()
+    assert _wei(page, '#market-summary [data-field="validator-stake"]') == staked > 0
     page.screenshot(path=artifacts / "dashboard-tasks.png", full_page=True)
 
 
@@ -119,11 +122,30 @@ def test_task_page_charts_every_posted_round(page, finished, artifacts):
     page.screenshot(path=artifacts / "dashboard-task.png", full_page=True)
 
 
+def test_task_page_shows_a_dispute(page, finished, disputed, artifacts):
+    page.goto(f"/tasks/{disputed.task_id}")
+    row = page.locator('#round-table tr[data-round="0"]')
+    expect(row.locator('[data-field="dispute"] .status')).to_have_text("overturned")
+    slashed = finished.client.round(disputed.task_id, 0).slashed_total
+    assert _wei(page, '#round-table tr[data-round="0"] [data-field="slashed"]') == slashed
+    expect(row.locator(".undone")).to_have_count(1)
+    facts = page.locator('dl.dispute[data-round="0"]')
+    expect(facts.locator("a.mono")).to_have_count(len(disputed.challengers))
+    expect(facts.locator('[data-field="votes"]')).to_contain_text("1 of a quorum of 1")
+    candidates = page.locator('table.dispute-table[data-round="0"] tbody tr')
+    expect(candidates).to_have_count(2)
+    expect(page.locator("table.dispute-table tr.leader")).to_contain_text("1")
+    assert _wei(page, '#summary [data-field="stake"]') == 0  # forfeited to the winners
+    page.locator('#round-table [data-field="dispute"] a').click()
+    expect(page).to_have_url(f"{page.url.split('#')[0]}#dispute-0")
+    page.screenshot(path=artifacts / "dashboard-dispute.png", full_page=True)
+
+
 def test_payouts_page_is_the_cli_check(page, finished, artifacts):
     page.goto(f"/tasks/{finished.task_id}/payouts")
     reader = EventReader(finished.client, from_block=finished.from_block)
     audit = verify_task(finished.client, reader, finished.task_id)
-    audit.checks.extend(verify_reports(finished.store, reader, finished.task_id))
+    audit.checks.extend(verify_reports(finished.store, audit.ledger))
     expect(page.locator("#verdict")).to_have_text("PASS")
     expect(page.locator("#checks tbody tr")).to_have_count(len(audit.checks))
     expect(page.locator("#checks tr.mismatch")).to_have_count(0)

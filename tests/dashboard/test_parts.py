@@ -14,7 +14,7 @@ import pytest
 
 from magnet_market.app import Session
 from magnet_market.dashboard import create_app
-from magnet_market.dashboard.app import countdown, eth_short
+from magnet_market.dashboard.app import countdown, duration, eth_short
 from magnet_market.dashboard.errors import NotFoundError
 from magnet_market.dashboard.ledger_data import Runs
 from magnet_market.dashboard.server import is_loopback
@@ -44,6 +44,8 @@ def test_formatting():
     assert countdown(65) == "1m 05s" and countdown(0) == "passed"
     assert eth_short(360746422105157734) == "0.360746… ETH"
     assert eth_short(10**18) == "1 ETH"
+    assert duration(7 * 86_400) == "7 d" and duration(30) == "30 s"
+    assert duration(86_400 + 90) == "1 d 1 min 30 s" and duration(0) == "0 s"
 
 
 def test_loopback_hosts():

@@ -81,7 +81,9 @@ def test_later_rounds_need_the_previous_merge(market, actors, store, tmp_path):
     market.w3.provider.make_request("evm_increaseTime", [10])
     market.w3.provider.make_request("evm_mine", [])
     missing = str(cid_of_bytes(b"a merge nobody stored"))
-    market.with_signer(actors.coordinator).post_round(task.task_id, missing, "bafyr", bytes(32), 0)
+    coordinator = market.with_signer(actors.coordinator)
+    coordinator.stake_coordinator(task.task_id, market.task(task.task_id).escrow)
+    coordinator.post_round(task.task_id, missing, "bafyr", bytes(32), 0)
     bob = Contributor(
         Session.of_market(market.with_signer(actors.contributors[1]), store), tmp_path
     )

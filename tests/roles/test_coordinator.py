@@ -80,7 +80,15 @@ def test_round_merges_credits_slashes_and_pays(market, actors, tmp_path):
     reward = 2 * 10**18 // 2
     assert posted.total_credited == reward  # the only accepted submission earns the round
     assert market.round(task.task_id, 0).phase is RoundPhase.CHALLENGE
-    assert market.task(task.task_id).current_round == 1
+    info = market.task(task.task_id)
+    assert info.current_round == 1
+    assert info.coordinator_stake == reward // 10  # DEVNET_RULES: 10 % of the round's budget
+    slashed = sum(market.submission(task.task_id, 0, w.address)["slashed_amount"]
+                  for w in (liar, corrupt, sleeper))  # fmt: skip
+    bond = spec.market.claim_bond
+    assert slashed == bond // 2 + bond * 3 // 10 + bond // 10  # the task's rates
+    assert info.slashes_pending == slashed  # held until the round is final
+    assert market.round(task.task_id, 0).slashed_total == slashed
     assert posted.merged_cid != task.base_cid
 
     document = json.loads(store.get(posted.report_cid))
@@ -139,20 +147,22 @@ def test_a_coordinator_killed_before_posting_resumes_without_doing_anything_twic
     )
 
     def die(*args, **kwargs):
-        raise _Crash  # after slashing, before postRound: the worst moment to die
+        raise _Crash  # after staking, before postRound: the worst moment to die
 
     monkeypatch.setattr(first.client, "post_round", die)
     with pytest.raises(_Crash):
         first.merge_round(task.task_id)
     reader = EventReader(market)
-    assert len(reader.get("ContributorSlashed", taskId=task.task_id)) == 1
+    assert len(reader.get("CoordinatorStaked", taskId=task.task_id)) == 1
+    assert reader.get("ContributorSlashed", taskId=task.task_id) == []  # they go with the post
     assert reader.get("RoundPosted", taskId=task.task_id) == []
 
     restarted = Coordinator(
         Session.of_market(market.with_signer(actors.coordinator), store), tmp_path / "k2"
     )
     posted = restarted.merge_round(task.task_id)
-    assert posted.slashed == ()  # already applied before the crash
+    assert posted.slashed == ((liar.address, SlashReason.DISHONEST_CLAIM),)
+    assert len(reader.get("CoordinatorStaked", taskId=task.task_id)) == 1  # not staked twice
     assert len(reader.get("ContributorSlashed", taskId=task.task_id)) == 1
     assert len(reader.get("RoundPosted", taskId=task.task_id)) == 1
     assert not restarted.ready(task.task_id)

@@ -43,7 +43,7 @@ claim_bond = "0.01ether"
 max_contributors = 3
 
 [market.timing]
-challenge = 2
+challenge = 30  # time for the validator to judge each round again
 """
 
 
@@ -93,6 +93,12 @@ def test_demo_on_another_chain_and_node_then_its_dashboard(tmp_path, ipfs_node, 
     accounts = summary["accounts"]
     assert payer.address not in accounts.values()  # fresh role accounts, not the payer's
     assert set(summary["slashed"]) == {accounts["liar"], accounts["corrupt"]}
+    # The coordinator credited round 1 to a Sybil; the validator caught it and the vote
+    # replaced the credits, so the stake went to the validator and the honest were paid.
+    (dispute,) = summary["disputes"]
+    assert (dispute["round"], dispute["outcome"]) == (1, "overturned")
+    assert dispute["forfeited_stake_wei"] > 0
+    assert summary["total_paid_wei"] > 0 and accounts["validator"] in accounts.values()
     assert 0 < summary["total_paid_wei"] <= 3 * ETHER // 10 + 2 * ETHER // 100  # + slashed bonds
     assert all(b < ETHER // 1000 for b in balances.values()), balances  # swept back
     assert payer.key.hex() not in log.read_text()  # the key never reaches the output

@@ -11,6 +11,7 @@ from magnet_market.app import Session, Sponsor
 from magnet_market.app.auditor import verify_reports, verify_task
 from magnet_market.app.contributor import Contributor
 from magnet_market.app.coordinator import Coordinator
+from magnet_market.app.ledger import task_ledger
 from magnet_market.app.reports import ReportError, load_round
 from magnet_market.bitnet import checkpoint
 from magnet_market.chain.events import EventReader
@@ -79,7 +80,7 @@ def test_two_rounds_end_to_end(market, actors, tmp_path, store):
         assert market.withdrawable(who.address) == 0
     audit = verify_task(market, EventReader(market), task.task_id)
     assert audit.ok, audit.as_dict()
-    report_checks = verify_reports(store, EventReader(market), task.task_id)
+    report_checks = verify_reports(store, audit.ledger)
     assert report_checks and all(c.ok for c in report_checks)
     assert sum(c.name.startswith("round 1 reward") for c in report_checks) == 2
 
@@ -98,6 +99,8 @@ def test_a_report_that_does_not_match_its_root_is_refused(market, actors, tmp_pa
     market.w3.provider.make_request("evm_increaseTime", [spec.market.timing.submit])
     market.w3.provider.make_request("evm_mine", [])
     coordinator = market.with_signer(actors.coordinator)
+    coordinator.stake_coordinator(task.task_id, market.task(task.task_id).escrow)
     coordinator.post_round(task.task_id, task.base_cid, report_cid, honest_tree.root, 10**17)
+    events = EventReader(market).all(taskId=task.task_id)
     with pytest.raises(ReportError, match="does not match the posted root"):
-        verify_reports(store, EventReader(market), task.task_id)
+        verify_reports(store, task_ledger(task.task_id, events))
