@@ -14,7 +14,7 @@ from typing import Any
 
 from web3.types import TxReceipt
 
-from magnet_market.app.ledger import TaskBooks, TaskLedger, task_ledger
+from magnet_market.app.ledger import ACCOUNT_ARGS, TaskBooks, TaskLedger, task_ledger
 from magnet_market.app.reports import ReportError, load_posted
 from magnet_market.app.session import Session
 from magnet_market.chain.client import MarketClient
@@ -117,7 +117,7 @@ def market_identity(client: MarketClient, reader: EventReader, block: int | None
     block = block if block is not None else _block_number(client)
     accounts: set[str] = set()
     for e in reader.all(to_block=block):
-        for key in _ACCOUNT_KEYS:
+        for key in ACCOUNT_ARGS:
             if key in e["args"]:
                 accounts.add(e["args"][key])
     held = sum(client.task(t).held for t in range(1, client.task_count() + 1))
@@ -129,18 +129,6 @@ def market_identity(client: MarketClient, reader: EventReader, block: int | None
         client.balance(),
         True,
     )
-
-
-#: Event arguments naming an account that may hold a withdrawable balance.
-_ACCOUNT_KEYS = (
-    "account",
-    "funder",
-    "contributor",
-    "challenger",
-    "sponsor",
-    "coordinator",
-    "validator",
-)
 
 
 def _block_number(client: MarketClient) -> int:

@@ -19,6 +19,19 @@ from typing import Any
 
 from magnet_market.chain.types import DisputeOutcome, SlashReason
 
+#: Event arguments that name an account (every one that may hold a withdrawable balance).
+ACCOUNT_ARGS = (
+    "account",
+    "funder",
+    "contributor",
+    "challenger",
+    "sponsor",
+    "coordinator",
+    "validator",
+    "by",
+    "closedBy",
+)
+
 
 @dataclass(frozen=True)
 class PostedRecord:

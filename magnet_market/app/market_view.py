@@ -18,7 +18,13 @@ from web3.types import EventData
 
 from magnet_market.app.auditor import Audit, Auditor
 from magnet_market.app.errors import BadRequestError, NotFoundError
-from magnet_market.app.ledger import DisputeRecord, PostedRecord, SlashRecord, TaskLedger
+from magnet_market.app.ledger import (
+    ACCOUNT_ARGS,
+    DisputeRecord,
+    PostedRecord,
+    SlashRecord,
+    TaskLedger,
+)
 from magnet_market.app.reports import PinnedRound, ReportError, load_posted
 from magnet_market.app.session import Session
 from magnet_market.chain.errors import TaskNotFound
@@ -38,18 +44,6 @@ from magnet_market.tasks.spec import METRICS
 T = TypeVar("T")
 #: Whether a smaller value of a metric is better, by metric name (as reports name it).
 LOWER_IS_BETTER = {name: lower for name, lower in METRICS.values()}
-#: Event arguments that name an account.
-_ACCOUNT_ARGS = (
-    "account",
-    "funder",
-    "contributor",
-    "challenger",
-    "sponsor",
-    "coordinator",
-    "validator",
-    "by",
-    "closedBy",
-)
 
 
 @dataclass(frozen=True)
@@ -795,7 +789,7 @@ def _deadline(info: TaskInfo, r: RoundInfo, clock: _Clock) -> Deadline | None:
 
 
 def _names(event: EventData, account: str) -> bool:
-    return any(event["args"].get(key) == account for key in _ACCOUNT_ARGS)
+    return any(event["args"].get(key) == account for key in ACCOUNT_ARGS)
 
 
 def _history_line(e: EventData) -> HistoryLine:

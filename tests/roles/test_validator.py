@@ -35,22 +35,27 @@ from tests.roles.test_coordinator import _client
 WINDOW = 600
 
 
-def test_validators_recompute_rounds_and_overturn_a_sybil_credit(market, actors, tmp_path):
+def _one_worker_task(market, actors, tmp_path, rounds):
+    """A digits task of ``rounds`` rounds with one honest contributor joined; returns the store,
+    the spec, the task id, the contributor and the coordinator."""
     store = LocalStore(tmp_path / "store")
     timing = {"submit": 600, "reveal": 600, "merge": 600, "challenge": WINDOW}
     market_cfg = {**DIGITS_SPEC["market"], "max_contributors": 1, "timing": timing}
-    spec = parse_spec({**DIGITS_SPEC, "market": market_cfg})
-    task_id = (
-        Sponsor(Session.of_market(market.with_signer(actors.sponsor), store))
-        .publish(spec, actors.coordinator.address)
-        .task_id
-    )
+    spec = parse_spec({**DIGITS_SPEC, "rounds": rounds, "market": market_cfg})
+    session = Session.of_market(market.with_signer(actors.sponsor), store)
+    task_id = Sponsor(session).publish(spec, actors.coordinator.address).task_id
     honest = actors.contributors[0]
     market.with_signer(honest).claim(task_id)
     worker = Contributor(Session.of_market(market.with_signer(honest), store), tmp_path / "w")
     coordinator = Coordinator(
         Session.of_market(market.with_signer(actors.coordinator), store), tmp_path / "k"
     )
+    return store, spec, task_id, worker, coordinator
+
+
+def test_validators_recompute_rounds_and_overturn_a_sybil_credit(market, actors, tmp_path):
+    store, spec, task_id, worker, coordinator = _one_worker_task(market, actors, tmp_path, 2)
+    honest = actors.contributors[0]
     validator = Validator(Session.of_market(market.with_signer(actors.funder), store))
     validator.stake()
     advance_time(market, 1)  # staked strictly before any dispute opens
@@ -104,21 +109,7 @@ def test_validators_recompute_rounds_and_overturn_a_sybil_credit(market, actors,
 def test_the_validator_role_catches_a_sybil_round_on_its_own(
     market, actors, tmp_path, runner, monkeypatch
 ):
-    store = LocalStore(tmp_path / "store")
-    timing = {"submit": 600, "reveal": 600, "merge": 600, "challenge": WINDOW}
-    market_cfg = {**DIGITS_SPEC["market"], "max_contributors": 1, "timing": timing}
-    spec = parse_spec({**DIGITS_SPEC, "rounds": 1, "market": market_cfg})
-    task_id = (
-        Sponsor(Session.of_market(market.with_signer(actors.sponsor), store))
-        .publish(spec, actors.coordinator.address)
-        .task_id
-    )
-    honest = actors.contributors[0]
-    market.with_signer(honest).claim(task_id)
-    worker = Contributor(Session.of_market(market.with_signer(honest), store), tmp_path / "w")
-    coordinator = Coordinator(
-        Session.of_market(market.with_signer(actors.coordinator), store), tmp_path / "k"
-    )
+    store, _, task_id, worker, coordinator = _one_worker_task(market, actors, tmp_path, 1)
     guard = Validator(Session.of_market(_client(market, actors.funder), store), tmp_path / "v")
     guard.stake()
     advance_time(market, 1)
