@@ -146,7 +146,7 @@ def verify_reports(store: ContentStore, ledger: TaskLedger) -> list[Check]:
     checks: list[Check] = []
     for round_ in sorted(ledger.posted):
         pinned = load_posted(store, ledger.task_id, ledger.paid_under(round_))
-        tree_total = sum(v for _, v in pinned.tree.values) if pinned.tree else 0
+        tree_total = pinned.tree.total if pinned.tree else 0
         checks.append(Check(f"round {round_} tree total", pinned.total_credited, tree_total))
         reported = int(pinned.report["credited_wei"])
         checks.append(Check(f"round {round_} report total", pinned.total_credited, reported))

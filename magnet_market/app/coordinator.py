@@ -11,7 +11,7 @@ round needs: a dispute that overturns the round takes it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from eth_account import Account
 from web3.types import TxReceipt
@@ -73,20 +73,21 @@ class Coordinator(Role):
         result = judge_round(
             self.client, self.store, self.reader, self.workdir, task_id, round_, reward
         )
-        report, slashed, tree, report_cid = result.report, result.slashes, result.tree, None
         if credit_sybil:
             tree = CreditTree.of([(Account.create().address, reward)])
-            report_cid = pin_report(self.store, report, tree)
+            result = replace(
+                result, tree=tree, report_cid=pin_report(self.store, result.report, tree)
+            )
         self.stake_for(task_id)
-        self.post(task_id, result.merged_cid, report_cid or result.report_cid, tree, slashed)
+        self.post(task_id, result.merged_cid, result.report_cid, result.tree, result.slashes)
         return PostedRound(
             task_id,
             round_,
             result.merged_cid,
-            report_cid or result.report_cid,
-            sum(amount for _, amount in tree.values) if tree else 0,
-            report,
-            slashed,
+            result.report_cid,
+            result.total_credited,
+            result.report,
+            result.slashes,
         )
 
     def post(
@@ -100,7 +101,7 @@ class Coordinator(Role):
         """Post the current round: its merge, its report, the Merkle root of its credits and
         its slashes."""
         root = tree.root if tree else bytes(32)
-        total = sum(amount for _, amount in tree.values) if tree else 0
+        total = tree.total if tree else 0
         return self.client.post_round(task_id, merged_cid, report_cid, root, total, slashes)
 
     def stake_for(self, task_id: int) -> int:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from magnet_market.app.content import fetch_spec, parent_cid
-from magnet_market.app.ledger import task_ledger
+from magnet_market.app.ledger import PostedRecord, posted_record, task_ledger
 from magnet_market.app.reports import pin_report
 from magnet_market.chain.client import MarketClient
 from magnet_market.chain.events import EventReader
@@ -68,7 +68,7 @@ class RoundResult:
 
     @property
     def total_credited(self) -> int:
-        return sum(amount for _, amount in self.tree.values) if self.tree else 0
+        return self.tree.total if self.tree else 0
 
     @property
     def slashes_digest(self) -> bytes:
@@ -97,13 +97,16 @@ def round_config(spec: TaskSpec) -> RoundConfig:
     return RoundConfig(rules=rules)
 
 
-def posted_budget(reader: EventReader, task_id: int, round_: int, rounds: int) -> int:
-    """The budget round ``round_`` had when it was posted: an equal share of the escrow the
-    events left just before its ``RoundPosted``, per remaining round."""
+def posted_round(
+    reader: EventReader, task_id: int, round_: int, rounds: int
+) -> tuple[PostedRecord, int]:
+    """What was posted for round ``round_``, and the budget it had then: an equal share of the
+    escrow the events left just before its ``RoundPosted``, per remaining round."""
     events = reader.all(taskId=task_id)
     for i, e in enumerate(events):
         if e["event"] == "RoundPosted" and e["args"]["round"] == round_:
-            return task_ledger(task_id, events[:i]).books.escrow // (rounds - round_)
+            budget = task_ledger(task_id, events[:i]).books.escrow // (rounds - round_)
+            return posted_record(e), budget
     raise JudgingError(f"round {round_} of task {task_id} has not been posted")
 
 

@@ -179,6 +179,17 @@ class TaskLedger:
         """The credits a posted round pays by: the posted ones, or those a dispute put in."""
         return self.replaced.get(round_, self.posted[round_])
 
+    def voided(self, round_: int) -> bool:
+        """A dispute voided the round (no quorum, or a majority crediting more than was
+        posted): it credits nobody."""
+        dispute = self.disputes.get(round_)
+        if dispute is None:
+            return False
+        overturned = dispute.outcome is DisputeOutcome.OVERTURNED
+        return dispute.outcome is DisputeOutcome.NO_QUORUM or (
+            overturned and round_ not in self.replaced
+        )
+
     def claimed_in(self, round_: int) -> dict[str, int]:
         """Who booked a reward in ``round_``, and how much."""
         return {r.account: r.amount for r in self.rewards if r.round == round_}

@@ -502,11 +502,10 @@ class MarketView:
                 ledger = self.auditor.ledger(task_id)
                 slashes += [s for s in ledger.slashes if s.contributor == account]
                 for round_ in ledger.posted:
-                    record = _paid_under(ledger, round_)
-                    if record is None:
-                        continue  # a dispute voided the round: it credits nobody
+                    if ledger.voided(round_):
+                        continue
                     try:
-                        pinned = load_posted(self.session.store, task_id, record)
+                        pinned = load_posted(self.session.store, task_id, ledger.paid_under(round_))
                     except (ReportError, StorageError) as err:
                         errors.append(f"task {task_id} round {round_}: {err}")
                         continue
@@ -594,7 +593,7 @@ class MarketView:
         posted = None
         record = ledger.posted.get(round_)
         if record and r.phase in (RoundPhase.CHALLENGE, RoundPhase.FINAL, RoundPhase.VOIDED):
-            paid_under = ledger.replaced.get(round_, record)
+            paid_under = ledger.paid_under(round_)
             posted = self._posted(info.task_id, paid_under, set(ledger.claimed_in(round_)))
             if paid_under is not record:
                 posted = replace(posted, recomputed=True)
@@ -700,16 +699,6 @@ def _stake_needed(rules: MarketRules, info: TaskInfo) -> int:
     if info.status is not TaskStatus.OPEN:
         return 0
     return rules.stake_needed(info.escrow, info.rounds - info.current_round)
-
-
-def _paid_under(ledger: TaskLedger, round_: int) -> PostedRecord | None:
-    """The credits a posted round pays by, or ``None`` when a dispute voided it."""
-    record = ledger.disputes.get(round_)
-    if record is not None and record.outcome is DisputeOutcome.NO_QUORUM:
-        return None
-    if record is not None and record.outcome is DisputeOutcome.OVERTURNED:
-        return ledger.replaced.get(round_)
-    return ledger.paid_under(round_)
 
 
 def _hex(value: bytes) -> str:

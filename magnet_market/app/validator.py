@@ -16,8 +16,8 @@ from pathlib import Path
 
 from web3.types import TxReceipt
 
-from magnet_market.app.judging import RoundResult, judge_round, posted_budget
-from magnet_market.app.ledger import PostedRecord, posted_record
+from magnet_market.app.judging import RoundResult, judge_round, posted_round
+from magnet_market.app.ledger import PostedRecord
 from magnet_market.app.role import Role
 from magnet_market.app.session import Session
 from magnet_market.chain.types import (
@@ -86,7 +86,7 @@ class RoundVerification:
 
 
 class ValidatorError(MagnetError, RuntimeError):
-    """The validator cannot act (no signing account, or a round it cannot judge)."""
+    """The validator cannot act (no signing account)."""
 
 
 def verify_round(
@@ -94,14 +94,11 @@ def verify_round(
 ) -> RoundVerification:
     """Judge a posted round again from chain events and content alone (no account needed),
     beside what the coordinator posted (``magnet verify round``)."""
-    posted = session.events.get("RoundPosted", taskId=task_id, round=round_)
-    if not posted:
-        raise ValidatorError(f"round {round_} of task {task_id} has not been posted")
     market = session.market
-    budget = posted_budget(session.events, task_id, round_, market.task(task_id).rounds)
+    posted, budget = posted_round(session.events, task_id, round_, market.task(task_id).rounds)
     folder = workdir or session.workdir("validator")
     result = judge_round(market, session.store, session.events, folder, task_id, round_, budget)
-    return RoundVerification(result, posted_record(posted[-1]))
+    return RoundVerification(result, posted)
 
 
 class Validator(Role):

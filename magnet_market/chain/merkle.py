@@ -67,6 +67,11 @@ class CreditTree:
         """The 32-byte root posted on chain."""
         return self.tree[0]
 
+    @property
+    def total(self) -> int:
+        """The sum of the credits: the ``totalCredited`` posted with the root."""
+        return sum(amount for _, amount in self.values)
+
     def proof(self, account: str) -> list[bytes]:
         """Sibling hashes from ``account``'s leaf to the root."""
         account = to_checksum_address(account)

@@ -422,7 +422,7 @@ def round_post(
     receipt = Coordinator(session).post(task_id, merged_cid, report_cid, tree, slashes)
     if tree and tree_out:
         write_atomic(tree_out, json.dumps(tree.dump(), indent=1))
-    total = sum(amount for _, amount in tree.values) if tree else 0
+    total = tree.total if tree else 0
     slashed = f", {len(slashes)} slashed" if slashes else ""
     tx_line(f"round posted, {format_ether(total)} credited{slashed}", receipt)
 

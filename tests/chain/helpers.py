@@ -114,14 +114,10 @@ def post(
     first topping its stake up to what the round needs (unless ``stake`` is False)."""
     if stake:
         stake_coordinator(market, coordinator, task_id)
-    root, total = (tree.root, tree_total(tree)) if tree else (bytes(32), 0)
+    root, total = (tree.root, tree.total) if tree else (bytes(32), 0)
     market.with_signer(coordinator).post_round(
         task_id, "bafymerged", "bafyreport", root, total, slash_orders(slashes)
     )
-
-
-def tree_total(tree: CreditTree) -> int:
-    return sum(amount for _, amount in tree.values)
 
 
 def balance_and_obligations(market: MarketClient, accounts: Iterable[str]) -> tuple[int, int]:

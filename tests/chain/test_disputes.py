@@ -99,7 +99,7 @@ def _audit(market: MarketClient, task_id: int) -> None:
 
 def _ballot(tree: CreditTree | None, slashes: list[Slash] = ()) -> tuple[bytes, int, bytes]:
     """(credits root, total, slashes digest): what a validator votes for."""
-    root, total = (tree.root, sum(v for _, v in tree.values)) if tree else (bytes(32), 0)
+    root, total = (tree.root, tree.total) if tree else (bytes(32), 0)
     return root, total, slashes_digest(slash_orders(slashes))
 
 
