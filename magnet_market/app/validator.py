@@ -14,12 +14,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
 from web3.types import TxReceipt
 
 from magnet_market.app.judging import RoundResult, judge_round, posted_round
 from magnet_market.app.ledger import PostedRecord
 from magnet_market.app.role import Role
 from magnet_market.app.session import Session
+from magnet_market.bitnet import kernel
 from magnet_market.chain.types import (
     DisputeInfo,
     DisputeOutcome,
@@ -82,6 +84,8 @@ class RoundVerification:
             "slashes_digest": "0x" + r.slashes_digest.hex(),
             "candidate": "0x" + r.candidate.hex(),
             "posted_candidate": "0x" + self.posted_candidate.hex(),
+            "kernel_path": kernel.resolve_path(),
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         }
 
 

@@ -7,6 +7,7 @@ quantization and the float scaling in the same order as torch does.
 
 from __future__ import annotations
 
+import os
 from types import ModuleType
 
 import torch
@@ -48,6 +49,34 @@ def best_path() -> str:
     return str(_lib().best_path())
 
 
+#: Environment variable forcing the path ``"auto"`` stands for, e.g. to check that a round's
+#: report is the same on every path: ``portable`` (plain C), ``avx2`` or ``avx512`` (VNNI).
+KERNEL_ENV = "MAGNET_KERNEL"
+_FORCED_PATHS = {"portable": "scalar", "avx2": "avx2", "avx512": "avx512vnni"}
+
+
+def resolve_path(path: str = "auto") -> str:
+    """The kernel path a call with ``path`` runs: ``"auto"`` follows ``MAGNET_KERNEL`` when it
+    is set (an unknown name, or a path this CPU lacks, is an error), else the CPU's best."""
+    if path != "auto":
+        return path
+    forced = os.environ.get(KERNEL_ENV, "").strip().lower()
+    if forced in ("", "auto"):
+        return best_path()
+    if forced not in _FORCED_PATHS:
+        raise KernelUnavailableError(
+            f"{KERNEL_ENV}={forced!r} is not a kernel path; use one of "
+            f"{', '.join(_FORCED_PATHS)} (or unset it for the CPU's best)"
+        )
+    chosen = _FORCED_PATHS[forced]
+    if chosen not in available_paths():
+        raise KernelUnavailableError(
+            f"{KERNEL_ENV}={forced}: this CPU cannot run the {chosen} path "
+            f"(it runs {', '.join(available_paths())})"
+        )
+    return chosen
+
+
 def _threads(threads: int | None) -> int:
     t = torch.get_num_threads() if threads is None else threads
     if t < 1:
@@ -76,7 +105,7 @@ def gemm_i8(
         n,
         kp,
         threads=_threads(threads),
-        path=path,
+        path=resolve_path(path),
     )
     return y
 
@@ -121,6 +150,6 @@ def bitlinear(
         out_features,
         k,
         threads=_threads(threads),
-        path=path,
+        path=resolve_path(path),
     )
     return y.view(*lead, out_features)

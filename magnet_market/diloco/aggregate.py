@@ -66,13 +66,22 @@ def aggregate(stack: torch.Tensor, weights: torch.Tensor, cfg: AggregationConfig
         raise ValueError(f"need {K} positive weights, got {weights.tolist()}")
     w = weights.to(stack.dtype).view(K, *([1] * (stack.dim() - 1)))  # (K, 1, ...)
     if cfg.method == "mean":
-        return (stack * w).sum(0) / w.sum()
+        return _rows_sum(stack * w) / _rows_sum(w)
     if cfg.method == "median":
         s = stack.sort(dim=0).values
         return s[(K - 1) // 2] if K % 2 else (s[K // 2 - 1] + s[K // 2]) / 2
     k = math.floor(cfg.trim_fraction * K)
     if k == 0:
-        return (stack * w).sum(0) / w.sum()
+        return _rows_sum(stack * w) / _rows_sum(w)
     s, idx = stack.sort(dim=0)  # (K, ...)
     kept_w = w.expand_as(stack).gather(0, idx)[k : K - k]  # weights follow their values
-    return (s[k : K - k] * kept_w).sum(0) / kept_w.sum(0)
+    return _rows_sum(s[k : K - k] * kept_w) / _rows_sum(kept_w)
+
+
+def _rows_sum(x: torch.Tensor) -> torch.Tensor:
+    """``x.sum(0)`` added row after row: one order on every CPU (torch's reduction kernels
+    order the adds by SIMD width), so every judge's merge writes the same bytes."""
+    total = x[0]
+    for row in x[1:]:
+        total = total + row
+    return total

@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from magnet_market.bitnet.checkpoint import FORMAT, Checkpoint
+from magnet_market.bitnet.exact import square_sum
 from magnet_market.bitnet.model import config_from_dict
 from magnet_market.bitnet.safetensors_io import HeaderError, TensorSpec
 from magnet_market.diloco._reader import MODEL_PREFIX, TensorFile
@@ -142,7 +143,7 @@ class DilocoMerger:
                 with streaming_writer(spill_path, mom_specs, {}) as spill:
                     for name in names:
                         theta, mom, g = self._step(p, subs, name, scales, w)
-                        update_sq += float(g.double().square().sum())
+                        update_sq += square_sum(g)
                         writer.write(name, theta)
                         spill.write(moms[name], mom)
                 with TensorFile(spill_path) as spilled:
@@ -233,5 +234,5 @@ def _pseudo_gradient_norms(
     for name in names:
         theta = parent.get(name)
         for i, s in enumerate(subs):
-            sq[i] += float((theta - s.get(name)).double().square().sum())
+            sq[i] += square_sum(theta - s.get(name))
     return [math.sqrt(x) for x in sq]

@@ -31,6 +31,7 @@ from magnet_market.diloco.verify import (
     RoundParent,
     Submission,
     VerifyRules,
+    judged_metrics,
     verify,
 )
 from magnet_market.diloco.weights import WEIGHTINGS, merge_weights
@@ -153,7 +154,7 @@ def _evaluate_file(path: Path, config: ModelConfig, evaluate: Evaluate) -> dict[
     model = build_model(config)
     with TensorFile(path) as f:
         load_into(model, f)
-    return evaluate(model)
+    return judged_metrics(model, evaluate)
 
 
 def _drop(items: list, j: int) -> list:

@@ -26,11 +26,23 @@ from torch import nn
 from magnet_market.bitnet import checkpoint
 from magnet_market.bitnet.checkpoint import Checkpoint
 from magnet_market.bitnet.errors import CheckpointError
+from magnet_market.bitnet.exact import exact_model, square_sum
 from magnet_market.bitnet.model import ModelConfig, TransformerConfig, build_model
 from magnet_market.bitnet.safetensors_io import TensorSpec
 from magnet_market.diloco._reader import MODEL_PREFIX, TensorFile, load_into
 
 Evaluate = Callable[[nn.Module], dict[str, float]]  # a task's ``evaluate`` (held-out split)
+
+#: Measured metrics are rounded to this many decimals before any arithmetic on them: far above
+#: the last-digit differences left between CPUs (``bitnet.exact``), so every judge gets the same
+#: numbers, the same credits and the same report bytes.
+METRIC_DECIMALS = 6
+
+
+def judged_metrics(model: nn.Module, evaluate: Evaluate) -> dict[str, float]:
+    """The task's metrics of ``model`` as every judge measures them: evaluated through the
+    integer kernel in float64 (``bitnet.exact``), rounded to :data:`METRIC_DECIMALS`."""
+    return {k: round(float(v), METRIC_DECIMALS) for k, v in evaluate(exact_model(model)).items()}
 
 
 @dataclass(frozen=True)
@@ -136,8 +148,9 @@ class RoundParent:
             load_into(model, f)
             specs = f.model_specs()
         state = model.state_dict()
-        norm = math.sqrt(sum(_square_sum(state[k]) for k in sorted(state)))
-        return cls(cid, config, Path(path), specs, norm, evaluate(model)[metric.name])
+        norm = math.sqrt(sum(square_sum(state[k]) for k in sorted(state)))
+        measured = judged_metrics(model, evaluate)[metric.name]
+        return cls(cid, config, Path(path), specs, norm, measured)
 
 
 @dataclass
@@ -213,7 +226,7 @@ def _check_file(
         return
     model = build_model(parent.config)
     load_into(model, f)
-    measured = evaluate(model)[rules.metric.name]
+    measured = judged_metrics(model, evaluate)[rules.metric.name]
     claimed = out.sub.claimed_metric
     if claimed is None:
         claimed = ck.metrics.get(rules.metric.name)
@@ -275,7 +288,7 @@ def _non_finite_and_update_norm(
         if not bool(torch.isfinite(theta).all()):
             bad.append(_bare(name))
         elif not bad:
-            sq += _square_sum(parent.get(name) - theta)
+            sq += square_sum(parent.get(name) - theta)
     return bad, math.sqrt(sq)
 
 
@@ -297,7 +310,3 @@ def _declared_work(
     per_example = ck.config.seq_len if isinstance(ck.config, TransformerConfig) else 1
     work = steps * batch * per_example
     return steps, work, f"{steps} steps x {batch} x {per_example} = {work}"
-
-
-def _square_sum(t: torch.Tensor) -> float:
-    return float(t.double().square().sum())

@@ -11,6 +11,9 @@ claims its reward by the validator's pinned report, and the books verify.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -29,6 +32,7 @@ from magnet_market.cli import main
 from magnet_market.storage import LocalStore
 from magnet_market.tasks.spec import parse_spec
 from tests.chain.helpers import advance_time
+from tests.diloco.test_determinism import KERNEL_PATHS, ROOT, judges_this_cpu_runs
 from tests.roles.test_contributor import DIGITS_SPEC
 from tests.roles.test_coordinator import _client
 
@@ -143,3 +147,36 @@ def test_the_validator_role_catches_a_sybil_round_on_its_own(
     assert market.stance(task_id, 0, actors.funder.address)["owed"] == 0  # collected
     audit = verify_payouts(market, EventReader(market), store, task_id)
     assert audit.ok, audit.as_dict()
+
+
+def test_verify_round_gets_the_posted_report_on_every_simd_path(
+    market, actors, tmp_path, monkeypatch
+):
+    _, _, task_id, worker, coordinator = _one_worker_task(market, actors, tmp_path, 1)
+    worker.work_round(task_id)
+    posted = coordinator.merge_round(task_id)  # judged in this process, on the CPU's best path
+    monkeypatch.setenv("MAGNET_MARKET_ADDRESS", market.address)
+    printed = []
+    for capability, path, threads in judges_this_cpu_runs():
+        env = {
+            **os.environ,
+            "ATEN_CPU_CAPABILITY": capability,
+            "MAGNET_KERNEL": path,
+            "OMP_NUM_THREADS": str(threads),
+        }
+        args = ["verify", "round", str(task_id), "0", "--json", "--store", str(tmp_path / "store")]
+        done = subprocess.run(
+            [sys.executable, "-m", "magnet_market.cli", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=ROOT,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        printed.append(json.loads(done.stdout))
+    assert [p["kernel_path"] for p in printed] == [
+        KERNEL_PATHS[path] for _, path, _ in judges_this_cpu_runs()
+    ]
+    assert {p["report_cid"] for p in printed} == {posted.report_cid}
+    assert all(p["matches_posted"] for p in printed)
