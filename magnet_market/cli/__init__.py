@@ -34,6 +34,7 @@ def _register() -> None:
     from magnet_market.cli import autoresearch as _autoresearch  # noqa: F401
     from magnet_market.cli import chain as _chain  # noqa: F401
     from magnet_market.cli import dashboard as _dashboard  # noqa: F401
+    from magnet_market.cli import dataset as _dataset  # noqa: F401
     from magnet_market.cli import demo as _demo  # noqa: F401
     from magnet_market.cli import infer as _infer  # noqa: F401
     from magnet_market.cli import ipfs as _ipfs  # noqa: F401

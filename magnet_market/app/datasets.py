@@ -1,0 +1,144 @@
+"""Datasets in the content store: pack and pin a sponsor's files, fetch and verify by CID.
+
+The shards are added first and the manifest naming their CIDs last, so a dataset CID exists
+only once everything it names is stored; a source refused by the packer pins nothing. Fetched
+shards are checked twice: their bytes against their CID (by the store), their content against
+the manifest (columns, rows, size); verified shards are cached under ``$MAGNET_HOME/datasets``.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from magnet_market.config import magnet_home
+from magnet_market.datasets import DatasetError, DatasetManifest, PackOptions, pack, parse_manifest
+from magnet_market.datasets.check import shard_problem
+from magnet_market.datasets.manifest import SPLITS, Shard
+from magnet_market.storage import ContentStore, StorageError
+
+
+@dataclass(frozen=True)
+class PublishedDataset:
+    """A dataset in the store: its CID and what it names."""
+
+    cid: str
+    manifest: DatasetManifest
+
+
+@dataclass(frozen=True)
+class ShardCheck:
+    """One shard fetched and checked."""
+
+    split: str
+    index: int
+    cid: str
+    rows: int
+    problem: str | None  # None: the bytes match the CID and the content matches the manifest
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+@dataclass(frozen=True)
+class DatasetCheck:
+    """Every shard of a dataset fetched and checked (``magnet dataset verify``)."""
+
+    cid: str
+    manifest: DatasetManifest
+    shards: tuple[ShardCheck, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(s.ok for s in self.shards)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "cid": self.cid,
+            "ok": self.ok,
+            "kind": self.manifest.kind,
+            "rows": self.manifest.rows,
+            "shards": [
+                {
+                    "split": s.split,
+                    "index": s.index,
+                    "cid": s.cid,
+                    "rows": s.rows,
+                    "problem": s.problem,
+                }
+                for s in self.shards
+            ],
+        }
+
+
+def publish_dataset(store: ContentStore, source: Path, options: PackOptions) -> PublishedDataset:
+    """Pack ``source`` and pin its shards, then its manifest; returns the dataset CID."""
+    with tempfile.TemporaryDirectory(prefix="magnet-pack-") as tmp:
+        packed = pack(source, Path(tmp), options)
+        cids = {s.path: str(store.add_path(s.path)) for s in packed.shards}
+        manifest = packed.manifest(cids)
+    return PublishedDataset(str(store.add_bytes(manifest.canonical_json())), manifest)
+
+
+def load_manifest(store: ContentStore, cid: str) -> DatasetManifest:
+    """The manifest a dataset CID names, verified against the CID and parsed."""
+    try:
+        data = store.get(cid)
+    except StorageError as e:
+        raise DatasetError(f"cannot fetch dataset {cid}: {e}") from None
+    return parse_manifest(data)
+
+
+def dataset_cache(cid: str) -> Path:
+    """Where the verified shards of dataset ``cid`` are kept."""
+    return magnet_home() / "datasets" / cid
+
+
+def verify_dataset(store: ContentStore, cid: str, cache: Path | None = None) -> DatasetCheck:
+    """Fetch every shard of dataset ``cid`` and check it; nothing failing is kept in the cache."""
+    manifest = load_manifest(store, cid)
+    folder = cache or dataset_cache(cid)
+    checks = []
+    for split in SPLITS:
+        for i, shard in enumerate(manifest.splits[split].shards):
+            problem = _fetch_shard(store, manifest, shard, folder)[1]
+            checks.append(ShardCheck(split, i, shard.cid, shard.rows, problem))
+    return DatasetCheck(cid, manifest, tuple(checks))
+
+
+def fetch_dataset(
+    store: ContentStore, cid: str, cache: Path | None = None
+) -> dict[str, list[Path]]:
+    """The verified shard files of dataset ``cid`` by split, fetched once and cached."""
+    manifest = load_manifest(store, cid)
+    folder = cache or dataset_cache(cid)
+    out: dict[str, list[Path]] = {}
+    for split in SPLITS:
+        for shard in manifest.splits[split].shards:
+            path, problem = _fetch_shard(store, manifest, shard, folder)
+            if problem is not None:
+                raise DatasetError(f"dataset {cid}: {split} shard {shard.cid}: {problem}")
+            out.setdefault(split, []).append(path)
+    return out
+
+
+def _fetch_shard(
+    store: ContentStore, manifest: DatasetManifest, shard: Shard, folder: Path
+) -> tuple[Path, str | None]:
+    path = folder / f"{shard.cid}.parquet"
+    if path.exists():
+        return path, None  # written here only after both checks passed
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = folder / f"{shard.cid}.parquet.part"
+    try:
+        store.get_to_path(shard.cid, partial)
+    except StorageError as e:
+        return path, f"cannot fetch: {e}"
+    problem = shard_problem(partial, manifest, shard)
+    if problem is None:
+        partial.replace(path)
+    else:
+        partial.unlink(missing_ok=True)
+    return path, problem
