@@ -4,11 +4,18 @@
     python benchmarks/gas.py --json     # one JSON object
     python benchmarks/gas.py --contributors 100   # a quicker run
 
-Targets (market v0.3.0): claim ≤ 70k, commit ≤ 50k, reveal ≤ 70k, postRound ≤ 125k and the same
+Targets (market v0.4.0): claim ≤ 70k, commit ≤ 50k, reveal ≤ 70k, postRound ≤ 125k and the same
 for 10 and 1,000 contributors (with the coordinator's stake checked; no slashes posted),
 claimReward ≤ 65k with a 1,000-leaf tree, vote ≤ 70k. Figures are gasUsed of the transaction
 (including the 21k base), measured for the last contributor of each round; ``stakeCoordinator``
 is the coordinator's first stake in a task, which every post needs.
+
+A contributor's slots are reused round after round: ``commit`` and ``reveal`` are what it pays
+in every round after its first (round 1 here); ``commit_first`` and ``reveal_first`` are its
+first round's, which write the fresh slots (about 20k more each, once per task).
+``claimReward_1000`` is a contributor claiming its own reward (paid at once);
+``claimReward_1000_booked`` is anyone else claiming for it (booked to its withdrawable
+balance, a fresh slot), which ``withdraw`` then pays.
 
 The dispute figures come from the 10-contributor round, challenged at once and decided by two
 validators who vote for the posted result: ``stake`` is a validator's stakeValidator,
@@ -62,13 +69,29 @@ def _funded_accounts(client: MarketClient, n: int) -> list[LocalAccount]:
     return accounts
 
 
+def _commit_and_reveal(
+    client: MarketClient, task_id: int, round_: int, people: list[LocalAccount]
+) -> tuple[int, int]:
+    """Every contributor commits, then reveals; the gas of the last commit and reveal."""
+    salts = {who.address: os.urandom(32) for who in people}
+    for who in people:
+        c = commitment_for(task_id, round_, who.address, "bafkreickpt", 10**18, salts[who.address])
+        commit = int(client.with_signer(who).commit(task_id, c)["gasUsed"])
+    for who in people:
+        receipt = client.with_signer(who).reveal(task_id, "bafkreickpt", 10**18, salts[who.address])
+        reveal = int(receipt["gasUsed"])
+    return commit, reveal
+
+
 def run_round(
     client: MarketClient, coordinator: LocalAccount, n: int, leaves: int
 ) -> tuple[dict[str, int], CreditTree, int, list[LocalAccount]]:
-    """A task whose round 0 has ``n`` contributors and a credit tree of ``leaves`` leaves.
+    """A task whose round 0 has ``n`` contributors and a credit tree of ``leaves`` leaves, and
+    whose contributors then commit and reveal in round 1.
 
-    Returns the gas of the last claim/commit/reveal, of the coordinator's stake and of
-    postRound, the tree, the task id and the contributors.
+    Returns the gas of the last claim, of the last commit and reveal of round 0 (``_first``: a
+    contributor's first, writing fresh slots) and of round 1 (every later round), of the
+    coordinator's stake and of postRound; the tree, the task id and the contributors.
     """
     sponsor = client.signer
     assert sponsor is not None
@@ -77,16 +100,9 @@ def run_round(
     )
     gas = {"createTask": int(receipt["gasUsed"])}
     people = _funded_accounts(client, n)
-    salts = {}
     for who in people:
         gas["claim"] = int(client.with_signer(who).claim(task_id, BOND)["gasUsed"])
-    for who in people:
-        salts[who.address] = os.urandom(32)
-        c = commitment_for(task_id, 0, who.address, "bafkreickpt", 10**18, salts[who.address])
-        gas["commit"] = int(client.with_signer(who).commit(task_id, c)["gasUsed"])
-    for who in people:
-        receipt = client.with_signer(who).reveal(task_id, "bafkreickpt", 10**18, salts[who.address])
-        gas["reveal"] = int(receipt["gasUsed"])
+    gas["commit_first"], gas["reveal_first"] = _commit_and_reveal(client, task_id, 0, people)
     credited = [(p.address, 10**15) for p in people]
     credited += [(Account.create().address, 10**15) for _ in range(max(0, leaves - n))]
     tree = CreditTree.of(credited)
@@ -100,6 +116,7 @@ def run_round(
         task_id, "bafkreimerged", "bafkreireport", tree.root, total
     )
     gas["postRound"] = int(receipt["gasUsed"])
+    gas["commit"], gas["reveal"] = _commit_and_reveal(client, task_id, 1, people)
     return gas, tree, task_id, people
 
 
@@ -139,19 +156,26 @@ def measure(contributors: int = 1000, leaves: int = 1000) -> dict[str, int]:
         disputed = dispute(client, small_task, challenger, panel)  # within the 60 s window
         big, tree, task_id, people = run_round(client, coordinator, contributors, leaves)
         _advance(client, TIMING.challenge + 1)
-        who = people[-1]
-        receipt = client.claim_reward(task_id, 0, who.address, 10**15, tree.proof(who.address))
+        own, other = people[-1], people[-2]
+        receipt = client.with_signer(own).claim_reward(
+            task_id, 0, own.address, 10**15, tree.proof(own.address)
+        )
         claim_reward = int(receipt["gasUsed"])
-        withdraw = int(client.with_signer(who).withdraw()["gasUsed"])
+        receipt = client.claim_reward(task_id, 0, other.address, 10**15, tree.proof(other.address))
+        claim_booked = int(receipt["gasUsed"])
+        withdraw = int(client.with_signer(other).withdraw()["gasUsed"])
     return {
         "createTask": small["createTask"],
         "claim": big["claim"],
         "commit": big["commit"],
+        "commit_first": big["commit_first"],
         "reveal": big["reveal"],
+        "reveal_first": big["reveal_first"],
         "stakeCoordinator": small["stakeCoordinator"],
         "postRound_10": small["postRound"],
         f"postRound_{contributors}": big["postRound"],
         f"claimReward_{leaves}": claim_reward,
+        f"claimReward_{leaves}_booked": claim_booked,
         "withdraw": withdraw,
         "stake": stake[-1],
         **disputed,

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// MAGNET Market (market/Disputes.sol) v0.3.0
+// MAGNET Market (market/Disputes.sol) v0.4.0
 pragma solidity ^0.8.24;
 
 import {MarketStorage} from "./MarketStorage.sol";
@@ -102,9 +102,8 @@ abstract contract Disputes is MarketStorage {
     ) external payable whenNotPaused {
         Task storage task = _openTask(taskId);
         Dispute storage d = _disputes[taskId][round];
-        if (_rounds[taskId][round].status != RoundStatus.Disputed || _now() >= d.voteDeadline) {
-            revert DisputeNotOpen(taskId, round);
-        }
+        // Open from the first challenge until resolved: the round is Disputed exactly then.
+        if (d.outcome != DisputeOutcome.Open || _now() >= d.voteDeadline) revert DisputeNotOpen(taskId, round);
         Validator storage v = _validators[msg.sender];
         if (!v.seated || v.since >= d.voteDeadline - _voteDuration) {
             revert VoterNotEligible(taskId, round, msg.sender);
@@ -115,20 +114,26 @@ abstract contract Disputes is MarketStorage {
         if (totalCredited > type(uint128).max) revert TaskInvalidParameter("totalCredited");
         bytes32 candidate = _candidate(creditsRoot, totalCredited, slashesDigest);
         stance.vote = candidate;
-        uint32 count = _tally[taskId][round][candidate] + 1;
-        _tally[taskId][round][candidate] = count;
         d.votes += 1;
-        if (candidate == d.leader) {
-            d.leaderVotes = count;
+        bytes32 leader = d.leader;
+        if (candidate == leader) {
+            // The leader's count lives in `leaderVotes` alone while it leads (one slot less).
+            d.leaderVotes += 1;
             d.tied = false;
-        } else if (count > d.leaderVotes) {
-            d.leader = candidate;
-            d.leaderVotes = count;
-            d.tied = false;
-            d.leaderRoot = creditsRoot;
-            d.leaderTotal = uint128(totalCredited);
-        } else if (count == d.leaderVotes) {
-            d.tied = true;
+        } else {
+            uint32 count = _tally[taskId][round][candidate] + 1;
+            _tally[taskId][round][candidate] = count;
+            uint32 leaderVotes = d.leaderVotes;
+            if (count > leaderVotes) {
+                if (leader != bytes32(0)) _tally[taskId][round][leader] = leaderVotes;
+                d.leader = candidate;
+                d.leaderVotes = count;
+                d.tied = false;
+                d.leaderRoot = creditsRoot;
+                d.leaderTotal = uint128(totalCredited);
+            } else if (count == leaderVotes) {
+                d.tied = true;
+            }
         }
         task.bondsHeld += uint96(msg.value);
         emit VoteCast(taskId, round, msg.sender, candidate, creditsRoot, totalCredited, slashesDigest, reportCID, msg.value);
@@ -243,6 +248,8 @@ abstract contract Disputes is MarketStorage {
     /// @param round The round.
     /// @param candidate keccak256(abi.encode(creditsRoot, totalCredited, slashesDigest)).
     function votesFor(uint256 taskId, uint32 round, bytes32 candidate) external view returns (uint256) {
+        Dispute storage d = _disputes[taskId][round];
+        if (candidate != bytes32(0) && candidate == d.leader) return d.leaderVotes;
         return _tally[taskId][round][candidate];
     }
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// MAGNET Market (market/MarketStorage.sol) v0.3.0
+// MAGNET Market (market/MarketStorage.sol) v0.4.0
 pragma solidity ^0.8.24;
 
 import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
@@ -140,25 +140,32 @@ abstract contract MarketStorage is IMagnetMarket, Ownable2Step, ReentrancyGuard 
         uint40 since; // market time of staking: only disputes opened later count its votes
     }
 
+    /// A contributor's slots in a task, reused round after round: only the first commit and the
+    /// first reveal of a contributor write a fresh slot (~20k gas each); later rounds overwrite.
     struct Contributor {
+        // slot: what commit, reveal and slashes check
         uint96 bond; // remaining claim bond
         bool joined;
         uint32 firstRound; // first round the contributor was expected to submit in
-        uint120 rewardedRounds; // bit r set: reward of round r claimed
+        uint32 committedRound; // 1 + the last round it committed in (0: none yet)
+        // slot: its latest commitment (of round committedRound - 1)
+        bytes32 commitment;
+        // slot: what reveal and claimReward check (rounds < MAX_ROUNDS <= 128)
+        uint128 revealedRounds; // bit r set: revealed in round r (only then is credit claimable)
+        uint128 rewardedRounds; // bit r set: reward of round r claimed
     }
 
-    struct Submission {
-        bytes32 commitment;
-        bool revealed;
-        uint8 slashedMask; // bit per SlashReason posted
-        uint96 slashedAmount; // taken from the bond with the post; back if the round is overturned
+    /// Slashes posted against a contributor in one round (written only when a slash is posted).
+    struct SlashRecord {
+        uint8 mask; // bit per SlashReason posted
+        uint96 amount; // taken from the bond with the post; back if the round is overturned
     }
 
     uint256 internal _taskCount;
     mapping(uint256 taskId => Task) internal _tasks;
     mapping(uint256 taskId => mapping(uint32 round => Round)) internal _rounds;
     mapping(uint256 taskId => mapping(address account => Contributor)) internal _contributors;
-    mapping(uint256 taskId => mapping(uint32 round => mapping(address account => Submission))) internal _submissions;
+    mapping(uint256 taskId => mapping(uint32 round => mapping(address account => SlashRecord))) internal _slashRecords;
     mapping(uint256 taskId => mapping(address funder => uint256)) internal _shares;
     mapping(address account => uint256) internal _withdrawable;
     mapping(uint256 taskId => mapping(uint32 round => Dispute)) internal _disputes;

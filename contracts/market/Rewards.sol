@@ -1,23 +1,27 @@
 // SPDX-License-Identifier: MIT
-// MAGNET Market (market/Rewards.sol) v0.3.0
+// MAGNET Market (market/Rewards.sol) v0.4.0
 pragma solidity ^0.8.24;
 
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {MarketStorage} from "./MarketStorage.sol";
 
 /// @notice Rewards and their claim window, reverted slashes, bond release and withdrawals.
-/// @dev Money only leaves by `withdraw` (pull). Everything else books amounts into
-/// `_withdrawable` first, in VestingWallet's order: work out the amount, book it, emit, transfer.
+/// @dev Money leaves by `withdraw` (pull), and by `claimReward` when a contributor claims its own
+/// reward (sent to the caller once every state change is made). Everything else books amounts
+/// into `_withdrawable` first, in VestingWallet's order: work out the amount, book it, emit,
+/// transfer.
 abstract contract Rewards is MarketStorage {
     // ─────────────────────────────────────────────────────────────── public update
 
-    /// @notice Book `account`'s credited reward of a final round, proven against its Merkle root.
+    /// @notice Pay `account`'s credited reward of a final round, proven against its Merkle root.
     /// @dev Within the market's claim window after the round became final, and only for an
     /// account that revealed a submission in the round (credit posted to anyone else can never be
     /// claimed and expires back to the funders). Anyone may submit the proof; the reward always
-    /// goes to `account`. The leaf is
-    /// OpenZeppelin StandardMerkleTree's: keccak256(bytes.concat(keccak256(abi.encode(account, amount)))).
-    /// Gas is O(log n) in the number of credited accounts.
+    /// goes to `account`: sent at once when `account` claims for itself (state is settled first,
+    /// and the transfer is logged as `Withdrawn`), booked to its withdrawable balance otherwise.
+    /// The leaf is OpenZeppelin StandardMerkleTree's:
+    /// keccak256(bytes.concat(keccak256(abi.encode(account, amount)))). Gas is O(log n) in the
+    /// number of credited accounts.
     /// @param taskId The task.
     /// @param round The round whose credits are claimed.
     /// @param account The credited contributor.
@@ -32,9 +36,9 @@ abstract contract Rewards is MarketStorage {
         uint256 expiresAt = uint256(r.challengeDeadline) + _claimWindow;
         if (_now() >= expiresAt) revert RewardClaimExpired(taskId, round, expiresAt);
         Contributor storage c = _contributors[taskId][account];
-        if (!c.joined) revert ClaimNotContributor(taskId, account);
-        if (!_submissions[taskId][round][account].revealed) revert RewardNotRevealed(taskId, round, account);
-        uint120 bit = uint120(1) << round;
+        uint128 bit = uint128(1) << round;
+        // One slot: revealed (so joined) and not yet rewarded in this round.
+        if (c.revealedRounds & bit == 0) revert RewardNotRevealed(taskId, round, account);
         if (c.rewardedRounds & bit != 0) revert RewardAlreadyClaimed(taskId, round, account);
         if (amount == 0) revert NothingToPay(account);
         bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(account, amount))));
@@ -45,8 +49,14 @@ abstract contract Rewards is MarketStorage {
         if (claimed > r.totalCredited) revert EscrowInsufficientFunds(taskId, r.totalCredited - r.claimedTotal, amount);
         c.rewardedRounds |= bit;
         r.claimedTotal = uint128(claimed);
-        _credit(account, amount);
         emit RewardClaimed(taskId, round, account, amount);
+        if (msg.sender != account) {
+            _credit(account, amount);
+            return;
+        }
+        emit Withdrawn(msg.sender, amount);
+        (bool ok,) = payable(msg.sender).call{value: amount}("");
+        if (!ok) revert TransferFailed(msg.sender, amount);
     }
 
     /// @notice Return a final round's credits nobody claimed within the claim window to the funders.
@@ -80,12 +90,12 @@ abstract contract Rewards is MarketStorage {
     function revertSlash(uint256 taskId, uint32 round, address contributor) external {
         _task(taskId);
         RoundStatus status = _rounds[taskId][round].status;
-        Submission storage s = _submissions[taskId][round][contributor];
-        uint96 amount = s.slashedAmount;
+        SlashRecord storage slashed = _slashRecords[taskId][round][contributor];
+        uint96 amount = slashed.amount;
         if ((status != RoundStatus.Replaced && status != RoundStatus.Voided) || amount == 0) {
             revert SlashNotRevertible(taskId, round, contributor);
         }
-        s.slashedAmount = 0;
+        slashed.amount = 0;
         // Still in bondsHeld: the dispute took it out of slashesPending, not out of the bonds.
         _contributors[taskId][contributor].bond += amount;
         emit SlashReverted(taskId, round, contributor, amount);
@@ -136,6 +146,6 @@ abstract contract Rewards is MarketStorage {
     /// @param round The round.
     /// @param account The contributor.
     function rewardClaimed(uint256 taskId, uint32 round, address account) external view returns (bool) {
-        return _contributors[taskId][account].rewardedRounds & (uint120(1) << round) != 0;
+        return round < MAX_ROUNDS && _contributors[taskId][account].rewardedRounds & (uint128(1) << round) != 0;
     }
 }

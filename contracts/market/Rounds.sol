@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// MAGNET Market (market/Rounds.sol) v0.3.0
+// MAGNET Market (market/Rounds.sol) v0.4.0
 pragma solidity ^0.8.24;
 
 import {MarketStorage} from "./MarketStorage.sol";
@@ -30,8 +30,9 @@ abstract contract Rounds is MarketStorage {
         uint32 firstRound = _phase(task, _rounds[taskId][current], current) == RoundPhase.Submitting
             ? current
             : current + 1;
-        _contributors[taskId][msg.sender] =
-            Contributor({bond: uint96(msg.value), joined: true, firstRound: firstRound, rewardedRounds: 0});
+        c.bond = uint96(msg.value);
+        c.joined = true;
+        c.firstRound = firstRound;
         unchecked {
             // Cannot overflow: contributorCount < maxContributors (uint32), and createTask bounds
             // claimBond * (maxContributors + rounds) by 2^96, the most bondsHeld can reach.
@@ -51,11 +52,12 @@ abstract contract Rounds is MarketStorage {
         Task storage task = _openTask(taskId);
         uint32 round = task.currentRound;
         Round storage r = _requirePhase(taskId, task, round, RoundPhase.Submitting);
-        if (!_contributors[taskId][msg.sender].joined) revert ClaimNotContributor(taskId, msg.sender);
+        Contributor storage c = _contributors[taskId][msg.sender];
+        if (!c.joined) revert ClaimNotContributor(taskId, msg.sender);
         if (commitment == bytes32(0)) revert SubmissionZeroCommitment(taskId, round, msg.sender);
-        Submission storage s = _submissions[taskId][round][msg.sender];
-        if (s.commitment != bytes32(0)) revert SubmissionAlreadyCommitted(taskId, round, msg.sender);
-        s.commitment = commitment;
+        if (c.committedRound == round + 1) revert SubmissionAlreadyCommitted(taskId, round, msg.sender);
+        c.committedRound = round + 1;
+        c.commitment = commitment;
         uint32 commits = r.commits + 1;
         r.commits = commits;
         if (commits == task.contributorCount) r.revealsOpen = true;
@@ -72,13 +74,14 @@ abstract contract Rounds is MarketStorage {
         Task storage task = _openTask(taskId);
         uint32 round = task.currentRound;
         Round storage r = _requirePhase(taskId, task, round, RoundPhase.Revealing);
-        Submission storage s = _submissions[taskId][round][msg.sender];
-        bytes32 expected = s.commitment;
-        if (expected == bytes32(0)) revert SubmissionNotCommitted(taskId, round, msg.sender);
-        if (s.revealed) revert SubmissionAlreadyRevealed(taskId, round, msg.sender);
+        Contributor storage c = _contributors[taskId][msg.sender];
+        if (c.committedRound != round + 1) revert SubmissionNotCommitted(taskId, round, msg.sender);
+        uint128 bit = uint128(1) << round;
+        if (c.revealedRounds & bit != 0) revert SubmissionAlreadyRevealed(taskId, round, msg.sender);
+        bytes32 expected = c.commitment;
         bytes32 actual = commitmentFor(taskId, round, msg.sender, cid, claimedMetric, salt);
         if (actual != expected) revert SubmissionCommitmentMismatch(taskId, round, expected, actual);
-        s.revealed = true;
+        c.revealedRounds |= bit;
         r.reveals += 1;
         emit SubmissionRevealed(taskId, round, msg.sender, cid, claimedMetric);
     }
@@ -164,6 +167,8 @@ abstract contract Rounds is MarketStorage {
     }
 
     /// @notice A contributor's submission in a round: commitment, whether revealed, slashes posted.
+    /// @dev The commitment is kept only while it is the contributor's latest: zero once it has
+    /// committed in a later round (its CID and claim stay in `SubmissionRevealed`).
     /// @param taskId The task.
     /// @param round The round.
     /// @param account The contributor.
@@ -172,8 +177,11 @@ abstract contract Rounds is MarketStorage {
         view
         returns (bytes32 commitment, bool revealed, uint8 slashedMask, uint256 slashedAmount)
     {
-        Submission storage s = _submissions[taskId][round][account];
-        return (s.commitment, s.revealed, s.slashedMask, s.slashedAmount);
+        Contributor storage c = _contributors[taskId][account];
+        SlashRecord storage slashed = _slashRecords[taskId][round][account];
+        commitment = c.committedRound == uint256(round) + 1 ? c.commitment : bytes32(0);
+        revealed = round < MAX_ROUNDS && c.revealedRounds & (uint128(1) << round) != 0;
+        return (commitment, revealed, slashed.mask, slashed.amount);
     }
 
     /// @notice The commitment a contributor must post for a given reveal.
@@ -235,18 +243,19 @@ abstract contract Rounds is MarketStorage {
     {
         Contributor storage c = _contributors[taskId][contributor];
         if (!c.joined) revert ClaimNotContributor(taskId, contributor);
-        Submission storage s = _submissions[taskId][round][contributor];
+        SlashRecord storage slashed = _slashRecords[taskId][round][contributor];
         uint8 bit = uint8(1) << uint8(reason);
-        if (s.slashedMask & bit != 0) revert SlashAlreadyApplied(taskId, round, contributor, reason);
-        bool justified = reason == SlashReason.Timeout ? round >= c.firstRound && !s.revealed : s.revealed;
+        if (slashed.mask & bit != 0) revert SlashAlreadyApplied(taskId, round, contributor, reason);
+        bool revealed = c.revealedRounds & (uint128(1) << round) != 0;
+        bool justified = reason == SlashReason.Timeout ? round >= c.firstRound && !revealed : revealed;
         if (!justified) revert SlashNotJustified(taskId, round, contributor, reason);
         uint256 due = (uint256(task.claimBond) * _rateBps(task, reason)) / MAX_SLASH_BPS;
         amount = uint128(due < c.bond ? due : c.bond);
-        s.slashedMask |= bit;
+        slashed.mask |= bit;
         unchecked {
             // Cannot overflow or underflow: amount <= c.bond, and a bond's slashes sum to at most the bond.
             c.bond -= uint96(amount);
-            s.slashedAmount += uint96(amount);
+            slashed.amount += uint96(amount);
         }
         emit ContributorSlashed(taskId, round, contributor, reason, amount);
     }

@@ -131,7 +131,8 @@ class Contributor(Role):
     def claim_reward(
         self, task_id: int, round_: int, tree: CreditTree, beneficiary: str | None = None
     ) -> tuple[int, TxReceipt]:
-        """Book ``beneficiary``'s (default: our) credit in a round with its Merkle proof.
+        """Claim ``beneficiary``'s (default: our) credit in a round with its Merkle proof (paid
+        at once when it is ours, booked to its balance otherwise).
 
         Raises:
             ContributorError: the tree credits nothing to that account.
@@ -153,8 +154,9 @@ class Contributor(Role):
         return amount, self.client.withdraw() if amount else None
 
     def claim_rewards(self, task_id: int) -> int:
-        """Book every credited reward of final rounds not claimed yet (by the credits the round
-        pays under, after any dispute); returns the wei booked."""
+        """Claim every credited reward of final rounds not claimed yet (by the credits the round
+        pays under, after any dispute): paid at once to our own account, booked when claimed for
+        another; returns the wei claimed."""
         booked = 0
         ledger: TaskLedger | None = None
         for round_ in range(self.client.task(task_id).current_round):
@@ -209,7 +211,7 @@ class Contributor(Role):
                 return False
             booked = self.claim_rewards(task_id)
             if booked:
-                say(f"reward booked: {booked} wei")
+                say(f"reward claimed: {booked} wei")
             rewards += booked
             return True if info.status is TaskStatus.CLOSED else None
 

@@ -202,7 +202,8 @@ class MarketClient:
     def claim_reward(
         self, task_id: int, round_: int, account: str, amount: int, proof: Sequence[bytes]
     ) -> TxReceipt:
-        """Book ``account``'s credited reward of a final round."""
+        """Claim ``account``'s credited reward of a final round: sent to it at once when it is the
+        signer, booked to its withdrawable balance otherwise."""
         fn = self.contract.functions.claimReward(
             task_id, round_, to_checksum_address(account), amount, list(proof)
         )

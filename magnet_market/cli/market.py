@@ -630,11 +630,13 @@ def reward() -> None:
 def reward_claim(
     session: Session, task_id: int, round_index: int, tree_path: Path, beneficiary: str | None
 ) -> None:
-    """Book a credited reward with its Merkle proof (then `magnet withdraw`)."""
+    """Claim a credited reward with its Merkle proof: paid at once when it is yours, booked to
+    the credited account's balance (then `magnet withdraw`) when claimed for another."""
     tree = CreditTree.load(json.loads(tree_path.read_text()))
     who = beneficiary or session.address
     amount, receipt = Contributor(session).claim_reward(task_id, round_index, tree, who)
-    tx_line(f"reward of {format_ether(amount)} booked for {who}", receipt)
+    done = "paid to you" if who.lower() == session.address.lower() else f"booked for {who}"
+    tx_line(f"reward of {format_ether(amount)} {done}", receipt)
 
 
 @main.command()

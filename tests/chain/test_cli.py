@@ -113,10 +113,14 @@ def test_a_round_through_the_cli(runner, devnet_network, actors, tmp_path):
     _post(runner, 1, credits, "--tree-out", tree)
     client = MarketClient(conn, deployed["address"])
     advance_time(client, TIMING.challenge)
-    run(runner, "reward", "claim", 1, 0, "--tree", tree, "--account", alice)
-    assert client.withdrawable(actors.contributors[0].address) == 10**18
-    run(runner, "withdraw", "--yes", "--account", alice)
-    assert client.withdrawable(actors.contributors[0].address) == 0
+    before = client.w3.eth.get_balance(actors.contributors[0].address)
+    claimed = run(runner, "reward", "claim", 1, 0, "--tree", tree, "--account", alice)
+    assert "paid to you" in claimed.output
+    gained = client.w3.eth.get_balance(actors.contributors[0].address) - before
+    assert 10**18 - 10**15 < gained < 10**18  # the reward, less the claim's gas
+    assert client.withdrawable(actors.contributors[0].address) == 0  # paid, not booked
+    nothing = runner.invoke(main, ["withdraw", "--yes", "--account", alice])
+    assert nothing.exit_code == 1 and "nothing to withdraw" in nothing.output
     shown = json.loads(run(runner, "task", "show", 1, "--json").stdout)
     assert shown["round_states"][0]["phase"] == "final"
     assert shown["round_states"][0]["claimed_total"] == 10**18

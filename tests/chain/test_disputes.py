@@ -148,7 +148,7 @@ def test_sybil_credit_cannot_be_claimed_and_expires_back_to_escrow(market, actor
             task_id, 0, sybil.address, 3 * ETHER, tree.proof(sybil.address)
         )
     assert e.value.fields == {"taskId": task_id, "round": 0, "account": sybil.address}
-    with pytest.raises(errors.ClaimNotContributor):
+    with pytest.raises(errors.RewardNotRevealed):  # never joined, so never revealed
         market.claim_reward(task_id, 0, stranger.address, ETHER // 2, tree.proof(stranger.address))
     market.claim_reward(task_id, 0, honest.address, ETHER, tree.proof(honest.address))
     with pytest.raises(errors.RewardClaimWindowOpen):  # the credit is not the funders' yet

@@ -230,7 +230,7 @@ def test_only_revealed_contributors_can_claim_their_credit(market, actors, task_
     with pytest.raises(errors.RewardNotRevealed) as e:
         market.claim_reward(task_id, 0, sleeper.address, ETHER, tree.proof(sleeper.address))
     assert e.value.fields == {"taskId": task_id, "round": 0, "account": sleeper.address}
-    with pytest.raises(errors.ClaimNotContributor):
+    with pytest.raises(errors.RewardNotRevealed):  # not a contributor: it revealed nothing
         market.claim_reward(task_id, 0, actors.funder.address, ETHER, tree.proof(a.address))
     market.claim_reward(task_id, 0, a.address, ETHER, tree.proof(a.address))
     market.pause()
@@ -311,8 +311,9 @@ def _act(market: MarketClient, attacker, who, call, value: int = 0):
     return market.with_signer(who).transact(attacker.functions.act(data), value=value)
 
 
-def _attacker_with_reward(market: MarketClient, actors, task_id: int):
-    """A hostile contract that joined, submitted and got 1 ether credited next to an honest peer."""
+def _attacker_with_reward(market: MarketClient, actors, task_id: int, booked: bool = True):
+    """A hostile contract that joined, submitted and got 1 ether credited next to an honest peer
+    (booked to its balance by a third party's claim when ``booked``)."""
     attacker = _deploy_attacker(market, actors.challenger)
     eve, m = actors.challenger, market.contract.functions
     honest = actors.contributors[0]
@@ -327,7 +328,8 @@ def _attacker_with_reward(market: MarketClient, actors, task_id: int):
     tree = CreditTree.of([(attacker.address, ETHER), (honest.address, ETHER)])
     post(market, actors.coordinator, task_id, tree)
     advance_time(market, TIMING.challenge)
-    market.claim_reward(task_id, 0, attacker.address, ETHER, tree.proof(attacker.address))
+    if booked:
+        market.claim_reward(task_id, 0, attacker.address, ETHER, tree.proof(attacker.address))
     return attacker, tree
 
 
@@ -360,3 +362,33 @@ def test_a_receiver_that_refuses_payment_keeps_its_balance(market, actors, task_
         _act(market, attacker, eve, m.withdraw())
     assert e.value.fields == {"account": attacker.address, "amount": ETHER}
     assert market.withdrawable(attacker.address) == ETHER
+
+
+@pytest.mark.parametrize("reentry", ["claimReward", "withdraw"])
+def test_reentrancy_when_paid_at_once_cannot_pay_twice(market, actors, task_id, reentry):
+    attacker, tree = _attacker_with_reward(market, actors, task_id, booked=False)
+    eve, m = actors.challenger, market.contract.functions
+    claim = m.claimReward(task_id, 0, attacker.address, ETHER, tree.proof(attacker.address))
+    call, expected = {
+        "claimReward": (claim, "RewardAlreadyClaimed"),
+        "withdraw": (m.withdraw(), "NothingToPay"),
+    }[reentry]
+    market.with_signer(eve).transact(attacker.functions.arm(call._encode_transaction_data(), False))
+    _act(market, attacker, eve, claim)  # claims its own reward: sent at once, re-enters
+    assert attacker.functions.reentrySucceeded().call() is False
+    assert market.decoder.decode(attacker.functions.reentryError().call()).name == expected
+    assert market.w3.eth.get_balance(attacker.address) == ETHER
+    assert market.withdrawable(attacker.address) == 0
+    assert market.task(task_id).reserved == ETHER  # the honest contributor's share is untouched
+
+
+def test_a_receiver_refusing_its_reward_can_still_have_it_booked(market, actors, task_id):
+    attacker, tree = _attacker_with_reward(market, actors, task_id, booked=False)
+    eve, m = actors.challenger, market.contract.functions
+    market.with_signer(eve).transact(attacker.functions.arm(b"", True))
+    claim = m.claimReward(task_id, 0, attacker.address, ETHER, tree.proof(attacker.address))
+    with pytest.raises(errors.TransferFailed):
+        _act(market, attacker, eve, claim)
+    assert not market.call(m.rewardClaimed(task_id, 0, attacker.address))  # reverted whole
+    market.claim_reward(task_id, 0, attacker.address, ETHER, tree.proof(attacker.address))
+    assert market.withdrawable(attacker.address) == ETHER  # booked by another: nothing lost

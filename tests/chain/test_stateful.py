@@ -644,13 +644,15 @@ def _market_machine(
 
         # ─────────────────────────────────────── rewards
 
-        @rule(tree=picks, leaf=picks)
-        def claim_reward(self, tree, leaf):
+        @rule(tree=picks, leaf=picks, by_self=st.booleans())
+        def claim_reward(self, tree, leaf, by_self):
             if not self.trees:
                 return
-            self._claim_reward(sorted(self.trees)[tree % len(self.trees)], leaf)
+            self._claim_reward(sorted(self.trees)[tree % len(self.trees)], leaf, by_self)
 
-        def _claim_reward(self, key: tuple[int, int], leaf: int) -> None:
+        def _claim_reward(self, key: tuple[int, int], leaf: int, by_self: bool = False) -> None:
+            """Claim a credit: by the credited account itself (paid at once) when ``by_self``
+            and its key is known, else by the owner for it (booked to its balance)."""
             task, round_ = key
             credits = self.trees[key].values
             account, amount = credits[leaf % len(credits)]
@@ -671,12 +673,24 @@ def _market_machine(
                 refusal = None
             proof = self.trees[key].proof(account)
             booked = self.market.withdrawable(account)
-            if self._expect(
-                "claim_reward",
-                refusal,
-                lambda: self.market.claim_reward(task, round_, account, amount, proof),
-            ):
+            own = {p.address: p for p in people}.get(account) if by_self else None
+            claimant = self.market.with_signer(own) if own else self.market
+            balance = connection.w3.eth.get_balance(account)
+            receipts = []
+
+            def claim() -> None:
+                receipts.append(claimant.claim_reward(task, round_, account, amount, proof))
+
+            if not self._expect("claim_reward", refusal, claim):
+                return
+            if own is None:
                 assert self.market.withdrawable(account) == booked + amount
+                return
+            outcomes[f"{self.stage} paid_at_once" if self.stage else "paid_at_once", SUCCESS] += 1
+            (receipt,) = receipts
+            gas = receipt["gasUsed"] * receipt["effectiveGasPrice"]
+            assert self.market.withdrawable(account) == booked  # paid at once, not booked
+            assert connection.w3.eth.get_balance(account) == balance + amount - gas
 
         @rule(task=tasks, back=st.integers(0, 1))
         def expire_credits(self, task, back):
@@ -1161,8 +1175,8 @@ def _market_machine(
                 if self.disputes[task, round_].outcome is DisputeOutcome.OPEN:
                     self._resolve(task, round_)
             for key, tree in sorted(self.trees.items()):  # claims within the window
-                for leaf in range(len(tree.values)):
-                    self._claim_reward(key, leaf)
+                for leaf in range(len(tree.values)):  # half paid at once, half booked
+                    self._claim_reward(key, leaf, by_self=leaf % 2 == 0)
             for task in self._tasks():
                 if self._open(task):
                     self._close(task, actors.owner)
@@ -1256,6 +1270,8 @@ def test_random_action_sequences_keep_the_books_balanced(connection, actors, fro
         if outcome == SUCCESS and " " not in rule  # not a setup or teardown step
     )
     assert successes > 0, f"every action reverted: {sorted(outcomes.items())}"
+    paid = outcomes["paid_at_once", SUCCESS] + outcomes["teardown paid_at_once", SUCCESS]
+    assert paid > 0, "no contributor claimed its own reward (the paid-at-once path)"
     if SOAK_EXAMPLES:
         with capsys.disabled():
             print(f"\nsoak: {machine.steps} steps in {machine.examples} examples")
@@ -1308,7 +1324,8 @@ def test_a_scripted_lifecycle_succeeds_in_every_rule(connection, actors, frozen_
     for who in (actors.challenger, *validators(2)):
         machine.claim_dispute_payout(task=1, who=who, back=0)
     machine.revert_slash(task=1, who=c, back=0)
-    machine.claim_reward(tree=0, leaf=0)
+    machine.claim_reward(tree=0, leaf=0, by_self=True)  # a claims its own: paid at once
+    assert outcomes["paid_at_once", SUCCESS] == 1
     machine.pause(by_owner=True, hold=0, lift=True)  # a second pause within the week: cooling
     machine.unstake_validator(who=late_validator)
     machine.wait(seconds=250)
