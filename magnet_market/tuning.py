@@ -78,8 +78,16 @@ def search_budget(spec: TaskSpec) -> Budget:
     return Budget(steps=spec.inner_steps)
 
 
-def tune(spec: TaskSpec, parent: Path, out_dir: Path, seed: int, threads: int = 1) -> Recipe:
+def tune(
+    spec: TaskSpec,
+    parent: Path,
+    out_dir: Path,
+    seed: int,
+    threads: int = 1,
+    dataset_dir: Path | None = None,
+) -> Recipe:
     """Run the spec's search from ``parent`` (a train checkpoint) and return the best recipe.
+    A dataset task searches on its verified dataset folder ``dataset_dir``.
 
     ``seed`` seeds the baseline (seeds s, s+1, ...) and the proposer; ``out_dir`` holds the
     ledger, so calling again with the same arguments resumes or returns the finished result.
@@ -96,7 +104,7 @@ def tune(spec: TaskSpec, parent: Path, out_dir: Path, seed: int, threads: int = 
         seed=seed % 2**31,
         threads=threads,
         init=str(parent),
-        data=data_options(spec),
+        data=data_options(spec, dataset_dir),
         seeds=DEFAULT_SEEDS[spec.kind],
         confirm=DEFAULT_CONFIRM[spec.kind],
     )

@@ -1,7 +1,11 @@
-"""What every role reads about a task's content: its spec and each round's parent checkpoint."""
+"""What every role reads about a task's content: its spec, its dataset and each round's parent
+checkpoint."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from magnet_market.app.datasets import fetch_dataset
 from magnet_market.chain.client import MarketClient
 from magnet_market.chain.events import EventReader
 from magnet_market.errors import MagnetError
@@ -16,6 +20,12 @@ class TaskContentError(MagnetError, LookupError):
 def fetch_spec(market: MarketClient, store: ContentStore, task_id: int) -> TaskSpec:
     """The task's spec, fetched by the CID on chain and verified against it."""
     return spec_from_bytes(store.get(market.task(task_id).spec_cid))
+
+
+def task_dataset(store: ContentStore, spec: TaskSpec) -> Path | None:
+    """The verified folder of the spec's dataset (fetched once, then cached), or ``None`` for a
+    task on built-in data."""
+    return fetch_dataset(store, spec.dataset).folder if spec.dataset else None
 
 
 def parent_cid(events: EventReader, spec: TaskSpec, task_id: int, round_: int) -> str:

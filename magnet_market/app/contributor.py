@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from web3.types import TxReceipt
 
-from magnet_market.app.content import fetch_spec, parent_cid
+from magnet_market.app.content import fetch_spec, parent_cid, task_dataset
 from magnet_market.app.ledger import TaskLedger, task_ledger
 from magnet_market.app.reports import load_posted
 from magnet_market.app.role import Role
@@ -251,7 +251,8 @@ class Contributor(Role):
         if spec.search.trials:
             say(f"round {round_}: autoresearch, {spec.search.trials} trials")
         runs = self.workdir / "autoresearch"  # one folder of runs: `magnet dashboard --runs`
-        recipe = tune(spec, parent_path, runs / folder.name, seed)
+        dataset = task_dataset(self.store, spec)
+        recipe = tune(spec, parent_path, runs / folder.name, seed, dataset_dir=dataset)
         if recipe.set_aside:
             say(
                 f"round {round_}: the search folder held a search this version runs "
@@ -268,7 +269,7 @@ class Contributor(Role):
         checkpoint.load_into(model, base)
         torch.manual_seed(seed)
         cfg = recipe.train_config(spec.inner_steps, seed)
-        result = train(model, task_data(spec), cfg, parent_cid=parent)
+        result = train(model, task_data(spec, dataset), cfg, parent_cid=parent)
         submission = {"task_id": task_id, "round": round_, "author": self.address}
         return checkpoint.from_model(
             model,

@@ -12,9 +12,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from magnet_market._atomic import write_atomic
 from magnet_market.config import magnet_home
 from magnet_market.datasets import DatasetError, DatasetManifest, PackOptions, pack, parse_manifest
 from magnet_market.datasets.check import shard_problem
+from magnet_market.datasets.local import MANIFEST_NAME, LocalDataset, shard_path
 from magnet_market.datasets.manifest import SPLITS, Shard
 from magnet_market.storage import ContentStore, StorageError
 
@@ -108,26 +110,26 @@ def verify_dataset(store: ContentStore, cid: str, cache: Path | None = None) -> 
     return DatasetCheck(cid, manifest, tuple(checks))
 
 
-def fetch_dataset(
-    store: ContentStore, cid: str, cache: Path | None = None
-) -> dict[str, list[Path]]:
-    """The verified shard files of dataset ``cid`` by split, fetched once and cached."""
-    manifest = load_manifest(store, cid)
+def fetch_dataset(store: ContentStore, cid: str, cache: Path | None = None) -> LocalDataset:
+    """Dataset ``cid`` on disk, every shard verified: fetched once, then read from the cache
+    (its ``manifest.json`` is written only after every shard passed both checks)."""
     folder = cache or dataset_cache(cid)
-    out: dict[str, list[Path]] = {}
+    if (folder / MANIFEST_NAME).is_file():
+        return LocalDataset.open(folder)
+    manifest = load_manifest(store, cid)
     for split in SPLITS:
         for shard in manifest.splits[split].shards:
-            path, problem = _fetch_shard(store, manifest, shard, folder)
+            problem = _fetch_shard(store, manifest, shard, folder)[1]
             if problem is not None:
                 raise DatasetError(f"dataset {cid}: {split} shard {shard.cid}: {problem}")
-            out.setdefault(split, []).append(path)
-    return out
+    write_atomic(folder / MANIFEST_NAME, manifest.canonical_json())
+    return LocalDataset.open(folder)
 
 
 def _fetch_shard(
     store: ContentStore, manifest: DatasetManifest, shard: Shard, folder: Path
 ) -> tuple[Path, str | None]:
-    path = folder / f"{shard.cid}.parquet"
+    path = shard_path(folder, shard.cid)
     if path.exists():
         return path, None  # written here only after both checks passed
     folder.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from magnet_market.app.content import fetch_spec, parent_cid
+from magnet_market.app.content import fetch_spec, parent_cid, task_dataset
 from magnet_market.app.ledger import PostedRecord, posted_record, task_ledger
 from magnet_market.app.reports import pin_report
 from magnet_market.chain.client import MarketClient
@@ -134,7 +134,7 @@ def judge_round(
         parent_cid=parent,
         model_config=spec.model_config_obj(),
         submissions=submissions,
-        evaluate=task_data(spec).evaluate,
+        evaluate=task_data(spec, task_dataset(store, spec)).evaluate,
         reward_wei=budget,
         out=folder / "merged.safetensors",
         config=round_config(spec),

@@ -13,10 +13,18 @@ from dataclasses import dataclass
 from eth_utils import is_address, to_checksum_address
 from web3.types import TxReceipt
 
+from magnet_market.app.datasets import fetch_dataset
 from magnet_market.app.session import Session
 from magnet_market.chain.types import SlashRates, TaskInfo, Timing
 from magnet_market.storage import CID, InvalidCIDError
-from magnet_market.tasks.spec import Market, SpecError, TaskSpec, base_checkpoint, parse_market
+from magnet_market.tasks.spec import (
+    Market,
+    SpecError,
+    TaskSpec,
+    base_checkpoint,
+    fit_to_dataset,
+    parse_market,
+)
 
 
 @dataclass(frozen=True)
@@ -43,7 +51,9 @@ class Sponsor:
     def publish(
         self, spec: TaskSpec, coordinator: str | None = None, bounty: int | None = None
     ) -> PublishedTask:
-        """Check the terms, pin the base checkpoint and the spec, then create and fund the task.
+        """Check the terms (and the dataset, for a dataset task: every shard is fetched and
+        checked, and the model takes the dataset's shape), pin the base checkpoint and the spec,
+        then create and fund the task.
 
         Args:
             spec: a validated spec (``load_spec``).
@@ -57,6 +67,8 @@ class Sponsor:
         )
         who = self._check(spec.rounds, terms, coordinator)
         store = self.session.store
+        if spec.dataset:  # every shard fetched and checked; the model shaped by the data
+            spec = fit_to_dataset(spec, fetch_dataset(store, spec.dataset).manifest)
         base_cid = str(store.add_bytes(base_checkpoint(spec).to_bytes()))
         pinned = spec.model_copy(update={"base_cid": base_cid})
         spec_cid = str(store.add_bytes(pinned.canonical_json()))

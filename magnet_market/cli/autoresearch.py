@@ -21,7 +21,12 @@ from magnet_market.autoresearch import (
     Settings,
 )
 from magnet_market.autoresearch.config import describe, diff
-from magnet_market.autoresearch.recipes import DEFAULT_BUDGETS, DEFAULT_CONFIRM, DEFAULT_SEEDS
+from magnet_market.autoresearch.recipes import (
+    DEFAULT_BUDGETS,
+    DEFAULT_CONFIRM,
+    DEFAULT_SEEDS,
+    DEFAULTS,
+)
 from magnet_market.cli import main
 
 _STATUS_STYLE = {"keep": "bold green", "discard": "dim", "crash": "red"}
@@ -88,7 +93,7 @@ def _config_table(config: dict) -> Table:
 
 
 @main.command("autoresearch")
-@click.argument("task", type=click.Choice(sorted(TASKS)))
+@click.argument("task", type=click.Choice(sorted(DEFAULTS)))  # the built-in tasks
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),

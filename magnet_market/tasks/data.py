@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from magnet_market.bitnet.model import TransformerConfig
+from magnet_market.bitnet.train import TaskData
 from magnet_market.tasks.digits import DigitsData
-from magnet_market.tasks.spec import TaskSpec
+from magnet_market.tasks.spec import DATASET_KINDS, TaskSpec
+from magnet_market.tasks.tabular import TabularData
 from magnet_market.tasks.tinylm import TinyLMData
 
 
-def data_options(spec: TaskSpec) -> dict[str, int]:
+def data_options(spec: TaskSpec, dataset_dir: Path | None = None) -> dict[str, int | str]:
     """The keyword options of the task's data class that the spec fixes.
 
     The same options build the coordinator's data and every contributor's autoresearch data, so
-    a search scores on exactly the validation split the round is judged on.
+    a search scores on exactly the validation split the round is judged on. A dataset task's
+    data is its verified dataset folder (``dataset_dir``, fetched by the application layer).
     """
+    if spec.kind in DATASET_KINDS:
+        if dataset_dir is None:
+            raise ValueError(f"a {spec.kind} task's data needs its dataset folder")
+        return {"dataset_dir": str(dataset_dir)}
     if spec.kind == "tinylm":
         cfg = spec.model_config_obj()
         assert isinstance(cfg, TransformerConfig)
@@ -21,9 +30,11 @@ def data_options(spec: TaskSpec) -> dict[str, int]:
     return {"split_seed": spec.seed}
 
 
-def task_data(spec: TaskSpec) -> TinyLMData | DigitsData:
+def task_data(spec: TaskSpec, dataset_dir: Path | None = None) -> TaskData:
     """Train/validation data of ``spec``'s task (the validation split is the held-out one)."""
-    options = data_options(spec)
+    options = data_options(spec, dataset_dir)
+    if spec.kind == "tabular":
+        return TabularData(dataset_dir=str(options["dataset_dir"]))
     if spec.kind == "tinylm":
-        return TinyLMData(seq_len=options["seq_len"])
-    return DigitsData(split_seed=options["split_seed"])
+        return TinyLMData(seq_len=int(options["seq_len"]))
+    return DigitsData(split_seed=int(options["split_seed"]))

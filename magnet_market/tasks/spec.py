@@ -34,6 +34,7 @@ from magnet_market.autoresearch.space import SearchSpace
 from magnet_market.bitnet.checkpoint import Checkpoint, from_model
 from magnet_market.bitnet.model import ModelConfig, build_model, config_from_dict
 from magnet_market.bitnet.train import OptimConfig
+from magnet_market.datasets import DatasetManifest
 from magnet_market.errors import MagnetError
 from magnet_market.units import parse_wei
 
@@ -41,8 +42,11 @@ from magnet_market.units import parse_wei
 METRICS: dict[str, tuple[str, bool]] = {
     "tinylm": ("val_loss", True),
     "digits": ("balanced_accuracy", False),
+    "tabular": ("balanced_accuracy", False),
 }
-_MODEL_KIND = {"tinylm": "transformer", "digits": "classifier"}
+_MODEL_KIND = {"tinylm": "transformer", "digits": "classifier", "tabular": "classifier"}
+#: Kinds whose data is a sponsor's dataset, named by ``dataset`` (a CID); the others are built in.
+DATASET_KINDS = frozenset({"tabular"})
 
 
 class SpecError(MagnetError, ValueError):
@@ -109,7 +113,8 @@ class TaskSpec(_Strict):
 
     version: Literal[1] = 1
     name: str = Field(..., min_length=1, max_length=100)
-    kind: Literal["tinylm", "digits"]
+    kind: Literal["tinylm", "digits", "tabular"]
+    dataset: str | None = Field(default=None, min_length=1, max_length=200)
     seed: int = Field(default=0, ge=0)
     rounds: int = Field(..., ge=1, le=120)
     inner_steps: int = Field(..., ge=1, le=1_000_000)
@@ -122,6 +127,13 @@ class TaskSpec(_Strict):
 
     @model_validator(mode="after")
     def _model_fits_kind(self) -> TaskSpec:
+        if self.kind in DATASET_KINDS and not self.dataset:
+            raise ValueError(
+                f"dataset: a {self.kind} task names its data by CID "
+                "(`magnet dataset pack` prints it)"
+            )
+        if self.kind not in DATASET_KINDS and self.dataset:
+            raise ValueError(f"dataset: a {self.kind} task uses its built-in data, not a dataset")
         try:
             self.model_config_obj()
         except ValueError as e:
@@ -171,6 +183,21 @@ class TaskSpec(_Strict):
         return json.dumps(
             self.model_dump(mode="json"), sort_keys=True, separators=(",", ":")
         ).encode()
+
+
+def fit_to_dataset(spec: TaskSpec, manifest: DatasetManifest) -> TaskSpec:
+    """``spec`` with its model shaped by its dataset: a tabular classifier takes the dataset's
+    features and predicts its classes (filled in when the spec leaves them out)."""
+    if manifest.kind != spec.kind:
+        raise SpecError(
+            f"dataset {spec.dataset} is a {manifest.kind} dataset; a {spec.kind} task needs a "
+            f"{spec.kind} one"
+        )
+    shape = {"n_features": len(manifest.features), "n_classes": len(manifest.classes)}
+    clash = {k: spec.model[k] for k in shape if k in spec.model and spec.model[k] != shape[k]}
+    if clash:
+        raise SpecError(f"model {clash} does not fit dataset {spec.dataset}, which has {shape}")
+    return parse_spec({**spec.model_dump(mode="json"), "model": {**spec.model, **shape}})
 
 
 def base_checkpoint(spec: TaskSpec) -> Checkpoint:

@@ -28,12 +28,10 @@ def test_a_dataset_is_pinned_on_the_node_and_fetched_back_verified(kubo, tmp_pat
     assert load_manifest(kubo, published.cid) == published.manifest
     check = verify_dataset(kubo, published.cid, tmp_path / "cache")
     assert check.ok and [s.split for s in check.shards] == ["train", "val", "holdout"]
-    files = fetch_dataset(kubo, published.cid, tmp_path / "cache")
-    assert {split: len(paths) for split, paths in files.items()} == {
-        "train": 1,
-        "val": 1,
-        "holdout": 1,
-    }
+    local = fetch_dataset(kubo, published.cid, tmp_path / "cache")
+    assert local.manifest == published.manifest
+    assert [len(local.paths(s)) for s in ("train", "val", "holdout")] == [1, 1, 1]
+    assert local.read("val").num_rows == published.manifest.splits["val"].rows
     rows = {s.split: s.rows for s in check.shards}
     assert sum(rows.values()) == published.manifest.rows == 400
 
