@@ -47,9 +47,23 @@ from magnet_market.config import DEVNET_CHAIN_ID
     help="State file: loaded at start, written at exit, so the chain survives restarts.",
 )
 @click.option("--accounts", default=10, show_default=True, help="Funded dev accounts.")
-def devnet(port: int, chain_id: int, state: Path | None, accounts: int) -> None:
+@click.option(
+    "--block-time",
+    type=click.FloatRange(min=0),
+    default=1.0,
+    show_default=True,
+    help="Mine a block every this many seconds, so deadlines pass with no traffic, as on a real "
+    "chain; 0: mine only when a transaction arrives (the clock then stands still between them).",
+)
+def devnet(port: int, chain_id: int, state: Path | None, accounts: int, block_time: float) -> None:
     """Run a local anvil devnet in the foreground until Ctrl-C."""
-    node = Devnet(port=port, chain_id=chain_id, state_path=state, accounts=accounts).start()
+    node = Devnet(
+        port=port,
+        chain_id=chain_id,
+        state_path=state,
+        accounts=accounts,
+        block_time=block_time or None,
+    ).start()
     console.print(f"devnet on [bold]{node.url}[/] (chain id {chain_id}); Ctrl-C stops it")
     for i in range(min(accounts, 10)):
         console.print(f"  devnet:{i}  {devnet_account(i).address}")
