@@ -26,6 +26,7 @@ from magnet_market.bitnet.train import TaskData, train
 from magnet_market.tasks.digits import DigitsData
 from magnet_market.tasks.series import SeriesData
 from magnet_market.tasks.tabular import TabularData
+from magnet_market.tasks.text import TextData
 from magnet_market.tasks.tinylm import TinyLMData
 
 EVALUATIONS = 8  # intermediate evaluations per run, at k/8 of the budget: the pruning points
@@ -56,8 +57,9 @@ TASKS: dict[str, TaskDefinition] = {
     ),
     "digits": TaskDefinition("digits", "balanced_accuracy", "maximize", DigitsData),
     "series": TaskDefinition("series", "hit_rate", "maximize", SeriesData),
-    # a market task's table, from its verified dataset folder (the data option `dataset_dir`)
+    # a market task's table or text, from its verified dataset folder (option `dataset_dir`)
     "tabular": TaskDefinition("tabular", "balanced_accuracy", "maximize", TabularData),
+    "text": TaskDefinition("text", "val_loss", "minimize", TextData),
 }
 
 

@@ -45,13 +45,14 @@ DEFAULT_BUDGETS: dict[str, Budget] = {
     "digits": Budget(steps=300),
     "series": Budget(steps=300),
     "tabular": Budget(steps=300),
+    "text": Budget(seconds=60),
 }
 
 # Runs of a candidate (``Settings.seeds``). A classifier run takes about a second and the seed
 # alone moves its held-out score by about 0.007 (digits) to 0.03 (series), the size of the gains
 # a sweep is after: six runs lower the keep level by √3 for seconds more. A tinylm run costs a
 # minute, so two.
-DEFAULT_SEEDS: dict[str, int] = {"tinylm": 2, "digits": 6, "series": 6, "tabular": 6}
+DEFAULT_SEEDS: dict[str, int] = {"tinylm": 2, "digits": 6, "series": 6, "tabular": 6, "text": 2}
 
 # Tasks whose candidates are confirmed on fresh seeds before a keep (``Settings.confirm``). The
 # classifiers: a candidate picked as the best of many on six seeds is partly the luckiest (on
@@ -63,13 +64,20 @@ DEFAULT_CONFIRM: dict[str, bool] = {
     "digits": True,
     "series": True,
     "tabular": True,
+    "text": False,
 }
 
 # Tasks whose TPE runs are median-pruned half-way. tinylm: a run costs a minute and its loss
 # curve is smooth. Not the classifiers: a run costs about a second, and their intermediate score
 # on a few hundred held-out examples is noisy enough that pruning discarded 24-26 of 44 digits
 # trials that might have finished level, and lost the race to unpruned random search 0 of 3.
-PRUNING: dict[str, bool] = {"tinylm": True, "digits": False, "series": False, "tabular": False}
+PRUNING: dict[str, bool] = {
+    "tinylm": True,
+    "digits": False,
+    "series": False,
+    "tabular": False,
+    "text": True,
+}
 
 _SCHEDULE = {  # ranges kept apart so final <= stage2 <= stage1_final always holds
     "optim.stage_split": {"kind": "float", "low": 0.2, "high": 0.9},
@@ -154,3 +162,4 @@ SPACES: dict[str, SearchSpace] = {
     # a sponsor's table: the classifier space, without an augmentation that fits any table
     "tabular": SearchSpace.parse(_SERIES),
 }
+SPACES["text"] = SPACES["tinylm"]  # a sponsor's text: the same byte-level transformer

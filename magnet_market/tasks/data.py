@@ -9,6 +9,7 @@ from magnet_market.bitnet.train import TaskData
 from magnet_market.tasks.digits import DigitsData
 from magnet_market.tasks.spec import DATASET_KINDS, TaskSpec
 from magnet_market.tasks.tabular import TabularData
+from magnet_market.tasks.text import TextData
 from magnet_market.tasks.tinylm import TinyLMData
 
 
@@ -19,14 +20,17 @@ def data_options(spec: TaskSpec, dataset_dir: Path | None = None) -> dict[str, i
     a search scores on exactly the validation split the round is judged on. A dataset task's
     data is its verified dataset folder (``dataset_dir``, fetched by the application layer).
     """
+    options: dict[str, int | str] = {}
     if spec.kind in DATASET_KINDS:
         if dataset_dir is None:
             raise ValueError(f"a {spec.kind} task's data needs its dataset folder")
-        return {"dataset_dir": str(dataset_dir)}
-    if spec.kind == "tinylm":
+        options["dataset_dir"] = str(dataset_dir)
+        if spec.kind == "tabular":
+            return options
+    if spec.kind in ("tinylm", "text"):
         cfg = spec.model_config_obj()
         assert isinstance(cfg, TransformerConfig)
-        return {"seq_len": cfg.seq_len}
+        return {**options, "seq_len": cfg.seq_len}
     return {"split_seed": spec.seed}
 
 
@@ -35,6 +39,8 @@ def task_data(spec: TaskSpec, dataset_dir: Path | None = None) -> TaskData:
     options = data_options(spec, dataset_dir)
     if spec.kind == "tabular":
         return TabularData(dataset_dir=str(options["dataset_dir"]))
+    if spec.kind == "text":
+        return TextData(dataset_dir=str(options["dataset_dir"]), seq_len=int(options["seq_len"]))
     if spec.kind == "tinylm":
         return TinyLMData(seq_len=int(options["seq_len"]))
     return DigitsData(split_seed=int(options["split_seed"]))

@@ -43,10 +43,16 @@ METRICS: dict[str, tuple[str, bool]] = {
     "tinylm": ("val_loss", True),
     "digits": ("balanced_accuracy", False),
     "tabular": ("balanced_accuracy", False),
+    "text": ("val_loss", True),
 }
-_MODEL_KIND = {"tinylm": "transformer", "digits": "classifier", "tabular": "classifier"}
+_MODEL_KIND = {
+    "tinylm": "transformer",
+    "digits": "classifier",
+    "tabular": "classifier",
+    "text": "transformer",
+}
 #: Kinds whose data is a sponsor's dataset, named by ``dataset`` (a CID); the others are built in.
-DATASET_KINDS = frozenset({"tabular"})
+DATASET_KINDS = frozenset({"tabular", "text"})
 
 
 class SpecError(MagnetError, ValueError):
@@ -113,7 +119,7 @@ class TaskSpec(_Strict):
 
     version: Literal[1] = 1
     name: str = Field(..., min_length=1, max_length=100)
-    kind: Literal["tinylm", "digits", "tabular"]
+    kind: Literal["tinylm", "digits", "tabular", "text"]
     dataset: str | None = Field(default=None, min_length=1, max_length=200)
     seed: int = Field(default=0, ge=0)
     rounds: int = Field(..., ge=1, le=120)
@@ -187,12 +193,15 @@ class TaskSpec(_Strict):
 
 def fit_to_dataset(spec: TaskSpec, manifest: DatasetManifest) -> TaskSpec:
     """``spec`` with its model shaped by its dataset: a tabular classifier takes the dataset's
-    features and predicts its classes (filled in when the spec leaves them out)."""
+    features and predicts its classes (filled in when the spec leaves them out); a text
+    model reads bytes whatever the text."""
     if manifest.kind != spec.kind:
         raise SpecError(
             f"dataset {spec.dataset} is a {manifest.kind} dataset; a {spec.kind} task needs a "
             f"{spec.kind} one"
         )
+    if spec.kind == "text":
+        return spec  # bytes in, bytes out: a text model's shape does not depend on the data
     shape = {"n_features": len(manifest.features), "n_classes": len(manifest.classes)}
     clash = {k: spec.model[k] for k in shape if k in spec.model and spec.model[k] != shape[k]}
     if clash:

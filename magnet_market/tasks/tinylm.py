@@ -46,8 +46,67 @@ def is_val_file(rel_path: str, val_percent: int) -> bool:
     return h % 100 < val_percent
 
 
+class ByteStreams:
+    """Train and validation byte streams, as a byte-level LM samples and scores them: random
+    windows to train on, fixed evenly spaced windows to evaluate (the same on every machine).
+
+    Subclasses set ``train`` and ``val`` (uint8 tensors) and ``seq_len``, ``eval_batches`` and
+    ``eval_batch_size``.
+    """
+
+    train: torch.Tensor
+    val: torch.Tensor
+    seq_len: int
+    eval_batches: int
+    eval_batch_size: int
+
+    def _check_lengths(self, remedy: str) -> None:
+        for split, t in (("train", self.train), ("val", self.val)):
+            if t.numel() <= self.seq_len + 1:
+                raise ValueError(
+                    f"only {t.numel()} {split} bytes for seq_len={self.seq_len}; {remedy}"
+                )
+
+    def get_batch(
+        self, split: str, batch_size: int, generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Random windows: ``x, y`` of shape ``(B, T)`` int64, ``y`` shifted by one byte."""
+        data = self._split(split)
+        ix = torch.randint(0, data.numel() - self.seq_len - 1, (batch_size,), generator=generator)
+        return self._windows(data, ix)
+
+    def _split(self, split: str) -> torch.Tensor:
+        if split not in ("train", "val"):
+            raise ValueError(f"split must be 'train' or 'val', got {split!r}")
+        return self.train if split == "train" else self.val
+
+    def _windows(self, data: torch.Tensor, ix: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        offs = ix[:, None] + torch.arange(self.seq_len + 1)[None, :]
+        w = data[offs].long()  # (B, T + 1)
+        return w[:, :-1].contiguous(), w[:, 1:].contiguous()
+
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module) -> dict[str, float]:
+        """Validation loss over fixed, evenly spaced windows, and bits per byte."""
+        n = self.eval_batches * self.eval_batch_size
+        hi = self.val.numel() - self.seq_len - 1
+        ix = torch.linspace(0, hi, n).long()
+        was_training = model.training
+        model.eval()
+        total = 0.0
+        for i in range(self.eval_batches):
+            x, y = self._windows(
+                self.val, ix[i * self.eval_batch_size : (i + 1) * self.eval_batch_size]
+            )
+            _, loss = model(x, y)
+            total += float(loss)
+        model.train(was_training)
+        val_loss = total / self.eval_batches
+        return {"val_loss": val_loss, "val_bpb": val_loss / math.log(2)}
+
+
 @dataclass
-class TinyLMData:
+class TinyLMData(ByteStreams):
     """Byte streams for training and validation.
 
     Args:
@@ -91,50 +150,8 @@ class TinyLMData:
             self.files[split].append(rel)
         self.train = torch.frombuffer(bytearray(b"".join(chunks["train"])), dtype=torch.uint8)
         self.val = torch.frombuffer(bytearray(b"".join(chunks["val"])), dtype=torch.uint8)
-        for split, t in (("train", self.train), ("val", self.val)):
-            if t.numel() <= self.seq_len + 1:
-                raise ValueError(
-                    f"only {t.numel()} {split} bytes for seq_len={self.seq_len}; "
-                    "raise max_*_bytes or lower seq_len"
-                )
+        self._check_lengths("raise max_*_bytes or lower seq_len")
         self.python_version = platform.python_version()
-
-    def get_batch(
-        self, split: str, batch_size: int, generator: torch.Generator
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Random windows: ``x, y`` of shape ``(B, T)`` int64, ``y`` shifted by one byte."""
-        data = self._split(split)
-        ix = torch.randint(0, data.numel() - self.seq_len - 1, (batch_size,), generator=generator)
-        return self._windows(data, ix)
-
-    def _split(self, split: str) -> torch.Tensor:
-        if split not in ("train", "val"):
-            raise ValueError(f"split must be 'train' or 'val', got {split!r}")
-        return self.train if split == "train" else self.val
-
-    def _windows(self, data: torch.Tensor, ix: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        offs = ix[:, None] + torch.arange(self.seq_len + 1)[None, :]
-        w = data[offs].long()  # (B, T + 1)
-        return w[:, :-1].contiguous(), w[:, 1:].contiguous()
-
-    @torch.no_grad()
-    def evaluate(self, model: nn.Module) -> dict[str, float]:
-        """Validation loss over fixed, evenly spaced windows, and bits per byte."""
-        n = self.eval_batches * self.eval_batch_size
-        hi = self.val.numel() - self.seq_len - 1
-        ix = torch.linspace(0, hi, n).long()
-        was_training = model.training
-        model.eval()
-        total = 0.0
-        for i in range(self.eval_batches):
-            x, y = self._windows(
-                self.val, ix[i * self.eval_batch_size : (i + 1) * self.eval_batch_size]
-            )
-            _, loss = model(x, y)
-            total += float(loss)
-        model.train(was_training)
-        val_loss = total / self.eval_batches
-        return {"val_loss": val_loss, "val_bpb": val_loss / math.log(2)}
 
 
 def encode(text: str) -> torch.Tensor:

@@ -67,7 +67,13 @@ def test_proposals_are_diffs_inside_the_phase_and_resume_does_not_replay(tmp_pat
 
 
 def test_pruning_follows_the_task_and_never_applies_to_random_search(tmp_path) -> None:
-    assert PRUNING == {"tinylm": True, "digits": False, "series": False, "tabular": False}
+    assert PRUNING == {
+        "tinylm": True,
+        "digits": False,
+        "series": False,
+        "tabular": False,
+        "text": True,
+    }
     cases = [("a", "tpe", True), ("b", "tpe", False), ("c", "random", True), ("d", "gp", True)]
     for name, sampler, prune in cases:
         proposer = OptunaProposer(tmp_path / f"{name}.db", "maximize", sampler=sampler, prune=prune)
