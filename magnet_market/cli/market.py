@@ -24,6 +24,7 @@ from magnet_market.app import (
     Validator,
     credit_tree,
 )
+from magnet_market.app.content import latest_model, save_model
 from magnet_market.app.market_view import DisputeView
 from magnet_market.cli import main
 from magnet_market.cli._common import (
@@ -280,6 +281,50 @@ def _print_task(info: TaskInfo, stake_needed: int | None = None) -> None:
         ("open disputes", info.open_disputes),
     ]
     out.print(key_value_table(f"task {info.task_id}", rows))
+
+
+@task.command("model")
+@with_session(store=True)
+@click.argument("task_id", type=int)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write it [default: task<ID>-round<R>.safetensors here].",
+)
+@click.option(
+    "--packed",
+    is_flag=True,
+    help="Write the packed 2-bit inference checkpoint (for `magnet infer`) instead.",
+)
+@json_option
+def task_model(
+    session: Session, task_id: int, output: Path | None, packed: bool, as_json: bool
+) -> None:
+    """Fetch the task's newest model: the merged checkpoint of its last posted round, checked
+    against the CID on chain (safetensors only)."""
+    model = latest_model(session.market, session.events, task_id)
+    suffix = "-packed" if packed else ""
+    out = output or Path(f"task{task_id}-round{model.round}{suffix}.safetensors")
+    ckpt = save_model(session.store, model, out, packed)
+    shown = {
+        "task_id": task_id,
+        "round": model.round,
+        "rounds": model.rounds,
+        "final": model.final,
+        "cid": model.cid,
+        "kind": ckpt.kind,
+        "path": str(out),
+        "bytes": out.stat().st_size,
+    }
+    if as_json:
+        emit_json(shown)
+        return
+    state = "final" if model.final else "still challengeable"
+    last = "the task's last" if model.round == model.rounds - 1 else "not the last"
+    print_table(key_value_table(f"task {task_id} model", list(shown.items())))
+    console.print(f"round {model.round} is {state} ({last} round)")
 
 
 @task.command("close")

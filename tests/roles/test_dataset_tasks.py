@@ -17,10 +17,12 @@ from magnet_market.app.contributor import Contributor
 from magnet_market.app.coordinator import Coordinator
 from magnet_market.app.datasets import publish_dataset
 from magnet_market.chain.events import EventReader
+from magnet_market.cli import main
 from magnet_market.datasets import PackOptions
-from magnet_market.storage import LocalStore
+from magnet_market.storage import LocalStore, cid_of_path
 from magnet_market.tasks.spec import parse_spec, spec_from_bytes
 from tests.chain.helpers import advance_time
+from tests.roles.test_contributor import DIGITS_SPEC
 from tests.tasks.test_tabular import wine_csv
 from tests.tasks.test_text import text_corpus
 
@@ -81,7 +83,9 @@ def test_a_tabular_task_runs_a_round_on_the_sponsors_data(market, actors, tmp_pa
     assert line.measured > max(posted.report.parent_metric, 0.5)  # the training helped
 
 
-def test_a_text_task_runs_a_round_on_the_sponsors_text(market, actors, tmp_path):
+def test_a_text_task_runs_a_round_on_the_sponsors_text(
+    market, actors, tmp_path, runner, monkeypatch
+):
     store = LocalStore(tmp_path / "store")
     options = PackOptions("text", val_fraction=0.2, holdout_fraction=0.1)
     dataset = publish_dataset(store, text_corpus(tmp_path / "corpus"), options).cid
@@ -103,3 +107,36 @@ def test_a_text_task_runs_a_round_on_the_sponsors_text(market, actors, tmp_path)
     (line,) = posted.report.submissions
     assert posted.report.metric == "val_loss" and line.status == "accepted"
     assert line.measured < posted.report.parent_metric - 0.5  # the training helped
+
+    # the task's product: its newest model, fetched by the CID on chain, then served
+    monkeypatch.setenv("MAGNET_MARKET_ADDRESS", market.address)
+    store_args = ["--store", str(tmp_path / "store")]
+    out = tmp_path / "model.safetensors"
+    args = ["task", "model", str(posted.task_id), "-o", str(out), "--json", *store_args]
+    fetched = runner.invoke(main, args)
+    assert fetched.exit_code == 0, fetched.output
+    shown = json.loads(fetched.stdout)
+    assert shown["cid"] == posted.merged_cid and shown["final"] and shown["kind"] == "train"
+    assert str(cid_of_path(out)) == posted.merged_cid  # the very bytes posted
+    packed = tmp_path / "packed.safetensors"
+    args = ["task", "model", str(posted.task_id), "-o", str(packed), "--packed", *store_args]
+    assert runner.invoke(main, args).exit_code == 0
+    served = runner.invoke(main, ["infer", str(packed), "--prompt", "The miner ", "-n", "20"])
+    assert served.exit_code == 0, served.output
+    assert served.stdout.startswith("The miner ") and len(served.stdout.strip()) > 12
+
+
+def test_a_task_with_no_posted_round_has_no_model_yet(
+    market, actors, tmp_path, runner, monkeypatch
+):
+    store = LocalStore(tmp_path / "store")
+    spec = parse_spec({**DIGITS_SPEC, "market": market_terms()})
+    sponsor = Sponsor(Session.of_market(market.with_signer(actors.sponsor), store))
+    task = sponsor.publish(spec, actors.coordinator.address)
+    monkeypatch.setenv("MAGNET_MARKET_ADDRESS", market.address)
+    out = tmp_path / "model.safetensors"
+    args = ["task", "model", str(task.task_id), "-o", str(out), "--store", str(tmp_path / "store")]
+    refused = runner.invoke(main, args)
+    assert refused.exit_code == 1
+    assert f"task {task.task_id} has posted no round yet" in refused.output
+    assert not out.exists()
