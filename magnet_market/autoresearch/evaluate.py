@@ -25,6 +25,7 @@ from magnet_market.bitnet.model import build_model
 from magnet_market.bitnet.train import TaskData, train
 from magnet_market.tasks.digits import DigitsData
 from magnet_market.tasks.series import SeriesData
+from magnet_market.tasks.series_dataset import SeriesDatasetData
 from magnet_market.tasks.tabular import TabularData
 from magnet_market.tasks.text import TextData
 from magnet_market.tasks.tinylm import TinyLMData
@@ -48,6 +49,14 @@ class TaskDefinition:
     make_data: Callable[..., TaskData]
 
 
+def series_data(dataset_dir: str | None = None, **options: object) -> TaskData:
+    """A market series task's dataset, given its verified folder; else the built-in CO2 series
+    (``magnet autoresearch series``)."""
+    if dataset_dir is not None:
+        return SeriesDatasetData(dataset_dir=dataset_dir, **options)  # type: ignore[arg-type]
+    return SeriesData(**options)  # type: ignore[arg-type]
+
+
 TASKS: dict[str, TaskDefinition] = {
     "tinylm": TaskDefinition(
         "tinylm",
@@ -56,7 +65,7 @@ TASKS: dict[str, TaskDefinition] = {
         lambda seq_len=TINYLM_SEQ_LEN: TinyLMData(seq_len=seq_len),
     ),
     "digits": TaskDefinition("digits", "balanced_accuracy", "maximize", DigitsData),
-    "series": TaskDefinition("series", "hit_rate", "maximize", SeriesData),
+    "series": TaskDefinition("series", "hit_rate", "maximize", series_data),
     # a market task's table or text, from its verified dataset folder (option `dataset_dir`)
     "tabular": TaskDefinition("tabular", "balanced_accuracy", "maximize", TabularData),
     "text": TaskDefinition("text", "val_loss", "minimize", TextData),

@@ -7,6 +7,7 @@ from pathlib import Path
 from magnet_market.bitnet.model import TransformerConfig
 from magnet_market.bitnet.train import TaskData
 from magnet_market.tasks.digits import DigitsData
+from magnet_market.tasks.series_dataset import SeriesDatasetData
 from magnet_market.tasks.spec import DATASET_KINDS, TaskSpec
 from magnet_market.tasks.tabular import TabularData
 from magnet_market.tasks.text import TextData
@@ -25,7 +26,7 @@ def data_options(spec: TaskSpec, dataset_dir: Path | None = None) -> dict[str, i
         if dataset_dir is None:
             raise ValueError(f"a {spec.kind} task's data needs its dataset folder")
         options["dataset_dir"] = str(dataset_dir)
-        if spec.kind == "tabular":
+        if spec.kind in ("tabular", "series"):
             return options
     if spec.kind in ("tinylm", "text"):
         cfg = spec.model_config_obj()
@@ -39,6 +40,8 @@ def task_data(spec: TaskSpec, dataset_dir: Path | None = None) -> TaskData:
     options = data_options(spec, dataset_dir)
     if spec.kind == "tabular":
         return TabularData(dataset_dir=str(options["dataset_dir"]))
+    if spec.kind == "series":
+        return SeriesDatasetData(dataset_dir=str(options["dataset_dir"]))
     if spec.kind == "text":
         return TextData(dataset_dir=str(options["dataset_dir"]), seq_len=int(options["seq_len"]))
     if spec.kind == "tinylm":

@@ -36,6 +36,7 @@ from magnet_market.bitnet.model import ModelConfig, build_model, config_from_dic
 from magnet_market.bitnet.train import OptimConfig
 from magnet_market.datasets import DatasetManifest
 from magnet_market.errors import MagnetError
+from magnet_market.tasks.series_dataset import WINDOW as SERIES_WINDOW
 from magnet_market.units import parse_wei
 
 #: The metric each task kind is scored on, and whether lower is better.
@@ -44,15 +45,17 @@ METRICS: dict[str, tuple[str, bool]] = {
     "digits": ("balanced_accuracy", False),
     "tabular": ("balanced_accuracy", False),
     "text": ("val_loss", True),
+    "series": ("hit_rate", False),
 }
 _MODEL_KIND = {
     "tinylm": "transformer",
     "digits": "classifier",
     "tabular": "classifier",
     "text": "transformer",
+    "series": "classifier",
 }
 #: Kinds whose data is a sponsor's dataset, named by ``dataset`` (a CID); the others are built in.
-DATASET_KINDS = frozenset({"tabular", "text"})
+DATASET_KINDS = frozenset({"tabular", "text", "series"})
 
 
 class SpecError(MagnetError, ValueError):
@@ -119,7 +122,7 @@ class TaskSpec(_Strict):
 
     version: Literal[1] = 1
     name: str = Field(..., min_length=1, max_length=100)
-    kind: Literal["tinylm", "digits", "tabular", "text"]
+    kind: Literal["tinylm", "digits", "tabular", "text", "series"]
     dataset: str | None = Field(default=None, min_length=1, max_length=200)
     seed: int = Field(default=0, ge=0)
     rounds: int = Field(..., ge=1, le=120)
@@ -193,8 +196,9 @@ class TaskSpec(_Strict):
 
 def fit_to_dataset(spec: TaskSpec, manifest: DatasetManifest) -> TaskSpec:
     """``spec`` with its model shaped by its dataset: a tabular classifier takes the dataset's
-    features and predicts its classes (filled in when the spec leaves them out); a text
-    model reads bytes whatever the text."""
+    features and predicts its classes, a series classifier a window of every column's changes
+    and up or down (filled in when the spec leaves them out); a text model reads bytes
+    whatever the text."""
     if manifest.kind != spec.kind:
         raise SpecError(
             f"dataset {spec.dataset} is a {manifest.kind} dataset; a {spec.kind} task needs a "
@@ -202,7 +206,10 @@ def fit_to_dataset(spec: TaskSpec, manifest: DatasetManifest) -> TaskSpec:
         )
     if spec.kind == "text":
         return spec  # bytes in, bytes out: a text model's shape does not depend on the data
-    shape = {"n_features": len(manifest.features), "n_classes": len(manifest.classes)}
+    if spec.kind == "series":
+        shape = {"n_features": SERIES_WINDOW * len(manifest.features), "n_classes": 2}
+    else:
+        shape = {"n_features": len(manifest.features), "n_classes": len(manifest.classes)}
     clash = {k: spec.model[k] for k in shape if k in spec.model and spec.model[k] != shape[k]}
     if clash:
         raise SpecError(f"model {clash} does not fit dataset {spec.dataset}, which has {shape}")

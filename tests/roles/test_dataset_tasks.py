@@ -20,9 +20,11 @@ from magnet_market.chain.events import EventReader
 from magnet_market.cli import main
 from magnet_market.datasets import PackOptions
 from magnet_market.storage import LocalStore, cid_of_path
+from magnet_market.tasks.series_dataset import WINDOW as SERIES_WINDOW
 from magnet_market.tasks.spec import parse_spec, spec_from_bytes
 from tests.chain.helpers import advance_time
 from tests.roles.test_contributor import DIGITS_SPEC
+from tests.tasks.test_series_dataset import co2_csv
 from tests.tasks.test_tabular import wine_csv
 from tests.tasks.test_text import text_corpus
 
@@ -124,6 +126,30 @@ def test_a_text_task_runs_a_round_on_the_sponsors_text(
     served = runner.invoke(main, ["infer", str(packed), "--prompt", "The miner ", "-n", "20"])
     assert served.exit_code == 0, served.output
     assert served.stdout.startswith("The miner ") and len(served.stdout.strip()) > 12
+
+
+def test_a_series_task_runs_a_round_on_the_sponsors_series(market, actors, tmp_path):
+    store = LocalStore(tmp_path / "store")
+    options = PackOptions("series", time="date")
+    dataset = publish_dataset(store, co2_csv(tmp_path / "co2.csv"), options).cid
+    spec = parse_spec(
+        {
+            "name": "co2",
+            "kind": "series",
+            "dataset": dataset,
+            "rounds": 1,
+            "inner_steps": 120,
+            "batch_size": 64,
+            "model": {"hidden": 32, "n_layers": 1},
+            "search": {"trials": 0},
+            "market": market_terms(),
+        }
+    )
+    pinned, posted = publish_and_run_a_round(market, actors, tmp_path, store, spec)
+    assert pinned.model["n_features"] == 2 * SERIES_WINDOW and pinned.model["n_classes"] == 2
+    (line,) = posted.report.submissions
+    assert posted.report.metric == "hit_rate" and line.status == "accepted"
+    assert line.measured > 0.6  # up or down, called better than a coin
 
 
 def test_a_task_with_no_posted_round_has_no_model_yet(

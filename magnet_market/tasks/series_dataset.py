@@ -1,0 +1,99 @@
+"""The ``series`` market task: the next-step direction of a sponsor's time series, by dataset CID.
+
+The dataset (``datasets/``, packed with ``--time COL``) holds its rows in time order, split by
+time: train, then validation, then the holdout. The series called is the first value column;
+every value column is an input. Example ``t`` reads the last ``WINDOW`` changes of each column
+up to row ``t`` (each column's changes divided by their largest magnitude on the train split:
+a maximum, so every machine gets the same scale) and calls whether the first column rises from
+row ``t`` to ``t + 1``; rows where it stays level are not called. An example belongs to a split
+when both its rows do, so no label reaches across a split; its inputs may look back into earlier
+splits (the past is known). The holdout is not read. Metric: hit rate on the validation split.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import torch
+from torch import nn
+
+from magnet_market.datasets import DatasetError
+from magnet_market.datasets.local import LocalDataset
+
+WINDOW = 32  # past changes per column per example
+N_CLASSES = 2  # 0: down, 1: up
+
+
+@dataclass
+class SeriesDatasetData:
+    """Train and validation examples of a packed series dataset.
+
+    Args:
+        dataset_dir: a verified dataset folder (``LocalDataset``).
+        window: past changes per column per example.
+    """
+
+    dataset_dir: str | Path
+    window: int = WINDOW
+    dataset: LocalDataset = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.window < 1:
+            raise ValueError(f"window must be >= 1, got {self.window}")
+        self.dataset = LocalDataset.open(self.dataset_dir)
+        m = self.dataset.manifest
+        if m.kind != "series":
+            raise DatasetError(f"dataset in {self.dataset_dir} is {m.kind}, not series")
+        self.columns = m.features
+        train, val = self.dataset.read("train"), self.dataset.read("val")
+        values = np.concatenate([self._values(train), self._values(val)])  # (rows, columns)
+        change = np.diff(values, axis=0, prepend=values[:1])
+        a, b = train.num_rows, train.num_rows + val.num_rows
+        scale = np.abs(change[:a]).max(axis=0)
+        change = change / np.where(scale > 0, scale, 1.0)
+        self._x, self._y = {}, {}
+        for split, (lo, hi) in {
+            "train": (self.window, a - 1),
+            "val": (max(a, self.window), b - 1),
+        }.items():
+            t = np.array([i for i in range(lo, hi) if values[i + 1, 0] != values[i, 0]], dtype=int)
+            if len(t) == 0:
+                raise DatasetError(
+                    f"no {split} examples: the {split} split needs more than {self.window} + 1 "
+                    "rows whose first column moves"
+                )
+            windows = np.stack([change[i - self.window + 1 : i + 1].reshape(-1) for i in t])
+            self._x[split] = torch.from_numpy(windows.astype(np.float32))
+            self._y[split] = torch.from_numpy((values[t + 1, 0] > values[t, 0]).astype(np.int64))
+
+    def _values(self, table: pa.Table) -> np.ndarray:
+        cols = [table.column(c).cast(pa.float64()).to_numpy() for c in self.columns]
+        return np.stack(cols, axis=1)
+
+    @property
+    def n_features(self) -> int:
+        return self.window * len(self.columns)
+
+    def get_batch(
+        self, split: str, batch_size: int, generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Random examples: ``x (B, window * columns)`` float32, ``y (B,)`` int64."""
+        if split not in ("train", "val"):
+            raise ValueError(f"split must be 'train' or 'val', got {split!r}")
+        x, y = self._x[split], self._y[split]
+        ix = torch.randint(0, x.shape[0], (batch_size,), generator=generator)
+        return x[ix], y[ix]
+
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module) -> dict[str, float]:
+        """Loss and hit rate (share of correct up/down calls) on the validation split."""
+        x, y = self._x["val"], self._y["val"]
+        was_training = model.training
+        model.eval()
+        logits, loss = model(x, y)
+        model.train(was_training)
+        hits = (logits.argmax(dim=-1) == y).float().mean()
+        return {"val_loss": float(loss), "hit_rate": float(hits)}
