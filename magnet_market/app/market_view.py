@@ -39,7 +39,7 @@ from magnet_market.chain.types import (
     TaskStatus,
 )
 from magnet_market.storage import StorageError
-from magnet_market.tasks.spec import METRICS
+from magnet_market.tasks.spec import METRICS, SpecError, TaskSpec, spec_from_bytes
 
 T = TypeVar("T")
 #: Whether a smaller value of a metric is better, by metric name (as reports name it).
@@ -121,6 +121,9 @@ class TaskRow:
     spec_cid: str
     deadline: Deadline | None
     coordinator_stake: int
+    name: str | None  # from the pinned spec (None while the store cannot give it)
+    kind: str | None  # tinylm, digits, tabular, text, series
+    dataset: str | None  # the dataset CID of a task on a sponsor's data
     stake_needed: int  # what posting the current round needs (0 once every round is posted)
     slashes_pending: int
     open_disputes: int
@@ -342,6 +345,7 @@ class MarketView:
         self.market = session.market
         self.auditor = Auditor(session)
         self._lock = threading.RLock()
+        self._specs: dict[str, TaskSpec | None] = {}  # by CID: a pinned spec never changes
 
     def locked(self, read: Callable[[], T]) -> T:
         """Run ``read`` while no other thread uses the connection."""
@@ -566,6 +570,7 @@ class MarketView:
         if not closed and info.current_round < info.rounds:
             current = self.market.round(info.task_id, info.current_round)
             stake_needed = _stake_needed(rules, info)
+        spec = self._spec(info.spec_cid)
         return TaskRow(
             task_id=info.task_id,
             status=info.status.name.lower(),
@@ -584,7 +589,19 @@ class MarketView:
             stake_needed=stake_needed,
             slashes_pending=info.slashes_pending,
             open_disputes=info.open_disputes,
+            name=spec.name if spec else None,
+            kind=spec.kind if spec else None,
+            dataset=spec.dataset if spec else None,
         )
+
+    def _spec(self, cid: str) -> TaskSpec | None:
+        """The pinned spec at ``cid`` (``None`` if the store lacks it or it is not a spec)."""
+        if cid not in self._specs:
+            try:
+                self._specs[cid] = spec_from_bytes(self.session.store.get(cid))
+            except (StorageError, SpecError):
+                self._specs[cid] = None
+        return self._specs[cid]
 
     def _round_view(
         self, info: TaskInfo, ledger: TaskLedger, round_: int, clock: _Clock, rules: MarketRules

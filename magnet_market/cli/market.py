@@ -165,21 +165,22 @@ def task_fund(session: Session, task_id: int, amount: int) -> None:
 
 
 @task.command("list")
-@with_session()
+@with_session(store=True)
 @json_option
 def task_list(session: Session, as_json: bool) -> None:
-    """List every task."""
+    """List every task (with its name and kind when the store holds its spec)."""
     view = MarketView(session)
     if as_json:
         emit_json([_task_dict(t) for t in view.task_infos()])
         return
     table = Table(title=f"tasks on {session.network.name}")
-    for col in ("id", "status", "round", "escrow", "reserved", "slots"):
+    for col in ("id", "task", "status", "round", "escrow", "reserved", "slots"):
         table.add_column(col)
     table.add_column("spec", overflow="fold")
     for t in reversed(view.tasks()):
         table.add_row(
             str(t.task_id),
+            f"{t.name} ({t.kind})" if t.name else "?",
             t.status,
             f"{t.round}/{t.rounds}",
             format_ether(t.escrow),

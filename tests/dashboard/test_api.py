@@ -35,6 +35,9 @@ def test_tasks_list_matches_the_contract(api, finished):
     assert (row["escrow"], row["reserved"]) == (info.escrow, info.reserved)
     assert row["spec_cid"] == info.spec_cid
     assert row["deadline"] is None
+    assert (row["name"], row["kind"], row["dataset"]) == ("digits-small", "digits", None)
+    page = api.get("/").text
+    assert "digits-small" in page and "data bafk" not in page  # a task on built-in data
 
 
 def test_task_shows_reports_credits_and_slashes(api, finished):
@@ -180,6 +183,8 @@ def test_payouts_fail_when_the_reports_are_missing(finished, tmp_path):
     assert 'class="verdict fail">FAIL<' in page
     task = bare.get(f"/tasks/{finished.task_id}")  # the chain's side still shows
     assert task.status_code == 200 and task.text.count("Report unavailable") == 2
+    (row,) = [t for t in bare.get("/api/tasks").json() if t["task_id"] == finished.task_id]
+    assert row["name"] is None and row["kind"] is None  # no spec in this store: still listed
     assert "<svg" not in task.text and "No round posted yet" not in task.text
 
 
