@@ -13,9 +13,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from sklearn.datasets import load_digits
-from sklearn.metrics import balanced_accuracy_score
 from sklearn.model_selection import train_test_split
-from torch import nn
+
+from magnet_market.tasks.rows import ClassifiedRows
 
 N_FEATURES = 64
 N_CLASSES = 10
@@ -25,7 +25,7 @@ _SHIFTS = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
 
 
 @dataclass
-class DigitsData:
+class DigitsData(ClassifiedRows):
     """Train/validation tensors of the digits data set.
 
     Args:
@@ -48,16 +48,6 @@ class DigitsData:
         self.train_x, self.train_y = torch.from_numpy(xtr), torch.from_numpy(ytr)
         self.val_x, self.val_y = torch.from_numpy(xva), torch.from_numpy(yva)
 
-    def get_batch(
-        self, split: str, batch_size: int, generator: torch.Generator
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Random rows: ``x (B, 64)`` float32, ``y (B,)`` int64."""
-        if split not in ("train", "val"):
-            raise ValueError(f"split must be 'train' or 'val', got {split!r}")
-        x, y = (self.train_x, self.train_y) if split == "train" else (self.val_x, self.val_y)
-        ix = torch.randint(0, x.shape[0], (batch_size,), generator=generator)
-        return x[ix], y[ix]
-
     def augment(self, x: torch.Tensor, share: float, generator: torch.Generator) -> torch.Tensor:
         """``x`` with a random ``share`` of its rows shifted by up to one pixel each way.
 
@@ -73,16 +63,3 @@ class DigitsData:
         chosen = torch.rand(n, generator=generator) < share
         moved = shifted[torch.arange(n), offset]
         return torch.where(chosen.unsqueeze(1), moved, x)
-
-    @torch.no_grad()
-    def evaluate(self, model: nn.Module) -> dict[str, float]:
-        """Validation loss and balanced accuracy on the whole held-out split."""
-        was_training = model.training
-        model.eval()
-        logits, loss = model(self.val_x, self.val_y)
-        model.train(was_training)
-        pred = logits.argmax(dim=-1).numpy()
-        return {
-            "val_loss": float(loss),
-            "balanced_accuracy": float(balanced_accuracy_score(self.val_y.numpy(), pred)),
-        }

@@ -18,17 +18,17 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import torch
-from torch import nn
 
 from magnet_market.datasets import DatasetError
 from magnet_market.datasets.local import LocalDataset
+from magnet_market.tasks.rows import ClassifiedRows
 
 WINDOW = 32  # past changes per column per example
 N_CLASSES = 2  # 0: down, 1: up
 
 
 @dataclass
-class SeriesDatasetData:
+class SeriesDatasetData(ClassifiedRows):
     """Train and validation examples of a packed series dataset.
 
     Args:
@@ -54,7 +54,7 @@ class SeriesDatasetData:
         a, b = train.num_rows, train.num_rows + val.num_rows
         scale = np.abs(change[:a]).max(axis=0)
         change = change / np.where(scale > 0, scale, 1.0)
-        self._x, self._y = {}, {}
+        examples = {}
         for split, (lo, hi) in {
             "train": (self.window, a - 1),
             "val": (max(a, self.window), b - 1),
@@ -66,8 +66,9 @@ class SeriesDatasetData:
                     "rows whose first column moves"
                 )
             windows = np.stack([change[i - self.window + 1 : i + 1].reshape(-1) for i in t])
-            self._x[split] = torch.from_numpy(windows.astype(np.float32))
-            self._y[split] = torch.from_numpy((values[t + 1, 0] > values[t, 0]).astype(np.int64))
+            labels = (values[t + 1, 0] > values[t, 0]).astype(np.int64)
+            examples[split] = torch.from_numpy(windows.astype(np.float32)), torch.from_numpy(labels)
+        (self.train_x, self.train_y), (self.val_x, self.val_y) = examples["train"], examples["val"]
 
     def _values(self, table: pa.Table) -> np.ndarray:
         cols = [table.column(c).cast(pa.float64()).to_numpy() for c in self.columns]
@@ -77,23 +78,6 @@ class SeriesDatasetData:
     def n_features(self) -> int:
         return self.window * len(self.columns)
 
-    def get_batch(
-        self, split: str, batch_size: int, generator: torch.Generator
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Random examples: ``x (B, window * columns)`` float32, ``y (B,)`` int64."""
-        if split not in ("train", "val"):
-            raise ValueError(f"split must be 'train' or 'val', got {split!r}")
-        x, y = self._x[split], self._y[split]
-        ix = torch.randint(0, x.shape[0], (batch_size,), generator=generator)
-        return x[ix], y[ix]
-
-    @torch.no_grad()
-    def evaluate(self, model: nn.Module) -> dict[str, float]:
-        """Loss and hit rate (share of correct up/down calls) on the validation split."""
-        x, y = self._x["val"], self._y["val"]
-        was_training = model.training
-        model.eval()
-        logits, loss = model(x, y)
-        model.train(was_training)
-        hits = (logits.argmax(dim=-1) == y).float().mean()
-        return {"val_loss": float(loss), "hit_rate": float(hits)}
+    def scores(self, labels: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+        """Hit rate: the share of correct up/down calls."""
+        return {"hit_rate": float(np.mean(predicted == labels))}

@@ -14,15 +14,14 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import torch
-from sklearn.metrics import balanced_accuracy_score
-from torch import nn
 
 from magnet_market.datasets import DatasetError
 from magnet_market.datasets.local import LocalDataset
+from magnet_market.tasks.rows import ClassifiedRows
 
 
 @dataclass
-class TabularData:
+class TabularData(ClassifiedRows):
     """Train and validation tensors of a packed tabular dataset.
 
     Args:
@@ -64,26 +63,3 @@ class TabularData:
         if unknown:
             raise DatasetError(f"{split} labels {unknown[:5]} are not among the manifest's classes")
         return x, torch.tensor([index[v] for v in labels], dtype=torch.int64)
-
-    def get_batch(
-        self, split: str, batch_size: int, generator: torch.Generator
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Random rows: ``x (B, n_features)`` float32, ``y (B,)`` int64."""
-        if split not in ("train", "val"):
-            raise ValueError(f"split must be 'train' or 'val', got {split!r}")
-        x, y = (self.train_x, self.train_y) if split == "train" else (self.val_x, self.val_y)
-        ix = torch.randint(0, x.shape[0], (batch_size,), generator=generator)
-        return x[ix], y[ix]
-
-    @torch.no_grad()
-    def evaluate(self, model: nn.Module) -> dict[str, float]:
-        """Validation loss and balanced accuracy on the whole validation split."""
-        was_training = model.training
-        model.eval()
-        logits, loss = model(self.val_x, self.val_y)
-        model.train(was_training)
-        pred = logits.argmax(dim=-1).numpy()
-        return {
-            "val_loss": float(loss),
-            "balanced_accuracy": float(balanced_accuracy_score(self.val_y.numpy(), pred)),
-        }

@@ -60,22 +60,25 @@ def market_terms() -> dict:
     return {"bounty": "1ether", "max_contributors": 1, "timing": timing}
 
 
+def spec_on(dataset: str, kind: str, **fields):
+    """A one-round task of ``kind`` on ``dataset``, one contributor, devnet windows."""
+    return parse_spec(
+        {"name": kind, "kind": kind, "dataset": dataset, "rounds": 1, "market": market_terms()}
+        | fields
+    )
+
+
 def test_a_tabular_task_runs_a_round_on_the_sponsors_data(market, actors, tmp_path):
     store = LocalStore(tmp_path / "store")
     options = PackOptions("tabular", label="target", val_fraction=0.2, holdout_fraction=0.1)
     dataset = publish_dataset(store, wine_csv(tmp_path / "wine.csv"), options).cid
-    spec = parse_spec(
-        {
-            "name": "wine",
-            "kind": "tabular",
-            "dataset": dataset,
-            "rounds": 1,
-            "inner_steps": 40,
-            "batch_size": 32,
-            "model": {"hidden": 32, "n_layers": 1},
-            "search": {"trials": 1},
-            "market": market_terms(),
-        }
+    spec = spec_on(
+        dataset,
+        "tabular",
+        inner_steps=40,
+        batch_size=32,
+        model={"hidden": 32, "n_layers": 1},
+        search={"trials": 1},
     )
     pinned, posted = publish_and_run_a_round(market, actors, tmp_path, store, spec)
     assert pinned.dataset == dataset and pinned.model["n_features"] == 13
@@ -91,18 +94,13 @@ def test_a_text_task_runs_a_round_on_the_sponsors_text(
     store = LocalStore(tmp_path / "store")
     options = PackOptions("text", val_fraction=0.2, holdout_fraction=0.1)
     dataset = publish_dataset(store, text_corpus(tmp_path / "corpus"), options).cid
-    spec = parse_spec(
-        {
-            "name": "notes",
-            "kind": "text",
-            "dataset": dataset,
-            "rounds": 1,
-            "inner_steps": 30,
-            "batch_size": 16,
-            "model": {"seq_len": 32, "d_model": 32, "n_layers": 1, "n_heads": 2},
-            "search": {"trials": 1},
-            "market": market_terms(),
-        }
+    spec = spec_on(
+        dataset,
+        "text",
+        inner_steps=30,
+        batch_size=16,
+        model={"seq_len": 32, "d_model": 32, "n_layers": 1, "n_heads": 2},
+        search={"trials": 1},
     )
     pinned, posted = publish_and_run_a_round(market, actors, tmp_path, store, spec)
     assert pinned.dataset == dataset and pinned.kind == "text"
@@ -132,18 +130,13 @@ def test_a_series_task_runs_a_round_on_the_sponsors_series(market, actors, tmp_p
     store = LocalStore(tmp_path / "store")
     options = PackOptions("series", time="date")
     dataset = publish_dataset(store, co2_csv(tmp_path / "co2.csv"), options).cid
-    spec = parse_spec(
-        {
-            "name": "co2",
-            "kind": "series",
-            "dataset": dataset,
-            "rounds": 1,
-            "inner_steps": 120,
-            "batch_size": 64,
-            "model": {"hidden": 32, "n_layers": 1},
-            "search": {"trials": 0},
-            "market": market_terms(),
-        }
+    spec = spec_on(
+        dataset,
+        "series",
+        inner_steps=120,
+        batch_size=64,
+        model={"hidden": 32, "n_layers": 1},
+        search={"trials": 0},
     )
     pinned, posted = publish_and_run_a_round(market, actors, tmp_path, store, spec)
     assert pinned.model["n_features"] == 2 * SERIES_WINDOW and pinned.model["n_classes"] == 2

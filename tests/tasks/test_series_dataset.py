@@ -43,9 +43,9 @@ def test_examples_call_the_first_column_and_never_cross_a_split(co2):
     level = np.concatenate([train.column("co2").to_numpy(), val.column("co2").to_numpy()])
     a = train.num_rows
     calls = [i for i in range(WINDOW, a - 1) if level[i + 1] != level[i]]
-    assert data._y["train"].tolist() == [int(level[i + 1] > level[i]) for i in calls]
-    assert len(data._y["val"]) <= val.num_rows - 1  # val labels stay inside val
-    x = data._x["train"]
+    assert data.train_y.tolist() == [int(level[i + 1] > level[i]) for i in calls]
+    assert len(data.val_y) <= val.num_rows - 1  # val labels stay inside val
+    x = data.train_x
     assert x.shape == (len(calls), 2 * WINDOW) and float(x.abs().max()) <= 1.0
 
 

@@ -1,0 +1,47 @@
+"""Rows of a classification task, as the trainer samples them and judges score them.
+
+``digits``, ``tabular`` and ``series`` tasks all hold feature rows and class labels split into
+train and validation; only how the rows are made and which score counts differ.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn.metrics import balanced_accuracy_score
+from torch import nn
+
+
+class ClassifiedRows:
+    """Train and validation rows; subclasses set ``train_x``, ``train_y``, ``val_x`` and
+    ``val_y`` (float32 features, int64 labels) and may score differently (:meth:`scores`)."""
+
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    val_x: torch.Tensor
+    val_y: torch.Tensor
+
+    def get_batch(
+        self, split: str, batch_size: int, generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Random rows: ``x (B, features)`` float32, ``y (B,)`` int64."""
+        if split not in ("train", "val"):
+            raise ValueError(f"split must be 'train' or 'val', got {split!r}")
+        x, y = (self.train_x, self.train_y) if split == "train" else (self.val_x, self.val_y)
+        ix = torch.randint(0, x.shape[0], (batch_size,), generator=generator)
+        return x[ix], y[ix]
+
+    def scores(self, labels: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+        """The task's scores of ``predicted`` classes (default: balanced accuracy, the mean
+        recall per class, which a majority-class guess cannot inflate)."""
+        return {"balanced_accuracy": float(balanced_accuracy_score(labels, predicted))}
+
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module) -> dict[str, float]:
+        """Validation loss and the task's scores on the whole validation split."""
+        was_training = model.training
+        model.eval()
+        logits, loss = model(self.val_x, self.val_y)
+        model.train(was_training)
+        predicted = logits.argmax(dim=-1).numpy()
+        return {"val_loss": float(loss), **self.scores(self.val_y.numpy(), predicted)}
