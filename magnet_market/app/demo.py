@@ -25,9 +25,13 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from magnet_market.app.auditor import Audit, Auditor
+from magnet_market.app.content import task_dataset
+from magnet_market.app.datasets import publish_dataset
 from magnet_market.app.reports import PinnedRound, load_round
 from magnet_market.app.session import Session
 from magnet_market.app.sponsor import Sponsor
+from magnet_market.bitnet import checkpoint
+from magnet_market.bitnet.model import build_model
 from magnet_market.chain.accounts import devnet_account, resolve_signer
 from magnet_market.chain.client import MarketClient
 from magnet_market.chain.connection import Connection
@@ -35,10 +39,13 @@ from magnet_market.chain.deploy import deploy_market
 from magnet_market.chain.devnet import Devnet
 from magnet_market.chain.types import DEVNET_FLOORS, DEVNET_RULES
 from magnet_market.config import Network, resolve_network
+from magnet_market.datasets import PackOptions
+from magnet_market.diloco.verify import judged_metrics
 from magnet_market.errors import MagnetError
 from magnet_market.processes import spawn, stop_child
 from magnet_market.storage import ContentStore, KuboStore, LocalStore
-from magnet_market.tasks.spec import TaskSpec, load_spec, parse_spec
+from magnet_market.tasks.data import task_data
+from magnet_market.tasks.spec import TaskSpec, fit_to_dataset, load_spec, parse_spec
 from magnet_market.units import format_ether
 
 #: The embedded demo task: a small byte-level LM on the standard library's source, with a short
@@ -106,6 +113,7 @@ class DemoResult:
     accounts: dict[str, str]  # role name → address
     runs_dir: Path  # the contributors' autoresearch folders
     seconds: float
+    holdout: list[float] | None = None  # each merged model on the dataset's holdout split
 
     def summary(self) -> dict[str, Any]:
         """The one-line JSON summary of ``magnet demo --json``."""
@@ -125,7 +133,7 @@ class DemoResult:
             "metric": self.metric,
             "accounts": self.accounts,
             "seconds": round(self.seconds, 1),
-        }
+        } | ({} if self.holdout is None else {"holdout_metric_per_round": self.holdout})
 
 
 @dataclass(frozen=True)
@@ -139,6 +147,9 @@ class DemoOptions:
     bounty: int | None = None
     gas_money: int = 2 * 10**16
     timeout: float = 900.0
+    dataset: Path | None = None  # the sponsor's own data, packed into the demo's store
+    label: str | None = None  # a table's class column (a tabular task)
+    time: str | None = None  # a series' time column (a series task)
 
 
 @contextmanager
@@ -155,7 +166,7 @@ def run_demo(
         relay: given each line a role process prints, with the role's name.
     """
     started = time.monotonic()
-    spec = demo_spec(options.task_file, options.bounty)
+    spec = demo_spec(options.task_file, options.bounty) if options.dataset is None else None
     home = Path(tempfile.mkdtemp(prefix="magnet-demo-"))
     local = options.network == "devnet"
     with (
@@ -170,10 +181,15 @@ def run_demo(
         say(f"1. {cast.network.name}; MagnetMarket at {record.address}")
         market = MarketClient(conn, record.address, cast.sponsor)
         session = Session.of_market(market, store, record.block)
+        if spec is None:
+            assert options.dataset is not None
+            spec = dataset_demo_spec(store, options, say)
         if cast.funded:
             _fund(market, cast, spec, options.gas_money, say)
         try:
             found = _play(cast, spec, session, store_args, home, options.timeout, say, relay)
+            if spec.dataset:
+                found["holdout"] = holdout_metrics(store, spec, found["rounds"], home)
         finally:
             if cast.funded:
                 _sweep(market, cast)
@@ -260,10 +276,80 @@ def _spawn(
 def demo_spec(task_file: Path | None, bounty: int | None) -> TaskSpec:
     """The embedded demo task, or the spec in ``task_file``; ``bounty`` overrides its bounty."""
     spec = load_spec(task_file) if task_file else parse_spec(DEMO_SPEC)
-    if bounty is None:
-        return spec
+    return spec if bounty is None else demo_spec_with_bounty(spec, bounty)
+
+
+def demo_spec_with_bounty(spec: TaskSpec, bounty: int) -> TaskSpec:
+    """``spec`` with another bounty."""
     data = spec.model_dump(mode="json")
     return parse_spec({**data, "market": {**data["market"], "bounty": bounty}})
+
+
+#: The demo's task on a sponsor's dataset, by kind: sized to train in seconds per round.
+DATASET_DEMO: dict[str, dict[str, Any]] = {
+    "tabular": {"inner_steps": 60, "batch_size": 32, "model": {"hidden": 32, "n_layers": 1}},
+    "series": {"inner_steps": 120, "batch_size": 64, "model": {"hidden": 32, "n_layers": 1}},
+    "text": {"inner_steps": 60, "batch_size": 16, "model": DEMO_SPEC["model"]},
+}
+
+
+def dataset_kind(source: Path, label: str | None, time: str | None) -> str:
+    """What a demo dataset is: a table with a class column, a series with a time column, or a
+    folder of text."""
+    if label and time:
+        raise DemoError("give --label (a table) or --time (a series), not both")
+    if label:
+        return "tabular"
+    if time:
+        return "series"
+    if source.is_dir():
+        return "text"
+    raise DemoError(
+        f"{source}: say what it is: --label COL for a table, --time COL for a series "
+        "(a folder is packed as text)"
+    )
+
+
+def dataset_demo_spec(
+    store: ContentStore, options: DemoOptions, say: Callable[[str], None]
+) -> TaskSpec:
+    """Pack ``options.dataset`` into the demo's store and make the demo's task on it."""
+    assert options.dataset is not None
+    kind = dataset_kind(options.dataset, options.label, options.time)
+    packed = publish_dataset(
+        store, options.dataset, PackOptions(kind, label=options.label, time=options.time)
+    )
+    m = packed.manifest
+    say(f"   {options.dataset.name} packed as a {kind} dataset: {m.rows:,} rows, {packed.cid}")
+    base = {k: v for k, v in DEMO_SPEC.items() if k not in ("kind", "model")}
+    # a sponsor's demo-sized data judges in seconds: half the embedded task's challenge window
+    timing = DEMO_SPEC["market"]["timing"] | {"challenge": 30}
+    base["market"] = DEMO_SPEC["market"] | {"timing": timing}
+    spec = parse_spec(
+        base
+        | {"name": f"{options.dataset.stem}-demo", "kind": kind, "dataset": packed.cid}
+        | DATASET_DEMO[kind]
+    )
+    spec = fit_to_dataset(spec, m)  # the model's inputs and classes, as the sponsor will pin
+    return spec if options.bounty is None else demo_spec_with_bounty(spec, options.bounty)
+
+
+def holdout_metrics(
+    store: ContentStore, spec: TaskSpec, rounds: list[PinnedRound], home: Path
+) -> list[float]:
+    """Each round's merged model scored on the dataset's holdout split, which nobody searched
+    or was judged on: how the market's model does on data it never saw."""
+    folder = task_dataset(store, spec)
+    holdout = task_data(spec, folder, judged_split="holdout")
+    scores = []
+    for r in rounds:
+        path = store.get_to_path(
+            r.report["merged_cid"], home / "holdout" / f"{r.round}.safetensors"
+        )
+        model = build_model(spec.model_config_obj())
+        checkpoint.load_into(model, checkpoint.load(path))
+        scores.append(judged_metrics(model, holdout.evaluate)[spec.metric])
+    return scores
 
 
 def _misbehaviour(role: str, spec: TaskSpec) -> list[str]:

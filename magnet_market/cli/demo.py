@@ -34,6 +34,17 @@ from magnet_market.dashboard.server import DEFAULT_PORT
     default=None,
     help="A task spec (TOML) instead of the embedded tinylm task.",
 )
+@click.option(
+    "--dataset",
+    type=click.Path(exists=True, path_type=Path),
+    default=None,
+    help="Your own data instead: a CSV/Parquet table (with --label), a CSV series (with --time) "
+    "or a folder of text files, packed by CID; the summary adds holdout_metric_per_round.",
+)
+@click.option("--label", metavar="COL", default=None, help="With --dataset: the class column.")
+@click.option(
+    "--time", "time_column", metavar="COL", default=None, help="With --dataset: the time column."
+)
 @click.option("--bounty", type=WEI, default=None, help="Override the task's bounty.")
 @click.option(
     "--gas-money",
@@ -55,6 +66,9 @@ def demo(
     network: str,
     account: str | None,
     task_file: Path | None,
+    dataset: Path | None,
+    label: str | None,
+    time_column: str | None,
     bounty: int | None,
     gas_money: int,
     serve: bool,
@@ -62,7 +76,22 @@ def demo(
     timeout: float,
 ) -> None:
     """Run a two-round market with three contributors and a coordinator on a fresh devnet."""
-    options = DemoOptions(network, account, ipfs_api, task_file, bounty, gas_money, timeout)
+    if dataset is not None and task_file is not None:
+        raise click.UsageError("--task and --dataset both say what to train: give one")
+    if dataset is None and (label or time_column):
+        raise click.UsageError("--label and --time describe a --dataset")
+    options = DemoOptions(
+        network,
+        account,
+        ipfs_api,
+        task_file,
+        bounty,
+        gas_money,
+        timeout,
+        dataset=dataset,
+        label=label,
+        time=time_column,
+    )
     with run_demo(options, say=_step, relay=_relay) as result:
         _render(result)
         if as_json:
@@ -89,17 +118,23 @@ def _render(result: DemoResult) -> None:
     """The rounds, the payouts and every payouts check, for humans."""
     table = Table(title=f"task {result.task_id}: rounds")
     metric = result.metric
-    for col in ("round", f"parent {metric}", f"merged {metric}", "credited", "submissions"):
+    columns = ["round", f"parent {metric}", f"merged {metric}", "credited", "submissions"]
+    if result.holdout is not None:
+        columns.insert(3, f"merged {metric} on the holdout")
+    for col in columns:
         table.add_column(col)
-    for r in result.rounds:
+    for i, r in enumerate(result.rounds):
         merged = r.report["merged_metric"]
-        table.add_row(
+        cells = [
             str(r.round),
             f"{r.report['parent_metric']:.4f}",
             f"{merged:.4f}" if merged is not None else "-",
             format_ether(r.total_credited),
             ", ".join(f"{s['author'][:8]}… {s['status']}" for s in r.report["submissions"]),
-        )
+        ]
+        if result.holdout is not None:
+            cells.insert(3, f"{result.holdout[i]:.4f}")
+        table.add_row(*cells)
     out.print(table)
     payouts = Table(title="payouts")
     for col in ("account", "rewards", "slashed"):

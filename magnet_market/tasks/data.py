@@ -7,6 +7,7 @@ from pathlib import Path
 from magnet_market.bitnet.model import TransformerConfig
 from magnet_market.bitnet.train import TaskData
 from magnet_market.tasks.digits import DigitsData
+from magnet_market.tasks.rows import JudgedSplit
 from magnet_market.tasks.series_dataset import SeriesDatasetData
 from magnet_market.tasks.spec import DATASET_KINDS, TaskSpec
 from magnet_market.tasks.tabular import TabularData
@@ -35,15 +36,25 @@ def data_options(spec: TaskSpec, dataset_dir: Path | None = None) -> dict[str, i
     return {"split_seed": spec.seed}
 
 
-def task_data(spec: TaskSpec, dataset_dir: Path | None = None) -> TaskData:
-    """Train/validation data of ``spec``'s task (the validation split is the held-out one)."""
+def task_data(
+    spec: TaskSpec, dataset_dir: Path | None = None, judged_split: JudgedSplit = "val"
+) -> TaskData:
+    """Train/validation data of ``spec``'s task (the validation split is the held-out one).
+    ``judged_split="holdout"`` scores a dataset task's holdout instead, which nobody searches on.
+    """
     options = data_options(spec, dataset_dir)
+    if judged_split != "val" and spec.kind not in DATASET_KINDS:
+        raise ValueError(f"a {spec.kind} task has no holdout split: only dataset tasks do")
     if spec.kind == "tabular":
-        return TabularData(dataset_dir=str(options["dataset_dir"]))
+        return TabularData(dataset_dir=str(options["dataset_dir"]), judged_split=judged_split)
     if spec.kind == "series":
-        return SeriesDatasetData(dataset_dir=str(options["dataset_dir"]))
+        return SeriesDatasetData(dataset_dir=str(options["dataset_dir"]), judged_split=judged_split)
     if spec.kind == "text":
-        return TextData(dataset_dir=str(options["dataset_dir"]), seq_len=int(options["seq_len"]))
+        return TextData(
+            dataset_dir=str(options["dataset_dir"]),
+            seq_len=int(options["seq_len"]),
+            judged_split=judged_split,
+        )
     if spec.kind == "tinylm":
         return TinyLMData(seq_len=int(options["seq_len"]))
     return DigitsData(split_seed=int(options["split_seed"]))

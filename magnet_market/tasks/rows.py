@@ -6,10 +6,23 @@ train and validation; only how the rows are made and which score counts differ.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 import torch
 from sklearn.metrics import balanced_accuracy_score
 from torch import nn
+
+#: What a task's ``evaluate`` scores: ``val``, the split rounds are judged on, or ``holdout``,
+#: which nobody searches on (a sponsor's figure of how the model does on unseen data).
+JudgedSplit = Literal["val", "holdout"]
+
+
+def checked_split(split: str) -> str:
+    """``split`` if it can be judged on, else a ``ValueError`` naming the two that can."""
+    if split not in ("val", "holdout"):
+        raise ValueError(f"judged_split must be 'val' or 'holdout', got {split!r}")
+    return split
 
 
 class ClassifiedRows:

@@ -7,7 +7,8 @@ up to row ``t`` (each column's changes divided by their largest magnitude on the
 a maximum, so every machine gets the same scale) and calls whether the first column rises from
 row ``t`` to ``t + 1``; rows where it stays level are not called. An example belongs to a split
 when both its rows do, so no label reaches across a split; its inputs may look back into earlier
-splits (the past is known). The holdout is not read. Metric: hit rate on the validation split.
+splits (the past is known). The holdout is read only when judged on (``judged_split``).
+Metric: hit rate on the validation split.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ import torch
 
 from magnet_market.datasets import DatasetError
 from magnet_market.datasets.local import LocalDataset
-from magnet_market.tasks.rows import ClassifiedRows
+from magnet_market.datasets.manifest import SPLITS
+from magnet_market.tasks.rows import ClassifiedRows, JudgedSplit, checked_split
 
 WINDOW = 32  # past changes per column per example
 N_CLASSES = 2  # 0: down, 1: up
@@ -34,10 +36,13 @@ class SeriesDatasetData(ClassifiedRows):
     Args:
         dataset_dir: a verified dataset folder (``LocalDataset``).
         window: past changes per column per example.
+        judged_split: the split ``evaluate`` scores (``val``, or ``holdout``: the most recent
+            rows, for a sponsor's figures on data nobody searched on).
     """
 
     dataset_dir: str | Path
     window: int = WINDOW
+    judged_split: JudgedSplit = "val"
     dataset: LocalDataset = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -48,17 +53,18 @@ class SeriesDatasetData(ClassifiedRows):
         if m.kind != "series":
             raise DatasetError(f"dataset in {self.dataset_dir} is {m.kind}, not series")
         self.columns = m.features
-        train, val = self.dataset.read("train"), self.dataset.read("val")
-        values = np.concatenate([self._values(train), self._values(val)])  # (rows, columns)
+        judged = checked_split(self.judged_split)
+        reads = SPLITS[: SPLITS.index(judged) + 1]  # every split up to the judged one, in order
+        tables = [self.dataset.read(split) for split in reads]
+        values = np.concatenate([self._values(t) for t in tables])  # (rows, columns)
         change = np.diff(values, axis=0, prepend=values[:1])
-        a, b = train.num_rows, train.num_rows + val.num_rows
-        scale = np.abs(change[:a]).max(axis=0)
+        ends = np.cumsum([t.num_rows for t in tables])  # each split's end row
+        scale = np.abs(change[: ends[0]]).max(axis=0)
         change = change / np.where(scale > 0, scale, 1.0)
+        ranges = {"train": (self.window, ends[0] - 1)}
+        ranges[judged] = (max(ends[-2], self.window), ends[-1] - 1)
         examples = {}
-        for split, (lo, hi) in {
-            "train": (self.window, a - 1),
-            "val": (max(a, self.window), b - 1),
-        }.items():
+        for split, (lo, hi) in ranges.items():
             t = np.array([i for i in range(lo, hi) if values[i + 1, 0] != values[i, 0]], dtype=int)
             if len(t) == 0:
                 raise DatasetError(
@@ -68,7 +74,7 @@ class SeriesDatasetData(ClassifiedRows):
             windows = np.stack([change[i - self.window + 1 : i + 1].reshape(-1) for i in t])
             labels = (values[t + 1, 0] > values[t, 0]).astype(np.int64)
             examples[split] = torch.from_numpy(windows.astype(np.float32)), torch.from_numpy(labels)
-        (self.train_x, self.train_y), (self.val_x, self.val_y) = examples["train"], examples["val"]
+        (self.train_x, self.train_y), (self.val_x, self.val_y) = examples["train"], examples[judged]
 
     def _values(self, table: pa.Table) -> np.ndarray:
         cols = [table.column(c).cast(pa.float64()).to_numpy() for c in self.columns]

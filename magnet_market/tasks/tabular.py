@@ -17,7 +17,7 @@ import torch
 
 from magnet_market.datasets import DatasetError
 from magnet_market.datasets.local import LocalDataset
-from magnet_market.tasks.rows import ClassifiedRows
+from magnet_market.tasks.rows import ClassifiedRows, JudgedSplit, checked_split
 
 
 @dataclass
@@ -26,9 +26,12 @@ class TabularData(ClassifiedRows):
 
     Args:
         dataset_dir: a verified dataset folder (``LocalDataset``).
+        judged_split: the split ``evaluate`` scores: ``val`` (what rounds are judged on) or
+            ``holdout`` (what nobody searched on, for the sponsor's own figures).
     """
 
     dataset_dir: str | Path
+    judged_split: JudgedSplit = "val"
     dataset: LocalDataset = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -42,7 +45,7 @@ class TabularData(ClassifiedRows):
         scale = np.abs(train_x).max(axis=0)
         self.scale = np.where(scale > 0, scale, 1.0).astype(np.float32)
         self.train_x = torch.from_numpy(train_x / self.scale)
-        val_x, self.val_y = self._rows("val")
+        val_x, self.val_y = self._rows(checked_split(self.judged_split))
         self.val_x = torch.from_numpy(val_x / self.scale)
 
     @property

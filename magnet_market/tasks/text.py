@@ -15,6 +15,7 @@ import torch
 
 from magnet_market.datasets import DatasetError
 from magnet_market.datasets.local import LocalDataset
+from magnet_market.tasks.rows import JudgedSplit, checked_split
 from magnet_market.tasks.tinylm import SEPARATOR, ByteStreams
 
 
@@ -26,10 +27,13 @@ class TextData(ByteStreams):
         dataset_dir: a verified dataset folder (``LocalDataset``).
         seq_len: tokens per example (the model's context).
         eval_batches, eval_batch_size: the fixed windows :meth:`evaluate` scores.
+        judged_split: the split ``evaluate`` scores (``val``, or ``holdout`` for a sponsor's
+            figures on text nobody searched on).
     """
 
     dataset_dir: str | Path
     seq_len: int = 256
+    judged_split: JudgedSplit = "val"
     eval_batches: int = 8
     eval_batch_size: int = 16
     dataset: LocalDataset = field(init=False, repr=False)
@@ -43,7 +47,7 @@ class TextData(ByteStreams):
                 f"dataset in {self.dataset_dir} is {self.dataset.manifest.kind}, not text"
             )
         self.train = self._stream("train")
-        self.val = self._stream("val")
+        self.val = self._stream(checked_split(self.judged_split))
         self._check_lengths("pack more text or lower model.seq_len")
 
     def _stream(self, split: str) -> torch.Tensor:

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 
@@ -22,6 +23,8 @@ from magnet_market.chain.connection import Connection
 from magnet_market.chain.devnet import Devnet, free_port
 from magnet_market.config import Network
 from tests.chain.helpers import ETHER
+
+ROOT = Path(__file__).resolve().parents[2]
 
 SPEC_TOML = """
 name = "digits-demo"
@@ -123,3 +126,27 @@ def _wait_for_dashboard(url: str, timeout: float = 30.0) -> httpx.Client:
                 client.close()
                 raise
             time.sleep(0.2)
+
+
+def test_demo_on_the_sponsors_own_table(tmp_path):
+    """`magnet demo --dataset examples/wine.csv --label target --json`, as the README shows it:
+    the file is packed by CID, the same two-round market runs on it, and the summary adds each
+    merged model's score on the holdout split."""
+    env = {**os.environ, "MAGNET_HOME": str(tmp_path / "home")}
+    args = ["demo", "--dataset", "examples/wine.csv", "--label", "target", "--json"]
+    done = subprocess.run(
+        [sys.executable, "-m", "magnet_market.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert summary["metric"] == "balanced_accuracy" and summary["payouts_verified"] is True
+    assert summary["rounds"] == 2 and summary["total_paid_wei"] > 0
+    assert [d["outcome"] for d in summary["disputes"]] == ["overturned"]  # the Sybil round
+    holdout = summary["holdout_metric_per_round"]
+    assert len(holdout) == 2 and all(0.0 <= h <= 1.0 for h in holdout)
+    assert "packed as a tabular dataset" in done.stderr  # the steps, for humans

@@ -70,3 +70,10 @@ def test_a_series_spec_takes_the_window_of_every_column(co2):
 def test_too_short_a_series_is_refused(co2):
     with pytest.raises(DatasetError, match="no train examples: the train split needs more than"):
         SeriesDatasetData(co2.folder, window=10_000)
+
+
+def test_the_holdout_examples_are_the_most_recent(co2):
+    held = SeriesDatasetData(co2.folder, judged_split="holdout")
+    rows = co2.manifest.splits["holdout"].rows
+    assert 0 < held.val_y.shape[0] <= rows - 1  # labels stay inside the holdout
+    assert torch.equal(held.train_x, SeriesDatasetData(co2.folder).train_x)

@@ -95,3 +95,10 @@ def test_a_text_spec_names_a_text_dataset(corpus, tmp_path):
 def test_too_little_text_for_the_context_is_refused(corpus):
     with pytest.raises(ValueError, match="bytes for seq_len=100000; pack more text"):
         TextData(corpus.folder, seq_len=100_000)
+
+
+def test_the_holdout_stream_is_the_holdout_text(corpus):
+    held = TextData(corpus.folder, seq_len=32, judged_split="holdout")
+    table = corpus.read("holdout").sort_by([("document", "ascending"), ("part", "ascending")])
+    texts = table.column("text").to_pylist()
+    assert bytes(held.val.tolist()) == bytes([SEPARATOR]).join(t.encode() for t in texts)
