@@ -15,13 +15,34 @@ from pathlib import Path
 import torch
 
 from magnet_market.bitnet import kernel
-from magnet_market.bitnet.model import TransformerConfig
+from magnet_market.bitnet.checkpoint import Checkpoint
+from magnet_market.bitnet.model import TransformerConfig, build_model
 from magnet_market.diloco.round import RoundConfig, run_round
 from magnet_market.diloco.verify import Submission, VerifyRules
 from magnet_market.tasks import TinyLMData
 
 CONFIG = TransformerConfig(seq_len=64, d_model=64, n_layers=2, n_heads=2)
 CONTRIBUTORS = 4  # the default trimmed mean drops one value per side
+
+
+def write_round_inputs(folder: Path) -> Path:
+    """A parent and four contributions near it, written once so every judge reads the same
+    bytes (random draws themselves differ between SIMD levels); returns ``folder``."""
+    torch.manual_seed(0)
+    state = {f"model.{k}": v for k, v in build_model(CONFIG).state_dict().items()}
+    Checkpoint(state, CONFIG, parent_cid="").save(folder / "parent.safetensors")
+    for i in range(CONTRIBUTORS):
+        g = torch.Generator().manual_seed(i + 1)
+        moved = {k: v + 0.01 * torch.randn(v.shape, generator=g) for k, v in state.items()}
+        Checkpoint(
+            moved,
+            CONFIG,
+            step=10,
+            parent_cid="bafyparent",
+            metrics={"val_loss": 5.0},
+            extra={"train": json.dumps({"batch_size": 8})},
+        ).save(folder / f"sub{i}.safetensors")
+    return folder
 
 
 def main(inputs: Path, out: Path, threads: int) -> None:

@@ -16,12 +16,9 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 from magnet_market.bitnet import kernel
-from magnet_market.bitnet.checkpoint import Checkpoint
-from magnet_market.bitnet.model import build_model
-from tests.diloco._judge_files import CONFIG, CONTRIBUTORS
+from tests.diloco._judge_files import CONTRIBUTORS, write_round_inputs
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,24 +36,7 @@ def judges_this_cpu_runs() -> list[tuple[str, str, int]]:
 
 @pytest.fixture(scope="module")
 def round_inputs(tmp_path_factory) -> Path:
-    """A parent and four contributions near it, written once so every judge reads the same
-    bytes (random draws themselves differ between SIMD levels)."""
-    folder = tmp_path_factory.mktemp("inputs")
-    torch.manual_seed(0)
-    state = {f"model.{k}": v for k, v in build_model(CONFIG).state_dict().items()}
-    Checkpoint(state, CONFIG, parent_cid="").save(folder / "parent.safetensors")
-    for i in range(CONTRIBUTORS):
-        g = torch.Generator().manual_seed(i + 1)
-        moved = {k: v + 0.01 * torch.randn(v.shape, generator=g) for k, v in state.items()}
-        Checkpoint(
-            moved,
-            CONFIG,
-            step=10,
-            parent_cid="bafyparent",
-            metrics={"val_loss": 5.0},
-            extra={"train": json.dumps({"batch_size": 8})},
-        ).save(folder / f"sub{i}.safetensors")
-    return folder
+    return write_round_inputs(tmp_path_factory.mktemp("inputs"))
 
 
 def _judge(inputs: Path, out: Path, capability: str, path: str, threads: int) -> dict:
