@@ -48,9 +48,9 @@ from magnet_market.tasks.data import task_data
 from magnet_market.tasks.spec import TaskSpec, fit_to_dataset, load_spec, parse_spec
 from magnet_market.units import format_ether
 
-#: The embedded demo task: a small byte-level LM on the standard library's source, with a short
-#: autoresearch (two trials of the round's 60 steps, from its parent) before each contributor's
-#: steps.
+#: The embedded demo task: a small byte-level LM on Python's standard library sources (the
+#: package's frozen copy), with a short autoresearch (two trials of the round's 60 steps, from
+#: its parent) before each contributor's steps.
 DEMO_SPEC: dict[str, Any] = {
     "name": "tinylm-demo",
     "kind": "tinylm",

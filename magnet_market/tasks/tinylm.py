@@ -1,9 +1,12 @@
-"""The ``tinylm`` task: a byte-level language model on the Python standard library's sources.
+"""The ``tinylm`` task: a byte-level language model on Python standard library sources.
 
-The data needs no download: it is the ``.py`` files of the running interpreter's standard
-library (``sysconfig.get_path("stdlib")``). Files are split into train and validation by a hash
-of their relative path, so the split is deterministic and a file never straddles it. Note: the
-bytes depend on the Python version; a task spec should pin it (``python_version`` below).
+The data needs no download, and is the same bytes on every machine and every Python: a frozen
+copy of CPython's standard library ``.py`` files (``corpus/``, 4 MiB to train on and 512 KiB to
+validate on, from the version ``corpus/tinylm.json`` names), shipped with the package and
+checked against its SHA-256 on every load. Files are split into train and validation by a hash
+of their relative path, so the split is deterministic and a file never straddles it.
+``freeze_corpus`` wrote the copy (``scripts/freeze_tinylm_corpus.py``); ``root=`` builds the
+streams from another source tree instead.
 
 Metric: validation loss (nats per byte) and bits per byte (loss / ln 2).
 """
@@ -11,14 +14,20 @@ Metric: validation loss (nats per byte) and bits per byte (loss / ln 2).
 from __future__ import annotations
 
 import hashlib
+import json
+import lzma
 import math
 import platform
 import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
+
+from magnet_market._atomic import write_atomic
 
 # Skipped: installed packages are not the stdlib; the test suites are mostly fixtures.
 _SKIP_DIRS = frozenset(
@@ -105,6 +114,95 @@ class ByteStreams:
         return {"val_loss": val_loss, "val_bpb": val_loss / math.log(2)}
 
 
+#: The frozen corpus shipped with the package.
+CORPUS_DIR = Path(__file__).parent / "corpus"
+CORPUS_MANIFEST = "tinylm.json"
+
+
+def read_tree(
+    root: Path, max_train_bytes: int, max_val_bytes: int, val_percent: int
+) -> tuple[dict[str, bytes], dict[str, list[str]]]:
+    """The train and validation byte streams of a source tree, and the files in each: files in
+    sorted order, each followed by a NUL, each split filled up to its cap (the last file cut)."""
+    chunks: dict[str, list[bytes]] = {"train": [], "val": []}
+    sizes = {"train": 0, "val": 0}
+    caps = {"train": max_train_bytes, "val": max_val_bytes}
+    files: dict[str, list[str]] = {"train": [], "val": []}
+    for p in stdlib_files(root):
+        rel = p.relative_to(root).as_posix()
+        split = "val" if is_val_file(rel, val_percent) else "train"
+        if sizes[split] >= caps[split]:
+            if all(sizes[s] >= caps[s] for s in sizes):
+                break
+            continue
+        data = p.read_bytes() + bytes([SEPARATOR])
+        data = data[: caps[split] - sizes[split]]
+        chunks[split].append(data)
+        sizes[split] += len(data)
+        files[split].append(rel)
+    return {split: b"".join(c) for split, c in chunks.items()}, files
+
+
+def freeze_corpus(
+    root: Path,
+    out: Path,
+    max_train_bytes: int = 4 << 20,
+    max_val_bytes: int = 512 << 10,
+    val_percent: int = 10,
+) -> dict[str, Any]:
+    """Write the streams of the tree at ``root`` to ``out`` (xz) with a manifest: the Python
+    version, the split, each stream's SHA-256 and the files in it. Returns the manifest."""
+    streams, files = read_tree(root, max_train_bytes, max_val_bytes, val_percent)
+    out.mkdir(parents=True, exist_ok=True)
+    for split, data in streams.items():
+        write_atomic(out / f"tinylm-{split}.bin.xz", lzma.compress(data, preset=9))
+    manifest = {
+        "source": f"CPython {platform.python_version()} standard library .py files "
+        "(Python Software Foundation License)",
+        "python_version": platform.python_version(),
+        "val_percent": val_percent,
+        "bytes": {split: len(data) for split, data in streams.items()},
+        "sha256": {split: hashlib.sha256(data).hexdigest() for split, data in streams.items()},
+        "files": files,
+    }
+    write_atomic(out / CORPUS_MANIFEST, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    return manifest
+
+
+def load_corpus(
+    corpus: Path, max_train_bytes: int, max_val_bytes: int, val_percent: int
+) -> tuple[dict[str, bytes], dict[str, list[str]], str]:
+    """The frozen streams at ``corpus``, cut to the caps (a prefix: the streams are files in
+    order), their files, and the Python version they came from; each checked against its
+    SHA-256 first."""
+    manifest = json.loads((corpus / CORPUS_MANIFEST).read_text())
+    if val_percent != manifest["val_percent"]:
+        raise ValueError(
+            f"the frozen corpus splits {manifest['val_percent']} % of files for validation, not "
+            f"{val_percent}; build another split from a source tree with root="
+        )
+    streams, files = {}, {}
+    for split, cap in (("train", max_train_bytes), ("val", max_val_bytes)):
+        if cap > manifest["bytes"][split]:
+            raise ValueError(
+                f"the frozen corpus holds {manifest['bytes'][split]} {split} bytes, fewer than "
+                f"{cap}; lower the cap or build from a source tree with root="
+            )
+        data = lzma.decompress((corpus / f"tinylm-{split}.bin.xz").read_bytes())
+        if hashlib.sha256(data).hexdigest() != manifest["sha256"][split]:
+            raise ValueError(f"the frozen corpus's {split} stream does not match its SHA-256")
+        streams[split] = data[:cap]
+        files[split] = _files_within(data, manifest["files"][split], cap)
+    return streams, files, str(manifest["python_version"])
+
+
+def _files_within(stream: bytes, names: list[str], cap: int) -> list[str]:
+    """The files that begin within the stream's first ``cap`` bytes (each ends with a NUL)."""
+    ends = np.flatnonzero(np.frombuffer(stream, dtype=np.uint8) == SEPARATOR)
+    starts = np.concatenate([[0], ends + 1])  # a file starts after the NUL before it
+    return [name for name, start in zip(names, starts.tolist(), strict=False) if start < cap]
+
+
 @dataclass
 class TinyLMData(ByteStreams):
     """Byte streams for training and validation.
@@ -115,7 +213,8 @@ class TinyLMData(ByteStreams):
         max_val_bytes: cap on validation bytes.
         val_percent: share of files (by hash) held out for validation.
         eval_batches: batches in :meth:`evaluate`, at fixed offsets.
-        root: stdlib directory; default the running interpreter's.
+        root: a source tree to build the streams from; default the frozen corpus.
+        corpus: where the frozen corpus is (default the package's).
     """
 
     seq_len: int = 256
@@ -125,33 +224,28 @@ class TinyLMData(ByteStreams):
     eval_batches: int = 8
     eval_batch_size: int = 16
     root: Path | None = None
+    corpus: Path = CORPUS_DIR
 
     def __post_init__(self) -> None:
         if self.seq_len < 1:
             raise ValueError(f"seq_len must be >= 1, got {self.seq_len}")
         if not 0 < self.val_percent < 100:
             raise ValueError(f"val_percent must be in 1..99, got {self.val_percent}")
-        root = Path(self.root or sysconfig.get_path("stdlib"))
-        chunks: dict[str, list[bytes]] = {"train": [], "val": []}
-        sizes = {"train": 0, "val": 0}
-        caps = {"train": self.max_train_bytes, "val": self.max_val_bytes}
-        self.files: dict[str, list[str]] = {"train": [], "val": []}
-        for p in stdlib_files(root):
-            rel = p.relative_to(root).as_posix()
-            split = "val" if is_val_file(rel, self.val_percent) else "train"
-            if sizes[split] >= caps[split]:
-                if all(sizes[s] >= caps[s] for s in sizes):
-                    break
-                continue
-            data = p.read_bytes() + bytes([SEPARATOR])
-            data = data[: caps[split] - sizes[split]]
-            chunks[split].append(data)
-            sizes[split] += len(data)
-            self.files[split].append(rel)
-        self.train = torch.frombuffer(bytearray(b"".join(chunks["train"])), dtype=torch.uint8)
-        self.val = torch.frombuffer(bytearray(b"".join(chunks["val"])), dtype=torch.uint8)
+        caps = (self.max_train_bytes, self.max_val_bytes, self.val_percent)
+        if self.root is None:
+            streams, self.files, self.python_version = load_corpus(self.corpus, *caps)
+        else:
+            streams, self.files = read_tree(Path(self.root), *caps)
+            self.python_version = platform.python_version()
+        self.train = _tensor(streams["train"])
+        self.val = _tensor(streams["val"])
         self._check_lengths("raise max_*_bytes or lower seq_len")
-        self.python_version = platform.python_version()
+
+
+def _tensor(data: bytes) -> torch.Tensor:
+    if not data:
+        return torch.zeros(0, dtype=torch.uint8)
+    return torch.frombuffer(bytearray(data), dtype=torch.uint8)
 
 
 def encode(text: str) -> torch.Tensor:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import lzma
 import math
 import sysconfig
 from pathlib import Path
@@ -19,13 +22,59 @@ def small() -> TinyLMData:
     return TinyLMData(seq_len=16, max_train_bytes=64 << 10, max_val_bytes=16 << 10, eval_batches=2)
 
 
-def test_reads_the_running_pythons_stdlib(small):
-    root = Path(sysconfig.get_path("stdlib"))
-    first = small.files["train"][0]
-    text = (root / first).read_bytes()
-    assert bytes(small.train[: len(text)].tolist()) == text[: small.train.numel()]
-    assert small.train.numel() == 64 << 10 and small.val.numel() == 16 << 10
-    assert all(f.endswith(".py") and "site-packages" not in f for f in small.files["train"])
+def test_the_frozen_corpus_never_reads_the_interpreters_files(monkeypatch):
+    def no_stdlib(*_: object) -> str:
+        raise AssertionError("the tinylm data read the running interpreter's standard library")
+
+    monkeypatch.setattr(sysconfig, "get_path", no_stdlib)
+    data = TinyLMData(seq_len=16)
+    manifest = json.loads((tinylm.CORPUS_DIR / tinylm.CORPUS_MANIFEST).read_text())
+    assert data.python_version == manifest["python_version"]  # the corpus's, not ours
+    for split, stream in (("train", data.train), ("val", data.val)):
+        digest = hashlib.sha256(bytes(stream.numpy())).hexdigest()
+        assert digest == manifest["sha256"][split]
+        assert data.files[split] == manifest["files"][split]
+    assert all(f.endswith(".py") and "site-packages" not in f for f in data.files["train"])
+
+
+def _tree(root: Path, n: int = 40) -> Path:
+    root.mkdir()
+    for i in range(n):
+        (root / f"m{i:02d}.py").write_text(f"x = {i}\n" * (20 + i))
+    return root
+
+
+def test_a_frozen_tree_loads_back_as_the_tree_itself(tmp_path):
+    tree = _tree(tmp_path / "src")
+    manifest = tinylm.freeze_corpus(tree, tmp_path / "corpus", 2000, 600, val_percent=25)
+    assert manifest["bytes"] == {"train": 2000, "val": 600}
+    for caps in ((2000, 600), (900, 250)):  # a smaller cap is a prefix of the frozen streams
+        frozen = TinyLMData(
+            seq_len=8,
+            max_train_bytes=caps[0],
+            max_val_bytes=caps[1],
+            val_percent=25,
+            corpus=tmp_path / "corpus",
+        )
+        built = TinyLMData(
+            seq_len=8, max_train_bytes=caps[0], max_val_bytes=caps[1], val_percent=25, root=tree
+        )
+        assert torch.equal(frozen.train, built.train) and torch.equal(frozen.val, built.val)
+        assert frozen.files == built.files
+
+
+def test_a_damaged_or_too_small_corpus_is_refused(tmp_path):
+    tree = _tree(tmp_path / "src")
+    tinylm.freeze_corpus(tree, tmp_path / "corpus", 2000, 600, val_percent=25)
+    options = {"seq_len": 8, "val_percent": 25, "corpus": tmp_path / "corpus"}
+    with pytest.raises(ValueError, match="holds 2000 train bytes, fewer than 4000"):
+        TinyLMData(max_train_bytes=4000, max_val_bytes=600, **options)
+    with pytest.raises(ValueError, match="splits 25 % of files for validation, not 10"):
+        TinyLMData(max_train_bytes=2000, max_val_bytes=600, **{**options, "val_percent": 10})
+    stream = tmp_path / "corpus" / "tinylm-val.bin.xz"
+    stream.write_bytes(lzma.compress(lzma.decompress(stream.read_bytes())[::-1]))
+    with pytest.raises(ValueError, match="val stream does not match its SHA-256"):
+        TinyLMData(max_train_bytes=2000, max_val_bytes=600, **options)
 
 
 def test_split_is_by_file_and_deterministic(small):
