@@ -9,9 +9,12 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
+import pyarrow as pa
 import torch
 from sklearn.metrics import balanced_accuracy_score
 from torch import nn
+
+from magnet_market.datasets import DatasetError
 
 #: What a task's ``evaluate`` scores: ``val``, the split rounds are judged on, or ``holdout``,
 #: which nobody searches on (a sponsor's figure of how the model does on unseen data).
@@ -58,3 +61,17 @@ class ClassifiedRows:
         model.train(was_training)
         predicted = logits.argmax(dim=-1).numpy()
         return {"val_loss": float(loss), **self.scores(self.val_y.numpy(), predicted)}
+
+
+def numeric_column(table: pa.Table, name: str) -> np.ndarray:
+    """Column ``name`` of a user's table as numbers, or a ``DatasetError`` saying what is wrong."""
+    if name not in table.column_names:
+        raise DatasetError(f"the rows have no column {name!r}, which the model reads")
+    try:
+        values = table.column(name).cast(pa.float64()).to_numpy(zero_copy_only=False)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
+        raise DatasetError(f"column {name!r} is not numeric: {e}") from None
+    missing = np.flatnonzero(np.isnan(values))
+    if len(missing):
+        raise DatasetError(f"row {int(missing[0]) + 1} has no value in column {name!r}")
+    return values

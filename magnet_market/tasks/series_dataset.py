@@ -23,7 +23,7 @@ import torch
 from magnet_market.datasets import DatasetError
 from magnet_market.datasets.local import LocalDataset
 from magnet_market.datasets.manifest import SPLITS
-from magnet_market.tasks.rows import ClassifiedRows, JudgedSplit, checked_split
+from magnet_market.tasks.rows import ClassifiedRows, JudgedSplit, checked_split, numeric_column
 
 WINDOW = 32  # past changes per column per example
 N_CLASSES = 2  # 0: down, 1: up
@@ -60,7 +60,8 @@ class SeriesDatasetData(ClassifiedRows):
         change = np.diff(values, axis=0, prepend=values[:1])
         ends = np.cumsum([t.num_rows for t in tables])  # each split's end row
         scale = np.abs(change[: ends[0]]).max(axis=0)
-        change = change / np.where(scale > 0, scale, 1.0)
+        self.change_scale = np.where(scale > 0, scale, 1.0)
+        change = change / self.change_scale
         ranges = {"train": (self.window, ends[0] - 1)}
         ranges[judged] = (max(ends[-2], self.window), ends[-1] - 1)
         examples = {}
@@ -77,8 +78,18 @@ class SeriesDatasetData(ClassifiedRows):
         (self.train_x, self.train_y), (self.val_x, self.val_y) = examples["train"], examples[judged]
 
     def _values(self, table: pa.Table) -> np.ndarray:
-        cols = [table.column(c).cast(pa.float64()).to_numpy() for c in self.columns]
-        return np.stack(cols, axis=1)
+        return np.stack([numeric_column(table, c) for c in self.columns], axis=1)
+
+    def window_of(self, table: pa.Table) -> torch.Tensor:
+        """The example after the last of a user's rows (the series' most recent rows, oldest
+        first), scaled as in training (``magnet infer``): ``(1, window * columns)``."""
+        if table.num_rows < self.window + 1:
+            raise DatasetError(
+                f"the rows hold {table.num_rows} steps; calling the next needs the last "
+                f"{self.window + 1}"
+            )
+        change = np.diff(self._values(table), axis=0)[-self.window :] / self.change_scale
+        return torch.from_numpy(change.reshape(1, -1).astype(np.float32))
 
     @property
     def n_features(self) -> int:

@@ -17,7 +17,7 @@ import torch
 
 from magnet_market.datasets import DatasetError
 from magnet_market.datasets.local import LocalDataset
-from magnet_market.tasks.rows import ClassifiedRows, JudgedSplit, checked_split
+from magnet_market.tasks.rows import ClassifiedRows, JudgedSplit, checked_split, numeric_column
 
 
 @dataclass
@@ -66,3 +66,9 @@ class TabularData(ClassifiedRows):
         if unknown:
             raise DatasetError(f"{split} labels {unknown[:5]} are not among the manifest's classes")
         return x, torch.tensor([index[v] for v in labels], dtype=torch.int64)
+
+    def features_of(self, table: pa.Table) -> torch.Tensor:
+        """A user's rows as the model reads them: the dataset's feature columns, scaled as in
+        training (``magnet infer``); other columns are ignored."""
+        x = np.stack([numeric_column(table, f) for f in self.features], axis=1).astype(np.float32)
+        return torch.from_numpy(x / self.scale)

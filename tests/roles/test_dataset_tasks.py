@@ -10,6 +10,7 @@ verify.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from magnet_market.app import Session, Sponsor, Validator
 from magnet_market.app.auditor import verify_payouts
@@ -68,7 +69,19 @@ def spec_on(dataset: str, kind: str, **fields):
     )
 
 
-def test_a_tabular_task_runs_a_round_on_the_sponsors_data(market, actors, tmp_path):
+def serve_rows(runner, market, tmp_path, posted, dataset: str, rows: Path) -> list[dict]:
+    """`magnet task model --packed`, then `magnet infer --rows --dataset --json` on it."""
+    store = ["--store", str(tmp_path / "store")]
+    packed = tmp_path / "packed.safetensors"
+    args = ["task", "model", str(posted.task_id), "-o", str(packed), "--packed", *store]
+    assert runner.invoke(main, args, env={"MAGNET_MARKET_ADDRESS": market.address}).exit_code == 0
+    args = ["infer", str(packed), "--rows", str(rows), "--dataset", dataset, "--json", *store]
+    served = runner.invoke(main, args)
+    assert served.exit_code == 0, served.output
+    return json.loads(served.stdout)
+
+
+def test_a_tabular_task_runs_a_round_on_the_sponsors_data(market, actors, tmp_path, runner):
     store = LocalStore(tmp_path / "store")
     options = PackOptions("tabular", label="target", val_fraction=0.2, holdout_fraction=0.1)
     dataset = publish_dataset(store, wine_csv(tmp_path / "wine.csv"), options).cid
@@ -86,6 +99,17 @@ def test_a_tabular_task_runs_a_round_on_the_sponsors_data(market, actors, tmp_pa
     (line,) = posted.report.submissions
     assert posted.report.metric == "balanced_accuracy" and line.status == "accepted"
     assert line.measured > max(posted.report.parent_metric, 0.5)  # the training helped
+
+    rows = tmp_path / "rows.csv"  # a user's rows (their label column is not read)
+    rows.write_text("\n".join((tmp_path / "wine.csv").read_text().splitlines()[:6]) + "\n")
+    lines = serve_rows(runner, market, tmp_path, posted, dataset, rows)
+    assert [line["row"] for line in lines] == [1, 2, 3, 4, 5]
+    for line in lines:
+        shares = line["probabilities"]
+        assert set(shares) == {"barbera", "barolo", "grignolino"} and line["class"] in shares
+        assert abs(sum(shares.values()) - 1) < 1e-5 and shares[line["class"]] == max(
+            shares.values()
+        )
 
 
 def test_a_text_task_runs_a_round_on_the_sponsors_text(
@@ -126,7 +150,7 @@ def test_a_text_task_runs_a_round_on_the_sponsors_text(
     assert served.stdout.startswith("The miner ") and len(served.stdout.strip()) > 12
 
 
-def test_a_series_task_runs_a_round_on_the_sponsors_series(market, actors, tmp_path):
+def test_a_series_task_runs_a_round_on_the_sponsors_series(market, actors, tmp_path, runner):
     store = LocalStore(tmp_path / "store")
     options = PackOptions("series", time="date")
     dataset = publish_dataset(store, co2_csv(tmp_path / "co2.csv"), options).cid
@@ -143,6 +167,12 @@ def test_a_series_task_runs_a_round_on_the_sponsors_series(market, actors, tmp_p
     (line,) = posted.report.submissions
     assert posted.report.metric == "hit_rate" and line.status == "accepted"
     assert line.measured > 0.6  # up or down, called better than a coin
+
+    recent = tmp_path / "recent.csv"  # the series' last rows, oldest first
+    lines = (tmp_path / "co2.csv").read_text().splitlines()
+    recent.write_text("\n".join([lines[0], *lines[-(SERIES_WINDOW + 1) :]]) + "\n")
+    (call,) = serve_rows(runner, market, tmp_path, posted, dataset, recent)
+    assert call["class"] in ("down", "up") and set(call["probabilities"]) == {"down", "up"}
 
 
 def test_a_task_with_no_posted_round_has_no_model_yet(

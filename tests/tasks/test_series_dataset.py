@@ -77,3 +77,16 @@ def test_the_holdout_examples_are_the_most_recent(co2):
     rows = co2.manifest.splits["holdout"].rows
     assert 0 < held.val_y.shape[0] <= rows - 1  # labels stay inside the holdout
     assert torch.equal(held.train_x, SeriesDatasetData(co2.folder).train_x)
+
+
+def test_the_next_step_is_called_from_the_last_rows(co2):
+    data = SeriesDatasetData(co2.folder)
+    table = co2.read("train")
+    last = data.window_of(table.slice(0, WINDOW + 1))
+    assert last.shape == (1, 2 * WINDOW)
+    # the changes up to the last row, each column by its train scale, as in training
+    values = np.stack([table.column(c).to_numpy()[: WINDOW + 1] for c in ("co2", "week")], 1)
+    expected = (np.diff(values, axis=0) / data.change_scale).astype(np.float32).reshape(-1)
+    assert torch.equal(last[0], torch.from_numpy(expected))
+    with pytest.raises(DatasetError, match="calling the next needs the last 33"):
+        data.window_of(table.slice(0, WINDOW))

@@ -113,3 +113,19 @@ def test_the_holdout_can_be_scored_apart_from_the_validation_split(wine):
     digits = parse_spec({**spec_for("x"), "kind": "digits", "dataset": None})
     with pytest.raises(ValueError, match="a digits task has no holdout split"):
         task_data(digits, judged_split="holdout")
+
+
+def test_a_users_rows_are_read_as_the_model_was_trained(wine):
+    import pyarrow as pa
+
+    data = TabularData(wine.folder)
+    table = wine.read("val")
+    assert torch.equal(data.features_of(table), data.val_x)  # the label column is not read
+    with pytest.raises(DatasetError, match="the rows have no column 'alcohol'"):
+        data.features_of(table.drop_columns(["alcohol"]))
+    broken = table.set_column(0, "alcohol", pa.array(["x"] * table.num_rows))
+    with pytest.raises(DatasetError, match="column 'alcohol' is not numeric"):
+        data.features_of(broken)
+    gap = table.set_column(0, "alcohol", pa.array([None, *[1.0] * (table.num_rows - 1)]))
+    with pytest.raises(DatasetError, match="row 1 has no value in column 'alcohol'"):
+        data.features_of(gap)
