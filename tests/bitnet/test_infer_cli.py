@@ -56,9 +56,14 @@ def test_infer_errors(lm, tmp_path):
     clf = training_checkpoint(MLPClassifier(ClassifierConfig(hidden=8)), None, 0).save(
         tmp_path / "c.safetensors"
     )
-    res = runner.invoke(main, ["infer", str(clf), "-p", "x"])
-    assert res.exit_code == 1 and "classifier" in res.output
+    res = runner.invoke(main, ["infer", str(clf), "-p", "x"])  # a classifier reads rows
+    assert (
+        res.exit_code == 2 and "a classifier reads --rows FILE.csv with --dataset CID" in res.output
+    )
+    res = runner.invoke(main, ["infer", str(clf)])
+    assert res.exit_code == 2 and "--dataset CID" in res.output
     res = runner.invoke(main, ["infer", str(tmp_path / "missing"), "-p", "x"])
     assert res.exit_code == 2
-    res = runner.invoke(main, ["infer", str(clf)])
-    assert res.exit_code == 2 and "--prompt" in res.output
+    text = training_checkpoint(lm, None, 0).save(tmp_path / "lm.safetensors")
+    res = runner.invoke(main, ["infer", str(text)])
+    assert res.exit_code == 2 and "a text model continues --prompt TEXT" in res.output
