@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import httpx
 
@@ -22,9 +21,8 @@ from magnet_market.chain.accounts import devnet_account
 from magnet_market.chain.connection import Connection
 from magnet_market.chain.devnet import Devnet, free_port
 from magnet_market.config import Network
+from tests._magnet import run_magnet
 from tests.chain.helpers import ETHER
-
-ROOT = Path(__file__).resolve().parents[2]
 
 SPEC_TOML = """
 name = "digits-demo"
@@ -134,14 +132,7 @@ def test_demo_on_the_sponsors_own_table(tmp_path):
     merged model's score on the holdout split."""
     env = {**os.environ, "MAGNET_HOME": str(tmp_path / "home")}
     args = ["demo", "--dataset", "examples/wine.csv", "--label", "target", "--json"]
-    done = subprocess.run(
-        [sys.executable, "-m", "magnet_market.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=600,
-    )
+    done = run_magnet(args, env, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     assert summary["metric"] == "balanced_accuracy" and summary["payouts_verified"] is True

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -31,8 +29,9 @@ from magnet_market.chain.types import DisputeOutcome, RoundPhase, TaskStatus
 from magnet_market.cli import main
 from magnet_market.storage import LocalStore
 from magnet_market.tasks.spec import parse_spec
+from tests._magnet import run_magnet
 from tests.chain.helpers import advance_time
-from tests.diloco.test_determinism import KERNEL_PATHS, ROOT, judges_this_cpu_runs
+from tests.diloco.test_determinism import KERNEL_PATHS, judges_this_cpu_runs
 from tests.roles.test_contributor import DIGITS_SPEC
 from tests.roles.test_coordinator import _client
 
@@ -165,14 +164,7 @@ def test_verify_round_gets_the_posted_report_on_every_simd_path(
             "OMP_NUM_THREADS": str(threads),
         }
         args = ["verify", "round", str(task_id), "0", "--json", "--store", str(tmp_path / "store")]
-        done = subprocess.run(
-            [sys.executable, "-m", "magnet_market.cli", *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=ROOT,
-            timeout=300,
-        )
+        done = run_magnet(args, env, timeout=300)
         assert done.returncode == 0, done.stdout + done.stderr
         printed.append(json.loads(done.stdout))
     assert [p["kernel_path"] for p in printed] == [

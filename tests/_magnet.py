@@ -1,0 +1,21 @@
+"""Run the `magnet` command as its own process, as a user's shell would."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_magnet(args: list[str], env: dict[str, str], timeout: float) -> subprocess.CompletedProcess:
+    """``magnet ARGS`` from the repository root with ``env``; its output captured as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "magnet_market.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=timeout,
+    )
