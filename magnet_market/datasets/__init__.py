@@ -18,7 +18,8 @@ from magnet_market.datasets.manifest import (
     Split,
     parse_manifest,
 )
-from magnet_market.datasets.pack import PackedDataset, PackedShard, PackOptions, pack
+from magnet_market.datasets.pack import PackedDataset, PackOptions, pack
+from magnet_market.datasets.shards import PackedShard
 
 __all__ = [
     "FORMAT",

@@ -12,19 +12,17 @@ time column, an empty folder or table, a source over ``max_bytes``, and splits l
 
 from __future__ import annotations
 
-import csv
-import re
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from magnet_market import __version__
+from magnet_market.datasets.csv_reading import open_csv
 from magnet_market.datasets.errors import DatasetError
 from magnet_market.datasets.manifest import (
     KINDS,
@@ -35,6 +33,7 @@ from magnet_market.datasets.manifest import (
     Source,
     Split,
 )
+from magnet_market.datasets.shards import PackedShard, SplitShards
 from magnet_market.datasets.split import piece_split, rows_split, time_split
 
 DEFAULT_MAX_BYTES = 8 << 30
@@ -88,15 +87,6 @@ class PackOptions:
         return (
             f"splits {how}: validation {self.val_fraction:.0%}, holdout {self.holdout_fraction:.0%}"
         )
-
-
-@dataclass(frozen=True)
-class PackedShard:
-    """One Parquet file written by :func:`pack`."""
-
-    split: str
-    path: Path
-    rows: int
 
 
 @dataclass(frozen=True)
@@ -163,65 +153,6 @@ def _source_bytes(source: Path, options: PackOptions) -> int:
     return size
 
 
-# --------------------------------------------------------------------------- writing shards
-
-
-@dataclass
-class _SplitWriter:
-    """The Parquet shards of one split, rolled over every ``shard_bytes`` Arrow bytes."""
-
-    out: Path
-    split: str
-    schema: pa.Schema
-    shard_bytes: int
-    shards: list[PackedShard] = field(default_factory=list)
-    _writer: pq.ParquetWriter | None = None
-    _path: Path | None = None
-    _rows: int = 0
-    _bytes: int = 0
-
-    def write(self, batch: pa.RecordBatch) -> None:
-        if batch.num_rows == 0:
-            return
-        if self._writer is None:
-            self._path = self.out / f"{self.split}-{len(self.shards):05d}.parquet"
-            self._writer = pq.ParquetWriter(self._path, self.schema, compression="zstd")
-        self._writer.write_batch(batch)
-        self._rows += batch.num_rows
-        self._bytes += batch.nbytes
-        if self._bytes >= self.shard_bytes:
-            self.close()
-
-    def close(self) -> None:
-        if self._writer is None or self._path is None:
-            return
-        self._writer.close()
-        self.shards.append(PackedShard(self.split, self._path, self._rows))
-        self._writer, self._path, self._rows, self._bytes = None, None, 0, 0
-
-
-class _Shards:
-    """One writer per split; ``write`` sends each row of a batch to the split ``which`` says."""
-
-    def __init__(self, out: Path, schema: pa.Schema, shard_bytes: int) -> None:
-        self.writers = [_SplitWriter(out, s, schema, shard_bytes) for s in SPLITS]
-
-    def write(self, batch: pa.RecordBatch, which: np.ndarray) -> None:
-        for code, writer in enumerate(self.writers):
-            writer.write(batch.filter(pa.array(which == code)))
-
-    def close(self, source: Path) -> tuple[PackedShard, ...]:
-        for w in self.writers:
-            w.close()
-        empty = [w.split for w in self.writers if not w.shards]
-        if empty:
-            raise DatasetError(
-                f"{source}: too little data for the split fractions: no rows went to "
-                f"{', '.join(empty)} (add data or raise the fractions)"
-            )
-        return tuple(s for w in self.writers for s in w.shards)
-
-
 # --------------------------------------------------------------------------- text
 
 
@@ -238,7 +169,7 @@ def _text_files(folder: Path) -> list[Path]:
 
 
 def _pack_text(folder: Path, out: Path, options: PackOptions, size: int) -> PackedDataset:
-    shards = _Shards(out, TEXT_SCHEMA, options.shard_bytes)
+    shards = SplitShards(out, TEXT_SCHEMA, options.shard_bytes)
     rows: list[tuple[str, int, str]] = []
     pending = total = 0
 
@@ -287,7 +218,7 @@ def _pack_text(folder: Path, out: Path, options: PackOptions, size: int) -> Pack
 
 def _pack_table(path: Path, out: Path, options: PackOptions, size: int) -> PackedDataset:
     schema = _checked_schema(path, options)
-    shards = _Shards(out, schema, options.shard_bytes)
+    shards = SplitShards(out, schema, options.shard_bytes)
     total = _count_rows(path, options, schema) if options.kind == "series" else 0
     classes: set[str] = set()
     seen = 0
@@ -372,7 +303,7 @@ def _read_schema(path: Path, options: PackOptions) -> pa.Schema:
             return pq.ParquetFile(path).schema_arrow
         except (pa.ArrowInvalid, OSError) as e:
             raise DatasetError(f"{path}: not a readable Parquet file: {e}") from None
-    with _csv_reader(path, options, None) as reader:
+    with open_csv(path, options.block_bytes, None) as reader:
         return reader.schema
 
 
@@ -395,101 +326,13 @@ def _parses_as_number(v: object) -> bool:
     return True
 
 
-def _csv_reader(path: Path, options: PackOptions, schema: pa.Schema | None) -> _CsvReader:
-    invalid: list[pa_csv.InvalidRow] = []
-
-    def refuse(row: pa_csv.InvalidRow) -> str:
-        invalid.append(row)
-        return "error"
-
-    parse = pa_csv.ParseOptions(invalid_row_handler=refuse)
-    read = pa_csv.ReadOptions(block_size=options.block_bytes)
-    types = dict(zip(schema.names, schema.types, strict=True)) if schema is not None else {}
-    convert = pa_csv.ConvertOptions(column_types=types)
-    try:
-        return _CsvReader(
-            pa_csv.open_csv(path, read_options=read, parse_options=parse, convert_options=convert),
-            path,
-            invalid,
-        )
-    except pa.ArrowInvalid as e:
-        raise _csv_error(path, e, invalid) from None
-
-
-def _csv_error(path: Path, e: Exception, invalid: list) -> DatasetError:
-    """A parse or conversion error of pyarrow, located in the file (pyarrow's parallel reader
-    knows neither the line of a ragged row nor the row of a bad value; a plain scan finds it)."""
-    message = str(e).splitlines()[0]
-    if invalid:
-        row = invalid[0]
-        line = row.number or _first_line(path, lambda fields: len(fields) != row.expected_columns)
-        return DatasetError(
-            f"{path}: line {line} has {row.actual_columns} fields, the header has "
-            f"{row.expected_columns}: {row.text[:80]!r}"
-        )
-    if "Empty CSV file" in message:
-        return DatasetError(f"{path}: the file is empty")
-    bad = re.search(
-        r"CSV column #(\d+): CSV conversion error to (\w+): invalid value '(.*)'", message
-    )
-    if bad:
-        column, kind, value = int(bad[1]), bad[2], bad[3]
-        line = _first_line(path, lambda f: len(f) > column and f[column] == value)
-        header = _first_row(path)
-        name = header[column] if column < len(header) else f"#{column}"
-        return DatasetError(
-            f"{path}: line {line} holds {value!r} in column {name!r}, which holds {kind} values"
-        )
-    return DatasetError(f"{path}: {message}")
-
-
-def _first_row(path: Path) -> list[str]:
-    with path.open(newline="", encoding="utf-8", errors="replace") as f:
-        return next(csv.reader(f), [])
-
-
-def _first_line(path: Path, wrong: Callable[[list[str]], bool]) -> int | str:
-    """The line number of the first data row ``wrong`` picks (``"?"`` if none does)."""
-    with path.open(newline="", encoding="utf-8", errors="replace") as f:
-        reader = csv.reader(f)
-        next(reader, None)
-        for fields in reader:
-            if wrong(fields):
-                return reader.line_num
-    return "?"
-
-
-class _CsvReader:
-    """A CSV stream whose errors name the file and the row."""
-
-    def __init__(self, reader: pa_csv.CSVStreamingReader, path: Path, invalid: list) -> None:
-        self.reader, self.path, self.invalid = reader, path, invalid
-        self.schema = reader.schema
-
-    def __enter__(self) -> _CsvReader:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.reader.close()
-
-    def __iter__(self) -> Iterator[pa.RecordBatch]:
-        while True:
-            try:
-                batch = self.reader.read_next_batch()
-            except StopIteration:
-                return
-            except pa.ArrowInvalid as e:
-                raise _csv_error(self.path, e, self.invalid) from None
-            yield batch
-
-
 def _raw_batches(
     path: Path, options: PackOptions, schema: pa.Schema | None
 ) -> Iterator[pa.RecordBatch]:
     if path.suffix.lower() == ".parquet":
         yield from pq.ParquetFile(path).iter_batches(batch_size=65_536)
         return
-    with _csv_reader(path, options, schema) as reader:
+    with open_csv(path, options.block_bytes, schema) as reader:
         yield from reader
 
 
