@@ -55,7 +55,7 @@ class PackOptions:
     seed: int = 0
     max_bytes: int = DEFAULT_MAX_BYTES
     # CSV bytes parsed at once. pyarrow's streaming reader reads a fixed number of blocks ahead,
-    # so this sets peak memory: with 1 MiB blocks a 1 GiB CSV packs in about 260 MB (benchmarks/
+    # so this sets peak memory: with 1 MiB blocks a 1 GiB CSV packs in about 230 MB (benchmarks/
     # datasets.py); with 16 MiB blocks reading alone took over 700 MB.
     block_bytes: int = 1 << 20
     shard_bytes: int = 128 << 20  # Arrow bytes per Parquet shard
