@@ -8,7 +8,9 @@ the manifest (columns, rows, size); verified shards are cached under ``$MAGNET_H
 
 from __future__ import annotations
 
+import os
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -133,7 +135,9 @@ def _fetch_shard(
     if path.exists():
         return path, None  # written here only after both checks passed
     folder.mkdir(parents=True, exist_ok=True)
-    partial = folder / f"{shard.cid}.parquet.part"
+    # One partial file per process and thread: roles of one user share the cache and may fetch
+    # at once; the checked file is moved into place atomically, so either copy may win.
+    partial = folder / f"{shard.cid}.parquet.{os.getpid()}-{threading.get_ident()}.part"
     try:
         store.get_to_path(shard.cid, partial)
     except StorageError as e:

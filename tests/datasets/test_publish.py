@@ -108,3 +108,15 @@ def test_the_cli_packs_shows_and_verifies(runner, tmp_path):
     )
     assert bad.exit_code == 1
     assert "DatasetError" in bad.output and "no label column 'nope'" in bad.output
+
+
+def test_roles_sharing_a_cache_can_fetch_a_dataset_at_once(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    store = LocalStore(tmp_path / "store")
+    cid = publish_dataset(store, table_csv(tmp_path, n=3000), TABULAR).cid
+    cache = tmp_path / "shared-cache"
+    with ThreadPoolExecutor(4) as pool:
+        fetched = list(pool.map(lambda _: fetch_dataset(store, cid, cache), range(8)))
+    assert all(f.manifest == fetched[0].manifest for f in fetched)
+    assert not list(cache.glob("*.part"))  # no partial file left behind
