@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// MAGNET Market (interfaces/IMagnetMarket.sol) v0.4.0
+// MAGNET Market (interfaces/IMagnetMarket.sol) v0.5.0
 pragma solidity ^0.8.24;
 
 /// @notice Types, errors and events of the MAGNET training marketplace.
@@ -15,7 +15,10 @@ interface IMagnetMarket {
         Closed
     }
 
-    /// @dev Phase of one round, derived from its deadlines and counters (see `roundPhase`).
+    /// @dev Phase of one round, derived from its deadlines and counters (`getRound(...).phase`).
+    /// Unsealing (appended, so earlier values keep their numbers) runs between Revealing and
+    /// Merging in a task with a sealed holdout, until the round's holdout key is revealed or its
+    /// window ends.
     enum RoundPhase {
         None,
         Submitting,
@@ -23,7 +26,8 @@ interface IMagnetMarket {
         Merging,
         Challenge,
         Final,
-        Voided
+        Voided,
+        Unsealing
     }
 
     /// @dev Why a contributor's bond is slashed; rates are per task, in basis points.
@@ -88,6 +92,26 @@ interface IMagnetMarket {
         uint16 timeoutBps;
         uint16 dishonestClaimBps;
         uint16 badVerificationBps;
+    }
+
+    /// @dev A sponsor's sealed holdout: one slice per round, each encrypted under its own key.
+    /// The keys form a hash chain, `key[r] = keccak256(key[r + 1])`, and `head = keccak256(key[0])`:
+    /// revealing round r's key proves itself against the last key revealed (or the head) and
+    /// discloses earlier rounds' keys only, never a later one. A zero head means no holdout
+    /// (then `revealDuration` and `bondPerRound` must be zero too).
+    struct HoldoutTerms {
+        bytes32 head;
+        uint64 revealDuration; // seconds after the round's reveal deadline to reveal its key
+        uint96 bondPerRound; // forfeit to the round's budget when its key is not revealed in time
+    }
+
+    /// @dev A task's holdout now (all zero: none; the head itself is in `HoldoutSealed`).
+    struct HoldoutView {
+        bytes32 lastKey; // the last key revealed (the head before any)
+        uint32 revealedThrough; // rounds below this have their key known on chain
+        uint64 revealDuration;
+        uint256 bondPerRound;
+        uint256 bondHeld; // bond not yet returned or forfeited
     }
 
     /// @dev A task as `getTask` returns it.
@@ -238,6 +262,10 @@ interface IMagnetMarket {
     error TransferFailed(address account, uint256 amount);
     /// @dev Renouncing ownership is refused: a market keeps a key that can stop its clocks in an emergency.
     error OwnershipCannotBeRenounced();
+    /// @dev The task has no sealed holdout.
+    error HoldoutNotSealed(uint256 taskId);
+    /// @dev The key does not hash back to the last key revealed (or the head).
+    error HoldoutKeyMismatch(uint256 taskId, uint32 round);
 
     // ─────────────────────────────────────────────────────────────── events
 
@@ -335,4 +363,13 @@ interface IMagnetMarket {
     event BondReleased(uint256 indexed taskId, address indexed contributor, uint256 amount);
     /// @dev An account took its withdrawable balance.
     event Withdrawn(address indexed account, uint256 amount);
+    /// @dev Emitted by `createTask` for a task with a sealed holdout, right after TaskCreated.
+    event HoldoutSealed(uint256 indexed taskId, bytes32 head, uint64 revealDuration, uint256 bondPerRound);
+    /// @dev Round `round`'s slice can now be decrypted with `key`; `bondReturned` is booked to the sponsor.
+    event HoldoutRevealed(uint256 indexed taskId, uint32 indexed round, bytes32 key, uint256 bondReturned);
+    /// @dev Round `round` was posted without its key: judged on the public validation split, and
+    /// the sponsor's bond for it joined the round's budget.
+    event HoldoutForfeited(uint256 indexed taskId, uint32 indexed round, uint256 amount);
+    /// @dev Closing returned the holdout bond of rounds never reached to the sponsor.
+    event HoldoutBondReturned(uint256 indexed taskId, address indexed sponsor, uint256 amount);
 }

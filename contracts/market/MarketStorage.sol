@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// MAGNET Market (market/MarketStorage.sol) v0.4.0
+// MAGNET Market (market/MarketStorage.sol) v0.5.0
 pragma solidity ^0.8.24;
 
 import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
@@ -11,7 +11,8 @@ import {IMagnetMarket} from "../interfaces/IMagnetMarket.sol";
 /// EVM chain, HOOTi included; the reentrancy guard is therefore the storage-based one.
 /// Storage is packed so the hot paths (claim, commit, reveal, claimReward) touch few slots.
 /// Accounting identity kept by every part (tested as an invariant):
-/// `address(this).balance >= Σ_tasks (escrow + reserved + refundRemaining + bondsHeld + coordinatorStake)
+/// `address(this).balance >= Σ_tasks (escrow + reserved + refundRemaining + bondsHeld + coordinatorStake
+/// + holdoutBondHeld)
 /// + Σ validator stakes + Σ withdrawable`, equal unless ether was forced in (`selfdestruct`): that
 /// surplus is nobody's and stays here. `bondsHeld` counts claim bonds, dispute bonds and posted
 /// slashes not yet final.
@@ -24,12 +25,8 @@ abstract contract MarketStorage is IMagnetMarket, Ownable2Step, ReentrancyGuard 
     uint32 public constant MAX_ROUNDS = 120;
     /// @dev 100 % in basis points.
     uint16 public constant MAX_SLASH_BPS = 10_000;
-    /// @dev The project's default slash rates: timeout 10 %, dishonest claim 50 %, bad verification 30 %.
-    uint16 public constant DEFAULT_TIMEOUT_BPS = 1_000;
-    uint16 public constant DEFAULT_DISHONEST_CLAIM_BPS = 5_000;
-    uint16 public constant DEFAULT_BAD_VERIFICATION_BPS = 3_000;
     /// @dev Upper bound for any phase duration, to keep deadlines far from uint40 overflow.
-    uint64 public constant MAX_PHASE_DURATION = 365 days;
+    uint64 internal constant MAX_PHASE_DURATION = 365 days;
     /// @dev The longest a pause lasts; a new pause waits as long again after the last one ended,
     /// so the owner can stop the clocks for at most half of any period, and never for good.
     uint64 public constant MAX_PAUSE_DURATION = 7 days;
@@ -73,6 +70,7 @@ abstract contract MarketStorage is IMagnetMarket, Ownable2Step, ReentrancyGuard 
         uint32 currentRound; // == rounds once every round is posted
         uint32 rounds;
         uint8 openDisputes; // at most one per round, rounds <= MAX_ROUNDS
+        bool hasHoldout; // a sealed holdout: rounds pass through Unsealing (read with the slot above)
         // slot: the money. Credited-but-unclaimed rewards ("reserved") are not stored: they are
         // Σ (totalCredited - claimedTotal) over posted rounds, so claimReward writes one slot less.
         uint128 escrow; // unallocated bounty
@@ -91,6 +89,12 @@ abstract contract MarketStorage is IMagnetMarket, Ownable2Step, ReentrancyGuard 
         uint128 slashesPending; // posted slashes of rounds not overturned, not yet in escrow (in bondsHeld)
         Timing timing;
         SlashRates rates;
+        // slot: the sealed holdout (zero unless `sealed`)
+        uint96 holdoutBondPerRound;
+        uint96 holdoutBondHeld; // neither returned (key revealed, task closed) nor forfeited
+        uint32 holdoutRevealedThrough; // rounds below it have their key on chain
+        uint32 holdoutDuration; // seconds after a round's reveal deadline to reveal its key
+        bytes32 holdoutLastKey; // the head until the first key is revealed
         string specCID;
     }
 
@@ -305,6 +309,7 @@ abstract contract MarketStorage is IMagnetMarket, Ownable2Step, ReentrancyGuard 
             uint256 now_ = _now();
             if (now_ < r.submitDeadline && !r.revealsOpen) return RoundPhase.Submitting;
             if (now_ < r.revealDeadline && r.reveals < r.commits) return RoundPhase.Revealing;
+            if (task.hasHoldout && _unsealing(task, r, round, now_)) return RoundPhase.Unsealing;
             return RoundPhase.Merging;
         }
         if (status == RoundStatus.Posted) {
@@ -313,6 +318,11 @@ abstract contract MarketStorage is IMagnetMarket, Ownable2Step, ReentrancyGuard 
         if (status == RoundStatus.Disputed) return RoundPhase.Challenge;
         if (status == RoundStatus.Voided) return RoundPhase.Voided;
         return RoundPhase.Final;
+    }
+
+    /// @dev Round `round`'s holdout key is not on chain yet and its reveal window still runs.
+    function _unsealing(Task storage task, Round storage r, uint32 round, uint256 now_) internal view returns (bool) {
+        return task.holdoutRevealedThrough <= round && now_ < uint256(r.revealDeadline) + task.holdoutDuration;
     }
 
     /// @dev Reverts unless round `round` of the task is in `expected` phase; returns the round.

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// MAGNET Market (market/Rewards.sol) v0.4.0
+// MAGNET Market (market/Rewards.sol) v0.5.0
 pragma solidity ^0.8.24;
 
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
@@ -132,20 +132,5 @@ abstract contract Rewards is MarketStorage {
     /// @param account Any account.
     function withdrawableOf(address account) external view returns (uint256) {
         return _withdrawable[account];
-    }
-
-    /// @notice The phase of a round (None for rounds not started or of a closed task).
-    /// @param taskId The task.
-    /// @param round The round.
-    function roundPhase(uint256 taskId, uint32 round) external view returns (RoundPhase) {
-        return _phase(_task(taskId), _rounds[taskId][round], round);
-    }
-
-    /// @notice Whether `account` already claimed its reward of a round.
-    /// @param taskId The task.
-    /// @param round The round.
-    /// @param account The contributor.
-    function rewardClaimed(uint256 taskId, uint32 round, address account) external view returns (bool) {
-        return round < MAX_ROUNDS && _contributors[taskId][account].rewardedRounds & (uint128(1) << round) != 0;
     }
 }

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: MIT
-// MAGNET Market (market/Rounds.sol) v0.4.0
+// MAGNET Market (market/Rounds.sol) v0.5.0
 pragma solidity ^0.8.24;
 
 import {MarketStorage} from "./MarketStorage.sol";
 
 /// @notice Contributor slots and the round protocol: commit, reveal, post (credits and slashes).
-/// @dev A round runs Submitting → Revealing → Merging → Challenge → Final. Reveals open at the
+/// @dev A round runs Submitting → Revealing → Merging → Challenge → Final; with a sealed holdout,
+/// Unsealing comes between Revealing and Merging, until the sponsor reveals the round's key. Reveals open at the
 /// submit deadline, or as soon as every contributor has committed, so nobody can copy a revealed
 /// CID into a later commitment. Posting a round starts the next one at once, so contributors
 /// train on the merged checkpoint while the challenge window of the previous round runs.
@@ -43,7 +44,8 @@ abstract contract Rounds is MarketStorage {
     }
 
     /// @notice Commit to this round's submission without revealing it.
-    /// @dev `commitment` MUST equal `commitmentFor(taskId, round, msg.sender, cid, claimedMetric, salt)`.
+    /// @dev `commitment` MUST equal keccak256(abi.encode(taskId, round, msg.sender, keccak256(bytes(cid)),
+    /// claimedMetric, salt)).
     /// One non-zero commitment per contributor per round, so the commits that open reveals early
     /// are one per expected contributor: nobody can count for others.
     /// @param taskId The task.
@@ -79,11 +81,37 @@ abstract contract Rounds is MarketStorage {
         uint128 bit = uint128(1) << round;
         if (c.revealedRounds & bit != 0) revert SubmissionAlreadyRevealed(taskId, round, msg.sender);
         bytes32 expected = c.commitment;
-        bytes32 actual = commitmentFor(taskId, round, msg.sender, cid, claimedMetric, salt);
+        bytes32 actual = _commitmentFor(taskId, round, msg.sender, cid, claimedMetric, salt);
         if (actual != expected) revert SubmissionCommitmentMismatch(taskId, round, expected, actual);
         c.revealedRounds |= bit;
         r.reveals += 1;
         emit SubmissionRevealed(taskId, round, msg.sender, cid, claimedMetric);
+    }
+
+    /// @notice Reveal the key of the current round's holdout slice, once every submission is fixed.
+    /// @dev Anyone holding the key may send it (it proves itself); the round's bond is booked back to
+    /// the sponsor. Only in the Unsealing phase: never before the round's reveals close (a key out
+    /// early would let contributors train on the slice), never after its window. The key must hash
+    /// back, once per round since the last key on chain, to that key (or the head): a key of a
+    /// later round is refused, a missed round's key follows from the next one.
+    /// @param taskId The task.
+    /// @param key The round's key, `key[round]` of the sponsor's chain.
+    function revealHoldout(uint256 taskId, bytes32 key) external whenNotPaused {
+        Task storage task = _openTask(taskId);
+        if (!task.hasHoldout) revert HoldoutNotSealed(taskId);
+        uint32 round = task.currentRound;
+        _requirePhase(taskId, task, round, RoundPhase.Unsealing);
+        bytes32 link = key;
+        for (uint32 i = task.holdoutRevealedThrough; i <= round; ++i) {
+            link = keccak256(abi.encode(link));
+        }
+        if (link != task.holdoutLastKey) revert HoldoutKeyMismatch(taskId, round);
+        task.holdoutLastKey = key;
+        task.holdoutRevealedThrough = round + 1;
+        uint96 bond = task.holdoutBondPerRound;
+        task.holdoutBondHeld -= bond;
+        _credit(task.sponsor, bond);
+        emit HoldoutRevealed(taskId, round, key, bond);
     }
 
     /// @notice Post the merged result of the current round, with its slashes, and start the next round.
@@ -94,6 +122,8 @@ abstract contract Rounds is MarketStorage {
     /// `(address account, uint256 amount)`), claimed one by one with `claimReward`, and only by
     /// accounts that revealed in the round. Slashes are taken from the bonds now but reach the
     /// funders only when the round is final; a dispute that overturns the round reverts them.
+    /// A round of a sealed task posted without its holdout key (its window ended) is judged on the
+    /// public validation split, and the sponsor's bond for the round joins the round's budget.
     /// @param taskId The task.
     /// @param mergedCID CID of the merged checkpoint, the next round's parent.
     /// @param reportCID CID of the round report (checks, metrics, credits, slashes) anyone can re-verify.
@@ -114,7 +144,13 @@ abstract contract Rounds is MarketStorage {
         uint32 round = task.currentRound;
         Round storage r = _requirePhase(taskId, task, round, RoundPhase.Merging);
         if (totalCredited != 0 && creditsRoot == bytes32(0)) revert TaskInvalidParameter("creditsRoot");
-        _requireBudgetAndStake(taskId, task, round, totalCredited);
+        uint256 forfeit = task.hasHoldout && task.holdoutRevealedThrough <= round ? task.holdoutBondPerRound : 0;
+        _requireBudgetAndStake(taskId, task, round, totalCredited, forfeit);
+        if (forfeit != 0) {
+            task.holdoutBondHeld -= uint96(forfeit);
+            task.escrow += uint128(forfeit);
+            emit HoldoutForfeited(taskId, round, forfeit);
+        }
         unchecked {
             // Cannot underflow: totalCredited <= budget <= escrow.
             task.escrow -= uint128(totalCredited);
@@ -184,30 +220,34 @@ abstract contract Rounds is MarketStorage {
         return (commitment, revealed, slashed.mask, slashed.amount);
     }
 
-    /// @notice The commitment a contributor must post for a given reveal.
-    /// @dev keccak256(abi.encode(taskId, round, contributor, keccak256(cid), claimedMetric, salt)).
+    /// @dev The commitment a contributor must post for a given reveal (clients compute it the same
+    /// way, off chain): keccak256(abi.encode(taskId, round, contributor, keccak256(cid), claimedMetric, salt)).
     /// Binding the task, round and sender stops replays and copied commitments.
-    function commitmentFor(
+    function _commitmentFor(
         uint256 taskId,
         uint32 round,
         address contributor,
         string calldata cid,
         int256 claimedMetric,
         bytes32 salt
-    ) public pure returns (bytes32) {
+    ) internal pure returns (bytes32) {
         return keccak256(abi.encode(taskId, round, contributor, keccak256(bytes(cid)), claimedMetric, salt));
     }
 
     // ─────────────────────────────────────────────────────────────── internal logic
 
     /// @dev Reverts unless `totalCredited` fits the round's budget (an equal share of the
-    /// remaining escrow per remaining round) and the coordinator's stake covers its share of it.
-    function _requireBudgetAndStake(uint256 taskId, Task storage task, uint32 round, uint256 totalCredited)
-        private
-        view
-    {
+    /// remaining escrow per remaining round, plus a forfeited holdout bond) and the coordinator's
+    /// stake covers its share of the escrow.
+    function _requireBudgetAndStake(
+        uint256 taskId,
+        Task storage task,
+        uint32 round,
+        uint256 totalCredited,
+        uint256 forfeit
+    ) private view {
         uint256 remaining = task.rounds - round;
-        uint256 budget = task.escrow / remaining;
+        uint256 budget = task.escrow / remaining + forfeit;
         if (totalCredited > budget) revert EscrowInsufficientFunds(taskId, budget, totalCredited);
         uint256 stakeNeeded = (uint256(task.escrow) * _coordinatorStakeBps) / (MAX_SLASH_BPS * remaining);
         if (task.coordinatorStake < stakeNeeded) {

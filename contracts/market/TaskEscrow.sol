@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// MAGNET Market (market/TaskEscrow.sol) v0.4.0
+// MAGNET Market (market/TaskEscrow.sol) v0.5.0
 pragma solidity ^0.8.24;
 
 import {MarketStorage} from "./MarketStorage.sol";
@@ -15,8 +15,10 @@ import {MarketStorage} from "./MarketStorage.sol";
 abstract contract TaskEscrow is MarketStorage {
     // ─────────────────────────────────────────────────────────────── public update
 
-    /// @notice Create a training task and escrow `msg.value` as its bounty; round 0 starts now.
-    /// @dev The sponsor is the caller. Rates are basis points of the claim bond.
+    /// @notice Create a training task and escrow `msg.value` as its bounty (less the holdout bond);
+    /// round 0 starts now.
+    /// @dev The sponsor is the caller. Rates are basis points of the claim bond. With a sealed
+    /// holdout, `msg.value` also carries `holdout.bondPerRound * rounds`, held apart from the bounty.
     /// @param specCID IPFS CID of the task spec (model config, data, metric, search space).
     /// @param coordinator The only account that may post rounds (with their slashes), against its stake.
     /// @param rounds Number of merge rounds, 1..MAX_ROUNDS.
@@ -24,6 +26,7 @@ abstract contract TaskEscrow is MarketStorage {
     /// @param claimBond Bond a contributor locks to take a slot (also the challenge bond).
     /// @param maxContributors Slots available.
     /// @param rates Slash rates in basis points, each at most MAX_SLASH_BPS.
+    /// @param holdout The sealed holdout's key-chain head, reveal window and bond (all zero: none).
     /// @return taskId The new task's id (ids start at 1).
     function createTask(
         string calldata specCID,
@@ -32,10 +35,12 @@ abstract contract TaskEscrow is MarketStorage {
         Timing calldata timing,
         uint256 claimBond,
         uint32 maxContributors,
-        SlashRates calldata rates
+        SlashRates calldata rates,
+        HoldoutTerms calldata holdout
     ) external payable whenNotPaused returns (uint256 taskId) {
-        if (msg.value == 0) revert EscrowZeroAmount();
         _validateTask(specCID, coordinator, rounds, timing, claimBond, maxContributors, rates);
+        uint256 holdoutBond = _validateHoldout(rounds, holdout);
+        if (msg.value <= holdoutBond) revert EscrowZeroAmount();
         unchecked {
             // Cannot overflow: one task per transaction.
             taskId = ++_taskCount;
@@ -52,7 +57,15 @@ abstract contract TaskEscrow is MarketStorage {
         task.specCID = specCID;
         _startRound(taskId, task, 0);
         emit TaskCreated(taskId, msg.sender, coordinator, specCID, rounds, claimBond, maxContributors, timing, rates);
-        _fund(taskId, task);
+        if (holdoutBond != 0) {
+            task.hasHoldout = true;
+            task.holdoutBondPerRound = holdout.bondPerRound;
+            task.holdoutBondHeld = uint96(holdoutBond);
+            task.holdoutDuration = uint32(holdout.revealDuration);
+            task.holdoutLastKey = holdout.head;
+            emit HoldoutSealed(taskId, holdout.head, holdout.revealDuration, holdout.bondPerRound);
+        }
+        _fund(taskId, task, msg.value - holdoutBond);
     }
 
     /// @notice Add `msg.value` to an open task's escrow; several funders may fund one task.
@@ -68,7 +81,7 @@ abstract contract TaskEscrow is MarketStorage {
         if (!_postedRoundsSettled(taskId, task)) revert TaskFundingWaitsForChallenges(taskId);
         // Slashes of final rounds join the escrow first: they belong to those who funded before.
         _settleSlashes(task);
-        _fund(taskId, task);
+        _fund(taskId, task, msg.value);
     }
 
     /// @notice Add `msg.value` to the caller's stake as the task's coordinator.
@@ -100,7 +113,8 @@ abstract contract TaskEscrow is MarketStorage {
         emit StakeReleased(taskId, msg.sender, stake);
     }
 
-    /// @notice Close a task, moving its unallocated escrow and final slashes into the funders' refund pool.
+    /// @notice Close a task, moving its unallocated escrow and final slashes into the funders'
+    /// refund pool, and booking the holdout bond of rounds never reached back to the sponsor.
     /// @dev Never while paused, while a dispute is open or while the last posted round's challenge window runs.
     /// Then allowed when: every round is posted (anyone); the sponsor cancels while the current
     /// round still takes submissions and nobody has committed (before any contributor of that
@@ -117,6 +131,12 @@ abstract contract TaskEscrow is MarketStorage {
         task.refundRemaining = pool;
         task.sharesRemaining = task.totalShares;
         emit TaskClosed(taskId, msg.sender, pool);
+        uint96 bond = task.holdoutBondHeld;
+        if (bond != 0) {
+            task.holdoutBondHeld = 0;
+            _credit(task.sponsor, bond);
+            emit HoldoutBondReturned(taskId, task.sponsor, bond);
+        }
     }
 
     /// @notice Book the refund the caller's escrow shares are worth in a closed task.
@@ -178,6 +198,20 @@ abstract contract TaskEscrow is MarketStorage {
         });
     }
 
+    /// @notice A task's sealed holdout: the last key revealed, how many rounds' keys are on chain,
+    /// the reveal window and the sponsor's bond (all zero for a task without one).
+    /// @param taskId The task.
+    function getHoldout(uint256 taskId) external view returns (HoldoutView memory) {
+        Task storage task = _task(taskId);
+        return HoldoutView({
+            lastKey: task.holdoutLastKey,
+            revealedThrough: task.holdoutRevealedThrough,
+            revealDuration: task.holdoutDuration,
+            bondPerRound: task.holdoutBondPerRound,
+            bondHeld: task.holdoutBondHeld
+        });
+    }
+
     /// @notice A funder's escrow shares in a task and what they are worth now (zero once its
     /// refund is claimed).
     /// @param taskId The task.
@@ -195,15 +229,15 @@ abstract contract TaskEscrow is MarketStorage {
 
     // ─────────────────────────────────────────────────────────────── internal logic
 
-    /// @dev Buys escrow shares at the escrow's current value (with the virtual offset).
-    function _fund(uint256 taskId, Task storage task) private {
-        uint256 shares = (msg.value * (task.totalShares + VIRTUAL_SHARES)) / (uint256(task.escrow) + 1);
-        if (shares == 0) revert EscrowFundingTooSmall(taskId, msg.value);
+    /// @dev Buys escrow shares for `amount` at the escrow's current value (with the virtual offset).
+    function _fund(uint256 taskId, Task storage task, uint256 amount) private {
+        uint256 shares = (amount * (task.totalShares + VIRTUAL_SHARES)) / (uint256(task.escrow) + 1);
+        if (shares == 0) revert EscrowFundingTooSmall(taskId, amount);
         _shares[taskId][msg.sender] += shares;
         task.totalShares += shares;
-        task.escrow += uint128(msg.value);
-        task.totalFunded += uint128(msg.value);
-        emit TaskFunded(taskId, msg.sender, msg.value, shares);
+        task.escrow += uint128(amount);
+        task.totalFunded += uint128(amount);
+        emit TaskFunded(taskId, msg.sender, amount, shares);
     }
 
     /// @dev Moves the slashes of final rounds from the held bonds into the escrow. Called only when
@@ -235,7 +269,8 @@ abstract contract TaskEscrow is MarketStorage {
         if (msg.sender == task.sponsor && r.commits == 0 && _phase(task, r, current) == RoundPhase.Submitting) {
             return true;
         }
-        return _now() >= uint256(r.revealDeadline) + task.timing.mergeDuration;
+        // The coordinator missed the merge window, which follows the holdout's reveal window.
+        return _now() >= uint256(r.revealDeadline) + task.holdoutDuration + task.timing.mergeDuration;
     }
 
     function _validateTask(
@@ -268,6 +303,17 @@ abstract contract TaskEscrow is MarketStorage {
         if (rates.timeoutBps > MAX_SLASH_BPS) revert TaskInvalidParameter("timeoutBps");
         if (rates.dishonestClaimBps > MAX_SLASH_BPS) revert TaskInvalidParameter("dishonestClaimBps");
         if (rates.badVerificationBps > MAX_SLASH_BPS) revert TaskInvalidParameter("badVerificationBps");
+    }
+
+    /// @dev Checks the holdout terms; returns the bond they hold (0: no holdout). One error for
+    /// every term: the client checks each before sending and names it.
+    function _validateHoldout(uint32 rounds, HoldoutTerms calldata holdout) private pure returns (uint256 bond) {
+        bond = uint256(holdout.bondPerRound) * rounds;
+        bool valid = holdout.head == bytes32(0)
+            ? holdout.revealDuration == 0 && bond == 0
+            : holdout.revealDuration != 0 && holdout.revealDuration <= MAX_PHASE_DURATION && bond != 0
+                && bond <= type(uint96).max;
+        if (!valid) revert TaskInvalidParameter("holdout");
     }
 
     function _requireFloor(string memory parameter, uint256 value, uint256 floor) private pure {

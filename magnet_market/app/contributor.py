@@ -162,9 +162,7 @@ class Contributor(Role):
         for round_ in range(self.client.task(task_id).current_round):
             if self.client.round(task_id, round_).phase is not RoundPhase.FINAL:
                 continue
-            if self.client.call(
-                self.client.contract.functions.rewardClaimed(task_id, round_, self.address)
-            ):
+            if self.client.reward_claimed(task_id, round_, self.address):
                 continue
             ledger = ledger or task_ledger(task_id, self.reader.all(taskId=task_id))
             tree = load_posted(self.store, task_id, ledger.paid_under(round_)).tree

@@ -30,8 +30,11 @@ from magnet_market.chain.errors import (
     UnknownRevertError,
 )
 from magnet_market.chain.types import (
+    NO_HOLDOUT_TUPLE,
     DisputeInfo,
     Floors,
+    HoldoutInfo,
+    HoldoutTerms,
     MarketRules,
     RoundInfo,
     SlashOrder,
@@ -46,7 +49,7 @@ T = TypeVar("T")
 def commitment_for(
     task_id: int, round_: int, contributor: str, cid: str, claimed_metric: int, salt: bytes
 ) -> bytes:
-    """The commitment ``commitSubmission`` expects (mirror of the contract's ``commitmentFor``)."""
+    """The commitment ``commitSubmission`` expects (the contract's ``_commitmentFor``)."""
     encoded = abi_encode(
         ["uint256", "uint32", "address", "bytes32", "int256", "bytes32"],
         [task_id, round_, contributor, keccak(text=cid), claimed_metric, salt],
@@ -96,8 +99,10 @@ class MarketClient:
         max_contributors: int,
         timing: Timing | None = None,
         rates: SlashRates | None = None,
+        holdout: HoldoutTerms | None = None,
     ) -> tuple[int, TxReceipt]:
-        """Create and fund a task; returns its id and the receipt."""
+        """Create and fund a task; returns its id and the receipt. A sealed ``holdout``'s bond
+        (per round, times ``rounds``) is sent beside the ``bounty``."""
         fn = self.contract.functions.createTask(
             spec_cid,
             to_checksum_address(coordinator),
@@ -106,8 +111,10 @@ class MarketClient:
             claim_bond,
             max_contributors,
             (rates or SlashRates()).as_tuple(),
+            holdout.as_tuple() if holdout else NO_HOLDOUT_TUPLE,
         )
-        receipt = self.transact(fn, value=bounty)
+        bond = holdout.bond(rounds) if holdout else 0
+        receipt = self.transact(fn, value=bounty + bond)
         (event,) = self.contract.events.TaskCreated().process_receipt(receipt, errors=DISCARD)
         return int(event["args"]["taskId"]), receipt
 
@@ -129,6 +136,10 @@ class MarketClient:
         """Reveal the committed CID and claimed metric (1e18-scaled)."""
         fn = self.contract.functions.revealSubmission(task_id, cid, claimed_metric, salt)
         return self.transact(fn)
+
+    def reveal_holdout(self, task_id: int, key: bytes) -> TxReceipt:
+        """Reveal the current round's holdout key (its reveal phase must be over)."""
+        return self.transact(self.contract.functions.revealHoldout(task_id, key))
 
     def post_round(
         self,
@@ -252,6 +263,11 @@ class MarketClient:
         """A task's state."""
         return TaskInfo.from_abi(task_id, self.call(self.contract.functions.getTask(task_id)))
 
+    def holdout(self, task_id: int) -> HoldoutInfo:
+        """A task's sealed holdout (all zero for a task without one)."""
+        raw = self.call(self.contract.functions.getHoldout(task_id))
+        return HoldoutInfo.from_abi(task_id, raw)
+
     def round(self, task_id: int, round_: int) -> RoundInfo:
         """A round's state."""
         raw = self.call(self.contract.functions.getRound(task_id, round_))
@@ -268,6 +284,10 @@ class MarketClient:
             "first_round": first_round,
             "rewarded_rounds": rewarded,
         }
+
+    def reward_claimed(self, task_id: int, round_: int, account: str) -> bool:
+        """Whether ``account`` already claimed its reward of a round."""
+        return bool(self.contributor(task_id, account)["rewarded_rounds"] >> round_ & 1)
 
     def submission(self, task_id: int, round_: int, account: str) -> dict[str, Any]:
         """A contributor's submission in a round: commitment, revealed, slashed_mask and

@@ -278,6 +278,14 @@ class TransferFailed(ContractRevertError):
     """``withdraw`` could not send ``amount``: the receiving ``account`` refused the ether."""
 
 
+class HoldoutNotSealed(ContractRevertError):
+    """``revealHoldout`` on a task without a sealed holdout."""
+
+
+class HoldoutKeyMismatch(ContractRevertError):
+    """``revealHoldout`` with a key that does not hash back to the chain's last key or head."""
+
+
 # ───────────────────────────────────────── OpenZeppelin: ownership, reentrancy
 
 

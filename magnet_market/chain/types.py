@@ -28,6 +28,7 @@ class RoundPhase(IntEnum):
     CHALLENGE = 4
     FINAL = 5
     VOIDED = 6
+    UNSEALING = 7  # a sealed task's round waits for its holdout key (between REVEALING and MERGING)
 
 
 class SlashReason(IntEnum):
@@ -157,6 +158,67 @@ DEVNET_RULES = MarketRules(
     quorum=1,
     coordinator_stake_bps=1_000,
 )
+
+
+#: The longest phase a task may set, the contract's MAX_PHASE_DURATION (365 days).
+MAX_PHASE_DURATION = 365 * 86_400
+
+
+@dataclass(frozen=True)
+class HoldoutTerms:
+    """A sealed holdout as ``createTask`` takes it: the head of the sponsor's key chain, how long
+    after each round's reveal deadline its key may be revealed, and the bond per round that a
+    missed reveal forfeits to the round's contributors."""
+
+    head: bytes
+    reveal_duration: int
+    bond_per_round: int
+
+    def __post_init__(self) -> None:
+        if len(self.head) != 32 or not any(self.head):
+            raise ValueError("the holdout head must be 32 bytes, not all zero")
+        if not 0 < self.reveal_duration <= MAX_PHASE_DURATION:
+            raise ValueError(
+                f"the holdout reveal window must be 1..{MAX_PHASE_DURATION} seconds, "
+                f"got {self.reveal_duration}"
+            )
+        if self.bond_per_round <= 0:
+            raise ValueError(f"the holdout bond per round must be > 0, got {self.bond_per_round}")
+
+    def bond(self, rounds: int) -> int:
+        """What ``createTask`` holds apart from the bounty: the bond of every round."""
+        return self.bond_per_round * rounds
+
+    def as_tuple(self) -> tuple[bytes, int, int]:
+        return (self.head, self.reveal_duration, self.bond_per_round)
+
+
+#: ``createTask``'s holdout argument for a task without a sealed holdout.
+NO_HOLDOUT_TUPLE = (bytes(32), 0, 0)
+
+
+@dataclass(frozen=True)
+class HoldoutInfo:
+    """A task's sealed holdout as stored on chain (all zero for a task without one)."""
+
+    task_id: int
+    last_key: bytes  # the head until the first key is revealed
+    revealed_through: int  # rounds below it have their key on chain
+    reveal_duration: int
+    bond_per_round: int
+    bond_held: int
+
+    @property
+    def sealed(self) -> bool:
+        return self.bond_per_round > 0
+
+    def revealed(self, round_: int) -> bool:
+        """Whether round ``round_``'s key is on chain (revealed, or derivable from a later one)."""
+        return round_ < self.revealed_through
+
+    @classmethod
+    def from_abi(cls, task_id: int, h: Any) -> HoldoutInfo:
+        return cls(task_id, bytes(h[0]), h[1], h[2], h[3], h[4])
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from magnet_market.chain.client import MarketClient, commitment_for
 from magnet_market.chain.merkle import CreditTree
 from magnet_market.chain.types import (
     DisputeOutcome,
+    HoldoutTerms,
     RoundPhase,
     SlashOrder,
     SlashRates,
@@ -59,9 +60,18 @@ def create_task(
     max_contributors: int = 5,
     timing: Timing = TIMING,
     rates: SlashRates | None = None,
+    holdout: HoldoutTerms | None = None,
 ) -> int:
     task_id, _ = market.with_signer(sponsor).create_task(
-        "bafkreispec", coordinator.address, rounds, bounty, bond, max_contributors, timing, rates
+        "bafkreispec",
+        coordinator.address,
+        rounds,
+        bounty,
+        bond,
+        max_contributors,
+        timing,
+        rates,
+        holdout,
     )
     return task_id
 
@@ -122,7 +132,8 @@ def post(
 
 def balance_and_obligations(market: MarketClient, accounts: Iterable[str]) -> tuple[int, int]:
     """(contract balance, Σ held by tasks + validator stakes + Σ withdrawable of ``accounts``)."""
-    held = sum(market.task(t).held for t in range(1, market.task_count() + 1))
+    tasks = range(1, market.task_count() + 1)
+    held = sum(market.task(t).held + market.holdout(t).bond_held for t in tasks)
     owed = sum(market.withdrawable(a) for a in set(accounts))
     return market.balance(), held + market.validator_stake_total() + owed
 
@@ -151,7 +162,7 @@ def play_round(market: MarketClient, task_id: int, contributors: Sequence[LocalA
         reveal(market, task_id, who, cids[who.address], 1, salts[who.address])
     if market.round(task_id, current).phase is RoundPhase.REVEALING:  # others did not reveal
         advance_time(market, market.round(task_id, current).reveal_deadline - market.market_time())
-    assert market.round(task_id, current).phase is RoundPhase.MERGING
+    assert market.round(task_id, current).phase in (RoundPhase.MERGING, RoundPhase.UNSEALING)
 
 
 def run_round(
@@ -190,8 +201,9 @@ def settle_everything(market: MarketClient, people: Sequence[LocalAccount]) -> N
         default=TIMING,
     )
     rules = market.rules()
-    advance_time(market, sum(longest.as_tuple()) + rules.vote_duration)
     tasks = range(1, market.task_count() + 1)
+    holdout_window = max((market.holdout(t).reveal_duration for t in tasks), default=0)
+    advance_time(market, sum(longest.as_tuple()) + holdout_window + rules.vote_duration)
     for task_id in tasks:
         info = market.task(task_id)
         for round_ in range(info.current_round):

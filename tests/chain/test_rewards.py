@@ -52,7 +52,7 @@ def test_claim_reward_with_proof_books_once(market, actors, task_id):
     assert market.withdrawable(a.address) == ETHER
     with pytest.raises(errors.RewardAlreadyClaimed):
         market.with_signer(a).claim_reward(task_id, 0, a.address, ETHER, tree.proof(a.address))
-    assert market.call(market.contract.functions.rewardClaimed(task_id, 0, a.address)) is True
+    assert market.reward_claimed(task_id, 0, a.address)
     assert market.task(task_id).reserved == 2 * ETHER
     before = market.w3.eth.get_balance(a.address)
     receipt = market.with_signer(a).withdraw()
@@ -389,6 +389,6 @@ def test_a_receiver_refusing_its_reward_can_still_have_it_booked(market, actors,
     claim = m.claimReward(task_id, 0, attacker.address, ETHER, tree.proof(attacker.address))
     with pytest.raises(errors.TransferFailed):
         _act(market, attacker, eve, claim)
-    assert not market.call(m.rewardClaimed(task_id, 0, attacker.address))  # reverted whole
+    assert not market.reward_claimed(task_id, 0, attacker.address)  # reverted whole
     market.claim_reward(task_id, 0, attacker.address, ETHER, tree.proof(attacker.address))
     assert market.withdrawable(attacker.address) == ETHER  # booked by another: nothing lost

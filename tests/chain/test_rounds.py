@@ -87,11 +87,16 @@ def test_commit_reveal_reverts(market, actors, task_id):
 
 
 def test_commitment_matches_the_contracts_own_hash(market, actors, task_id):
-    who, salt = actors.contributors[0].address, b"\x07" * 32
-    on_chain = market.call(
-        market.contract.functions.commitmentFor(task_id, 1, who, "bafyz", -5 * 10**17, salt)
-    )
-    assert bytes(on_chain) == commitment_for(task_id, 1, who, "bafyz", -5 * 10**17, salt)
+    """The contract reports the hash it computed for a reveal: the client's, for a negative
+    claimed metric too."""
+    who, salt = actors.contributors[0], b"\x07" * 32
+    market.with_signer(who).claim(task_id)
+    market.with_signer(who).commit(task_id, b"\x01" * 32)
+    advance_time(market, TIMING.submit)
+    with pytest.raises(errors.SubmissionCommitmentMismatch) as e:
+        reveal(market, task_id, who, "bafyz", -5 * 10**17, salt)
+    actual = e.value.fields["actual"]
+    assert actual == commitment_for(task_id, 0, who.address, "bafyz", -5 * 10**17, salt)
 
 
 def test_post_round_reserves_credits_and_starts_the_next_round(market, actors, task_id):

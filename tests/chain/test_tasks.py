@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from magnet_market.chain import errors
-from magnet_market.chain.types import SlashRates, TaskStatus, Timing
+from magnet_market.chain.types import NO_HOLDOUT_TUPLE, SlashRates, TaskStatus, Timing
 from tests.chain.helpers import BOND, ETHER, TIMING, advance_time, create_task, reveal, submit
 
 
@@ -57,7 +57,14 @@ def test_create_task_rejects_bad_spec_coordinator_and_zero_bounty(market, actors
 def test_slash_rates_are_bounded_on_chain(market, actors):
     # The Python dataclass refuses > 100 %, so go to the contract directly.
     fn = market.contract.functions.createTask(
-        "bafy", actors.coordinator.address, 1, TIMING.as_tuple(), BOND, 1, (10_001, 0, 0)
+        "bafy",
+        actors.coordinator.address,
+        1,
+        TIMING.as_tuple(),
+        BOND,
+        1,
+        (10_001, 0, 0),
+        NO_HOLDOUT_TUPLE,
     )
     with pytest.raises(errors.TaskInvalidParameter, match="timeoutBps"):
         market.with_signer(actors.sponsor).transact(fn, value=ETHER)
