@@ -1,4 +1,4 @@
-"""The sealed holdout on a real anvil: its phase, its key chain, its bond, and every way to break them."""
+"""The sealed holdout on a real anvil: its phase, key chain and bond, and every way to break them."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def _to_unsealing(market, task_id, who) -> int:
     return round_
 
 
-def test_a_sealed_round_waits_for_its_key_which_returns_the_sponsors_bond(market, actors, keys, task_id):
+def test_a_sealed_round_waits_for_its_key_which_returns_the_bond(market, actors, keys, task_id):
     a, sponsor = actors.contributors[0], actors.sponsor
     task, holdout = market.task(task_id), market.holdout(task_id)
     assert task.escrow == 10 * ETHER  # the bond is not bounty
