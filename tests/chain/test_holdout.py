@@ -1,4 +1,4 @@
-"""The sealed holdout on a real anvil: its phase, key chain and bond, and every way to break them."""
+"""The sealed holdout on a real anvil: its phase, key chain and bond, and ways to break them."""
 
 from __future__ import annotations
 
