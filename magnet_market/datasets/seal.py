@@ -1,11 +1,11 @@
 """Sealing a holdout: one slice per round, each encrypted under a key of a hash chain.
 
-The sponsor draws a random seed and derives ``keys[n-1] = seed`` and
-``keys[r] = keccak256(keys[r+1])``; the chain's head ``keccak256(keys[0])`` goes on chain when
-the task is created. Round r's key is revealed once round r's submissions are fixed; the contract checks it hashes back to the last key
-it knows (or the head). Knowing ``keys[r]`` gives every earlier key and no later one, so one
-on-chain slot holds the whole commitment, and a round whose reveal was missed is unsealed by the
-next one.
+The sponsor draws a random seed; ``keys[n-1] = seed`` and ``keys[r] = keccak256(keys[r+1])``.
+The chain's head, ``keccak256(keys[0])``, goes on chain when the task is created. Round r's key
+is revealed once round r's submissions are fixed, and the contract checks that it hashes back to
+the last key it knows (or the head). Knowing ``keys[r]`` gives every earlier key and no later
+one, so one on-chain slot holds the whole commitment, and a round whose reveal was missed is
+unsealed by the next one.
 
 Each slice is a Parquet file encrypted with AES-256-GCM under its round's key (pycryptodome).
 A key encrypts one slice only, so the nonce is fixed; the tag authenticates the slice, so a wrong
