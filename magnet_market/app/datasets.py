@@ -15,11 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from magnet_market._atomic import write_atomic
+from magnet_market.app.holdout_keys import save_seed
 from magnet_market.config import magnet_home
 from magnet_market.datasets import DatasetError, DatasetManifest, PackOptions, pack, parse_manifest
 from magnet_market.datasets.check import shard_problem
+from magnet_market.datasets.holdout import seal_holdout
 from magnet_market.datasets.local import MANIFEST_NAME, LocalDataset, shard_path
 from magnet_market.datasets.manifest import SPLITS, Shard
+from magnet_market.datasets.seal import key_chain, new_seed
 from magnet_market.storage import ContentStore, StorageError
 
 
@@ -78,12 +81,20 @@ class DatasetCheck:
 
 
 def publish_dataset(store: ContentStore, source: Path, options: PackOptions) -> PublishedDataset:
-    """Pack ``source`` and pin its shards, then its manifest; returns the dataset CID."""
+    """Pack ``source`` and pin its shards, then its manifest; returns the dataset CID. With
+    ``options.holdout_slices``, the holdout is sealed under a fresh key chain whose seed is
+    kept in the sponsor's home (``holdout_keys``) once the dataset CID is known."""
+    seed = new_seed() if options.holdout_slices else None
     with tempfile.TemporaryDirectory(prefix="magnet-pack-") as tmp:
         packed = pack(source, Path(tmp), options)
+        if seed is not None:
+            packed = seal_holdout(packed, key_chain(seed, options.holdout_slices), Path(tmp))
         cids = {s.path: str(store.add_path(s.path)) for s in packed.shards}
         manifest = packed.manifest(cids)
-    return PublishedDataset(str(store.add_bytes(manifest.canonical_json())), manifest)
+    cid = str(store.add_bytes(manifest.canonical_json()))
+    if seed is not None:
+        save_seed(cid, seed, options.holdout_slices)
+    return PublishedDataset(cid, manifest)
 
 
 def load_manifest(store: ContentStore, cid: str) -> DatasetManifest:
@@ -107,7 +118,7 @@ def verify_dataset(store: ContentStore, cid: str, cache: Path | None = None) -> 
     checks = []
     for split in SPLITS:
         for i, shard in enumerate(manifest.splits[split].shards):
-            problem = _fetch_shard(store, manifest, shard, folder)[1]
+            problem = _fetch_shard(store, manifest, split, shard, folder)[1]
             checks.append(ShardCheck(split, i, shard.cid, shard.rows, problem))
     return DatasetCheck(cid, manifest, tuple(checks))
 
@@ -121,7 +132,7 @@ def fetch_dataset(store: ContentStore, cid: str, cache: Path | None = None) -> L
     manifest = load_manifest(store, cid)
     for split in SPLITS:
         for shard in manifest.splits[split].shards:
-            problem = _fetch_shard(store, manifest, shard, folder)[1]
+            problem = _fetch_shard(store, manifest, split, shard, folder)[1]
             if problem is not None:
                 raise DatasetError(f"dataset {cid}: {split} shard {shard.cid}: {problem}")
     write_atomic(folder / MANIFEST_NAME, manifest.canonical_json())
@@ -129,7 +140,7 @@ def fetch_dataset(store: ContentStore, cid: str, cache: Path | None = None) -> L
 
 
 def _fetch_shard(
-    store: ContentStore, manifest: DatasetManifest, shard: Shard, folder: Path
+    store: ContentStore, manifest: DatasetManifest, split: str, shard: Shard, folder: Path
 ) -> tuple[Path, str | None]:
     path = shard_path(folder, shard.cid)
     if path.exists():
@@ -142,7 +153,8 @@ def _fetch_shard(
         store.get_to_path(shard.cid, partial)
     except StorageError as e:
         return path, f"cannot fetch: {e}"
-    problem = shard_problem(partial, manifest, shard)
+    sealed = split == "holdout" and manifest.seal is not None
+    problem = shard_problem(partial, manifest, shard, sealed)
     if problem is None:
         partial.replace(path)
     else:

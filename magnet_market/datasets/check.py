@@ -10,11 +10,20 @@ import pyarrow.parquet as pq
 from magnet_market.datasets.manifest import DatasetManifest, Shard
 
 
-def shard_problem(path: Path, manifest: DatasetManifest, shard: Shard) -> str | None:
-    """Why the Parquet file at ``path`` is not the manifest's ``shard`` (``None``: it is)."""
+def shard_problem(
+    path: Path, manifest: DatasetManifest, shard: Shard, sealed: bool = False
+) -> str | None:
+    """Why the file at ``path`` is not the manifest's ``shard`` (``None``: it is). A ``sealed``
+    slice is checked by size only until its key opens it (``holdout.open_slice``)."""
     size = path.stat().st_size
     if size != shard.bytes:
         return f"{size:,} bytes, the manifest says {shard.bytes:,}"
+    return None if sealed else parquet_problem(path, manifest, shard.rows)
+
+
+def parquet_problem(path: Path, manifest: DatasetManifest, want_rows: int) -> str | None:
+    """Why the Parquet file at ``path`` does not hold ``want_rows`` rows of the manifest's
+    columns (``None``: it does)."""
     try:
         meta = pq.ParquetFile(path)
         schema, rows = meta.schema_arrow, meta.metadata.num_rows
@@ -24,6 +33,6 @@ def shard_problem(path: Path, manifest: DatasetManifest, shard: Shard) -> str | 
     want = [(c.name, c.type) for c in manifest.columns]
     if got != want:
         return f"columns {got}, the manifest says {want}"
-    if rows != shard.rows:
-        return f"{rows:,} rows, the manifest says {shard.rows:,}"
+    if rows != want_rows:
+        return f"{rows:,} rows, the manifest says {want_rows:,}"
     return None

@@ -56,6 +56,19 @@ class Split(_Frozen):
         return self
 
 
+class Seal(_Frozen):
+    """How the holdout is sealed: its shards are slices, one per round in order, each encrypted
+    under that round's key of a hash chain whose head the task puts on chain (``seal.py``)."""
+
+    cipher: Literal["AES-256-GCM"] = "AES-256-GCM"
+    chain: Literal["keccak256"] = "keccak256"
+    head: str = Field(pattern=r"^0x[0-9a-f]{64}$")
+
+    @property
+    def head_bytes(self) -> bytes:
+        return bytes.fromhex(self.head[2:])
+
+
 class Source(_Frozen):
     """Where the data came from, for people reading the manifest."""
 
@@ -76,6 +89,7 @@ class DatasetManifest(_Frozen):
     time: str | None = None  # series: the column rows are ordered by
     splits: dict[str, Split]
     source: Source
+    seal: Seal | None = None  # None: the holdout shards are plain Parquet like the others
     packer: str  # the tools that wrote the shards, e.g. "magnet-market 0.3.0, pyarrow 25.0.1"
 
     @model_validator(mode="after")
@@ -92,6 +106,8 @@ class DatasetManifest(_Frozen):
                 raise ValueError("a tabular dataset needs at least two classes")
         if self.kind == "series" and self.time not in names:
             raise ValueError(f"series time column {self.time!r} is not a column of {names}")
+        if self.seal is not None and not self.splits["holdout"].shards:
+            raise ValueError("a sealed holdout needs at least one slice")
         if sum(s.rows for s in self.splits.values()) != self.source.rows:
             raise ValueError("the splits' rows do not add up to the source's rows")
         return self
@@ -106,9 +122,16 @@ class DatasetManifest(_Frozen):
         skip = {self.label, self.time}
         return tuple(c.name for c in self.columns if c.name not in skip)
 
+    @property
+    def slices(self) -> int:
+        """Rounds a sealed holdout can judge (one slice each); 0 when not sealed."""
+        return len(self.splits["holdout"].shards) if self.seal else 0
+
     def canonical_json(self) -> bytes:
         """The bytes that are pinned: sorted keys, no spaces, UTF-8."""
         data = self.model_dump(mode="json")
+        if data["seal"] is None:  # an unsealed manifest keeps the bytes (and CID) it always had
+            del data["seal"]
         return json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
 
 

@@ -29,6 +29,7 @@ from magnet_market.datasets.manifest import (
     SPLITS,
     Column,
     DatasetManifest,
+    Seal,
     Shard,
     Source,
     Split,
@@ -60,6 +61,9 @@ class PackOptions:
     block_bytes: int = 1 << 20
     shard_bytes: int = 128 << 20  # Arrow bytes per Parquet shard
     max_classes: int = 1000
+    # Sealed holdout slices, one per round of the task the dataset is for (``holdout.py``);
+    # 0 leaves the holdout plain and public, judged by nobody.
+    holdout_slices: int = 0
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -81,6 +85,10 @@ class PackOptions:
         for name in ("max_bytes", "block_bytes", "shard_bytes", "max_classes"):
             if getattr(self, name) < 1:
                 raise DatasetError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0 <= self.holdout_slices <= 120:
+            raise DatasetError(
+                f"holdout slices must be 0 to 120 (one per round), got {self.holdout_slices}"
+            )
 
     def split_note(self) -> str:
         how = "by time, most recent last" if self.kind == "series" else f"by hash, seed {self.seed}"
@@ -100,6 +108,7 @@ class PackedDataset:
     label: str | None = None
     classes: tuple[str, ...] = ()
     time: str | None = None
+    seal: Seal | None = None  # set by ``holdout.seal_holdout``: the holdout shards are slices
 
     def manifest(self, cids: Mapping[Path, str]) -> DatasetManifest:
         """The manifest once every shard has a CID (``cids`` maps each shard's path)."""
@@ -118,6 +127,7 @@ class PackedDataset:
             time=self.time,
             splits=splits,
             source=self.source,
+            seal=self.seal,
             packer=f"magnet-market {__version__}, pyarrow {pa.__version__}",
         )
 

@@ -6,8 +6,6 @@ train and validation; only how the rows are made and which score counts differ.
 
 from __future__ import annotations
 
-from typing import Literal
-
 import numpy as np
 import pyarrow as pa
 import torch
@@ -16,15 +14,17 @@ from torch import nn
 
 from magnet_market.datasets import DatasetError
 
-#: What a task's ``evaluate`` scores: ``val``, the split rounds are judged on, or ``holdout``,
-#: which nobody searches on (a sponsor's figure of how the model does on unseen data).
-JudgedSplit = Literal["val", "holdout"]
+#: What a task's ``evaluate`` scores: ``val``, the split contributors search on and claim on;
+#: ``holdout``, an unsealed holdout (a sponsor's own figures); or ``holdout:r``, slice r of a
+#: sealed holdout, opened with round r's key (what round r is credited on).
+JudgedSplit = str
 
 
 def checked_split(split: str) -> str:
-    """``split`` if it can be judged on, else a ``ValueError`` naming the two that can."""
-    if split not in ("val", "holdout"):
-        raise ValueError(f"judged_split must be 'val' or 'holdout', got {split!r}")
+    """``split`` if it can be judged on, else a ``ValueError`` naming those that can."""
+    _, _, number = split.partition(":")
+    if split not in ("val", "holdout") and not (split.startswith("holdout:") and number.isdigit()):
+        raise ValueError(f"judged_split must be 'val', 'holdout' or 'holdout:R', got {split!r}")
     return split
 
 

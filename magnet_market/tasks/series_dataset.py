@@ -22,7 +22,6 @@ import torch
 
 from magnet_market.datasets import DatasetError
 from magnet_market.datasets.local import LocalDataset
-from magnet_market.datasets.manifest import SPLITS
 from magnet_market.tasks.rows import ClassifiedRows, JudgedSplit, checked_split, numeric_column
 
 WINDOW = 32  # past changes per column per example
@@ -54,8 +53,8 @@ class SeriesDatasetData(ClassifiedRows):
             raise DatasetError(f"dataset in {self.dataset_dir} is {m.kind}, not series")
         self.columns = m.features
         judged = checked_split(self.judged_split)
-        reads = SPLITS[: SPLITS.index(judged) + 1]  # every split up to the judged one, in order
-        tables = [self.dataset.read(split) for split in reads]
+        # every part of the series up to the judged one, in time order
+        tables = [self.dataset.read(part) for part in self.dataset.reads_through(judged)]
         values = np.concatenate([self._values(t) for t in tables])  # (rows, columns)
         change = np.diff(values, axis=0, prepend=values[:1])
         ends = np.cumsum([t.num_rows for t in tables])  # each split's end row
