@@ -108,7 +108,7 @@ def test_the_holdout_can_be_scored_apart_from_the_validation_split(wine):
     held = TabularData(wine.folder, judged_split="holdout")
     assert held.val_x.shape[0] == wine.manifest.splits["holdout"].rows
     assert torch.equal(held.train_x, TabularData(wine.folder).train_x)  # same scale, same train
-    with pytest.raises(ValueError, match="judged_split must be 'val' or 'holdout'"):
+    with pytest.raises(ValueError, match="judged_split must be 'val', 'holdout' or 'holdout:R'"):
         TabularData(wine.folder, judged_split="train")
     digits = parse_spec({**spec_for("x"), "kind": "digits", "dataset": None})
     with pytest.raises(ValueError, match="a digits task has no holdout split"):
