@@ -88,6 +88,7 @@ def verify_task(client: MarketClient, reader: EventReader, task_id: int) -> Audi
         Check("escrow shares", books.total_shares, task.total_shares),
         Check("coordinator stake", books.coordinator_stake, task.coordinator_stake),
         Check("slashes pending", books.slashes_pending, task.slashes_pending),
+        Check("holdout bond held", ledger.holdout.bond_held, client.holdout(task_id).bond_held),
     ]
     problems = [
         f"round {r}: reward of {account} booked {n} times"
@@ -120,7 +121,8 @@ def market_identity(client: MarketClient, reader: EventReader, block: int | None
         for key in ACCOUNT_ARGS:
             if key in e["args"]:
                 accounts.add(e["args"][key])
-    held = sum(client.task(t).held for t in range(1, client.task_count() + 1))
+    tasks = range(1, client.task_count() + 1)
+    held = sum(client.task(t).held + client.holdout(t).bond_held for t in tasks)
     owed = sum(client.withdrawable(a) for a in accounts)
     staked = client.validator_stake_total()
     return Check(

@@ -5,11 +5,16 @@ vote on a dispute (``magnet validator run``, ``magnet verify round``). Both run 
 same code on the same inputs — the round's parent, its revealed checkpoints (each verified
 against its CID), the task's spec and the round's budget as the events left it — so an honest
 validator gets the posted result, and the report it pins has the same CID.
+
+A task with a sealed holdout is credited on round r's slice when its key was revealed in the
+round's window (``HoldoutRevealed``): claims are still checked on the public validation split,
+which contributors can measure themselves. A round posted without its key is credited on the
+validation split, and its budget holds the sponsor's forfeited bond.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from magnet_market.app.content import fetch_spec, parent_cid, task_dataset
@@ -25,7 +30,11 @@ from magnet_market.chain.types import (
     candidate_key,
     slashes_digest,
 )
+from magnet_market.datasets.holdout import open_slice
+from magnet_market.datasets.local import LocalDataset
+from magnet_market.datasets.seal import earlier_key
 from magnet_market.diloco import (
+    CreditSplit,
     Metric,
     RoundConfig,
     RoundReport,
@@ -101,13 +110,36 @@ def posted_round(
     reader: EventReader, task_id: int, round_: int, rounds: int
 ) -> tuple[PostedRecord, int]:
     """What was posted for round ``round_``, and the budget it had then: an equal share of the
-    escrow the events left just before its ``RoundPosted``, per remaining round."""
+    escrow the events left just before its post, per remaining round, plus the sponsor's
+    holdout bond if the post forfeited it (``HoldoutForfeited``, just before ``RoundPosted``)."""
     events = reader.all(taskId=task_id)
     for i, e in enumerate(events):
         if e["event"] == "RoundPosted" and e["args"]["round"] == round_:
-            budget = task_ledger(task_id, events[:i]).books.escrow // (rounds - round_)
+            ledger = task_ledger(task_id, events[:i])
+            forfeit = ledger.holdout.forfeited.get(round_, 0)
+            budget = (ledger.books.escrow - forfeit) // (rounds - round_) + forfeit
             return posted_record(e), budget
     raise JudgingError(f"round {round_} of task {task_id} has not been posted")
+
+
+def holdout_key(reader: EventReader, task_id: int, round_: int) -> bytes | None:
+    """Round ``round_``'s holdout key if it was revealed in the round's window, else ``None``."""
+    for e in reader.get("HoldoutRevealed", taskId=task_id, round=round_):
+        return bytes(e["args"]["key"])
+    return None
+
+
+def _credit_split(
+    store: ContentStore, spec: TaskSpec, dataset: Path | None, round_: int, key: bytes
+) -> CreditSplit:
+    """Round ``round_``'s holdout slice, opened with its key (and the slices before it, which
+    earlier keys derived from it open: a series is judged after everything before it)."""
+    assert spec.dataset is not None and dataset is not None  # only dataset tasks are sealed
+    local = LocalDataset.open(dataset)
+    for i in range(round_ + 1):
+        open_slice(local, i, earlier_key(key, round_, i))
+    name = f"holdout:{round_}"
+    return CreditSplit(name, task_data(spec, dataset, judged_split=name).evaluate)
 
 
 def judge_round(
@@ -127,6 +159,9 @@ def judge_round(
     parent_path = store.get_to_path(parent, folder / "parent.safetensors")
     reveals = reader.get("SubmissionRevealed", taskId=task_id, round=round_)
     submissions = [_fetch(store, e["args"], folder) for e in reveals]
+    dataset = task_dataset(store, spec)
+    key = holdout_key(reader, task_id, round_)
+    sealed = client.holdout(task_id)
     outcome = run_round(
         task_id=task_id,
         round_index=round_,
@@ -134,17 +169,19 @@ def judge_round(
         parent_cid=parent,
         model_config=spec.model_config_obj(),
         submissions=submissions,
-        evaluate=task_data(spec, task_dataset(store, spec)).evaluate,
+        evaluate=task_data(spec, dataset).evaluate,
         reward_wei=budget,
         out=folder / "merged.safetensors",
         config=round_config(spec),
+        credit_split=None if key is None else _credit_split(store, spec, dataset, round_, key),
     )
     merged_cid = (
         str(store.add_path(outcome.merged_path))
         if outcome.merged_path is not None
         else parent  # nothing accepted: the parent carries over
     )
-    report = with_merged_cid(outcome.report, merged_cid)
+    forfeit = sealed.bond_per_round if sealed.sealed and key is None else 0
+    report = replace(with_merged_cid(outcome.report, merged_cid), holdout_forfeit_wei=forfeit)
     tree = credit_tree({s.author: s.credit_wei for s in report.submissions})
     report_cid = pin_report(store, report, tree)
     slashes = _slashes(client, reader, task_id, round_, report)

@@ -120,6 +120,22 @@ class SlashRecord:
 
 
 @dataclass
+class HoldoutRecord:
+    """A task's sealed holdout as its events tell it (``head`` empty: none)."""
+
+    head: bytes = b""
+    bond_per_round: int = 0
+    bond_held: int = 0
+    keys: dict[int, bytes] = field(default_factory=dict)  # round → key revealed in its window
+    forfeited: Counter[int] = field(default_factory=Counter)  # round → bond sent to its budget
+    returned: int = 0  # bond booked back to the sponsor (keys revealed, close)
+
+    @property
+    def sealed(self) -> bool:
+        return bool(self.head)
+
+
+@dataclass
 class TaskBooks:
     """A task's balances as the events say they must be."""
 
@@ -157,6 +173,8 @@ class TaskLedger:
     slashed_in: Counter[int] = field(default_factory=Counter)  # round → wei slashed with the post
     replaced: dict[int, PostedRecord] = field(default_factory=dict)  # credits a dispute put in
     expired_in: Counter[int] = field(default_factory=Counter)  # round → credits expired
+    holdout: HoldoutRecord = field(default_factory=HoldoutRecord)
+    rounds: int = 0
     status_closed: bool = False
 
     def rewards_by_account(self) -> dict[str, int]:
@@ -219,6 +237,10 @@ def _apply(ledger: TaskLedger, name: str, a: Any, block: int) -> None:
     books = ledger.books
     if name in _DISPUTE_EVENTS:
         _apply_dispute(ledger, name, a)
+    elif name in _HOLDOUT_EVENTS:
+        _apply_holdout(ledger, name, a)
+    elif name == "TaskCreated":
+        ledger.rounds = a["rounds"]
     elif name == "TaskFunded":
         _settle_slashes(books)
         books.escrow += a["amount"]
@@ -269,6 +291,32 @@ def _apply(ledger: TaskLedger, name: str, a: Any, block: int) -> None:
         ledger.shares[a["funder"]] -= a["shares"]
     elif name == "BondReleased":
         books.bonds_held -= a["amount"]
+
+
+_HOLDOUT_EVENTS = frozenset(
+    {"HoldoutSealed", "HoldoutRevealed", "HoldoutForfeited", "HoldoutBondReturned"}
+)
+
+
+def _apply_holdout(ledger: TaskLedger, name: str, a: Any) -> None:
+    """The sponsor's bond: held at creation, booked back with each key revealed in time or at
+    close, or forfeited into the escrow (the round's budget) by a post without the key."""
+    holdout = ledger.holdout
+    if name == "HoldoutSealed":
+        holdout.head = bytes(a["head"])
+        holdout.bond_per_round = a["bondPerRound"]
+        holdout.bond_held = a["bondPerRound"] * ledger.rounds
+    elif name == "HoldoutRevealed":
+        holdout.keys[a["round"]] = bytes(a["key"])
+        holdout.bond_held -= a["bondReturned"]
+        holdout.returned += a["bondReturned"]
+    elif name == "HoldoutForfeited":
+        holdout.forfeited[a["round"]] += a["amount"]
+        holdout.bond_held -= a["amount"]
+        ledger.books.escrow += a["amount"]
+    else:  # HoldoutBondReturned
+        holdout.bond_held -= a["amount"]
+        holdout.returned += a["amount"]
 
 
 _DISPUTE_EVENTS = frozenset(

@@ -32,6 +32,7 @@ from magnet_market.chain.types import (
     DisputeInfo,
     DisputeOutcome,
     Floors,
+    HoldoutInfo,
     MarketRules,
     RoundInfo,
     RoundPhase,
@@ -150,6 +151,7 @@ class SubmissionLine:
     credit: int  # wei
     reward_claimed: bool
     checks: list[CheckLine]
+    holdout_metric: float | None = None  # on the sealed holdout slice the round credited on
 
 
 @dataclass(frozen=True)
@@ -166,6 +168,9 @@ class PostedRound:
     submissions: list[SubmissionLine]
     report_error: str | None  # the report could not be fetched or does not match the chain
     recomputed: bool = False  # a dispute replaced the posted credits: the report is a voter's
+    credited_on: str = "val"  # "val", or "holdout:R": the sponsor's sealed slice R
+    holdout_merged_metric: float | None = None
+    holdout_forfeit: int = 0  # the sponsor's bond this round's budget took (key not revealed)
 
 
 @dataclass(frozen=True)
@@ -252,6 +257,7 @@ class TaskView:
     lower_is_better: bool | None
     rounds: list[RoundView]
     slashes: list[SlashRecord]
+    holdout: HoldoutInfo  # all zero unless the task's holdout is sealed
 
     @property
     def metric_points(self) -> list[tuple[int, float]]:
@@ -260,6 +266,15 @@ class TaskView:
             (r.round, r.posted.merged_metric)
             for r in self.rounds
             if r.posted is not None and r.posted.merged_metric is not None
+        ]
+
+    @property
+    def holdout_points(self) -> list[tuple[int, float]]:
+        """``(round, merged metric on the round's sealed holdout slice)`` where reported."""
+        return [
+            (r.round, r.posted.holdout_merged_metric)
+            for r in self.rounds
+            if r.posted is not None and r.posted.holdout_merged_metric is not None
         ]
 
     @property
@@ -433,7 +448,17 @@ class MarketView:
         round is posted or the task is closed."""
         with self._lock:
             info = self._task_info(task_id)
-            return _round_budget(info), _stake_needed(self.market.rules(), info)
+            budget = _round_budget(info)
+            if budget and self._holdout_forfeited(info):
+                budget += self.market.holdout(task_id).bond_per_round
+            return budget, _stake_needed(self.market.rules(), info)
+
+    def _holdout_forfeited(self, info: TaskInfo) -> bool:
+        """The current round's holdout window ended without its key: posting forfeits the bond."""
+        holdout = self.market.holdout(info.task_id)
+        if not holdout.sealed or holdout.revealed(info.current_round):
+            return False
+        return self.market.round(info.task_id, info.current_round).phase is RoundPhase.MERGING
 
     def task(self, task_id: int) -> TaskView:
         """Task ``task_id`` with every round, its reports, its disputes and its slashes."""
@@ -464,6 +489,7 @@ class MarketView:
                 lower_is_better=LOWER_IS_BETTER.get(metric) if metric else None,
                 rounds=rounds,
                 slashes=list(ledger.slashes),
+                holdout=self.market.holdout(task_id),
             )
 
     def round(self, task_id: int, round_: int) -> RoundView:
@@ -584,7 +610,7 @@ class MarketView:
             contributors=info.contributor_count,
             max_contributors=info.max_contributors,
             spec_cid=info.spec_cid,
-            deadline=_deadline(info, current, clock) if current else None,
+            deadline=self._deadline(info, current, clock) if current else None,
             coordinator_stake=info.coordinator_stake,
             stake_needed=stake_needed,
             slashes_pending=info.slashes_pending,
@@ -623,7 +649,7 @@ class MarketView:
         if dispute is not None and dispute.open:
             deadline = dispute.deadline
         elif open_round:
-            deadline = _deadline(info, r, clock)
+            deadline = self._deadline(info, r, clock)
         expires = None
         if r.phase is RoundPhase.FINAL and r.total_credited:
             expires = r.challenge_deadline + rules.claim_window
@@ -645,6 +671,24 @@ class MarketView:
             dispute=dispute,
             claims_expire_at=expires,
         )
+
+    def _deadline(self, info: TaskInfo, r: RoundInfo, clock: _Clock) -> Deadline | None:
+        """The deadline that ends ``r``'s current phase (the holdout window comes before the
+        merge window of a sealed task)."""
+        window = self.market.holdout(info.task_id).reveal_duration
+        if r.phase is RoundPhase.SUBMITTING:
+            label, at = "submissions close", r.submit_deadline
+        elif r.phase is RoundPhase.REVEALING:
+            label, at = "reveals close", r.reveal_deadline
+        elif r.phase is RoundPhase.UNSEALING:
+            label, at = "sponsor reveals the holdout key", r.reveal_deadline + window
+        elif r.phase is RoundPhase.MERGING:
+            label, at = "coordinator must post", r.reveal_deadline + window + info.timing.merge
+        elif r.phase is RoundPhase.CHALLENGE:
+            label, at = "challenge window closes", r.challenge_deadline
+        else:
+            return None
+        return clock.deadline(label, at)
 
     def _posted(self, task_id: int, record: PostedRecord, claimed: set[str]) -> PostedRound:
         try:
@@ -676,6 +720,7 @@ def _posted_round(pinned: PinnedRound, claimed: set[str]) -> PostedRound:
             credit=int(s.get("credit_wei", 0)),
             reward_claimed=s["author"] in claimed,
             checks=[CheckLine(c["name"], c["passed"], c["reason"]) for c in s.get("checks", [])],
+            holdout_metric=s.get("holdout_metric"),
         )
         for s in report.get("submissions", [])
     ]
@@ -689,6 +734,9 @@ def _posted_round(pinned: PinnedRound, claimed: set[str]) -> PostedRound:
         merged_metric=report.get("merged_metric"),
         submissions=submissions,
         report_error=None,
+        credited_on=report.get("credited_on", "val"),
+        holdout_merged_metric=report.get("holdout_merged_metric"),
+        holdout_forfeit=int(report.get("holdout_forfeit_wei", 0)),
     )
 
 
@@ -777,21 +825,6 @@ def _dispute_view(
         leader=_hex(d.leader),
         candidates=candidates,
     )
-
-
-def _deadline(info: TaskInfo, r: RoundInfo, clock: _Clock) -> Deadline | None:
-    """The deadline that ends ``r``'s current phase."""
-    if r.phase is RoundPhase.SUBMITTING:
-        label, at = "submissions close", r.submit_deadline
-    elif r.phase is RoundPhase.REVEALING:
-        label, at = "reveals close", r.reveal_deadline
-    elif r.phase is RoundPhase.MERGING:
-        label, at = "coordinator must post", r.reveal_deadline + info.timing.merge
-    elif r.phase is RoundPhase.CHALLENGE:
-        label, at = "challenge window closes", r.challenge_deadline
-    else:
-        return None
-    return clock.deadline(label, at)
 
 
 def _names(event: EventData, account: str) -> bool:

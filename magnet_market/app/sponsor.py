@@ -1,21 +1,40 @@
-"""The sponsor's workflow: validate a task's terms, publish its spec and base checkpoint, fund it.
+"""The sponsor's workflow: validate a task's terms, publish its spec and base checkpoint, fund
+it, and reveal each round's holdout key on time (``HoldoutRevealer``, ``magnet sponsor run``).
 
 Order matters for "loses nothing": everything is validated and pinned before any ether moves,
 so a bad spec, bad terms or an unreachable store fail with no transaction sent. Both ways of
 creating a task (a spec file, or the CID of a spec pinned earlier) pass the same checks: the
-market terms are a spec's ``market`` section, validated by one schema (``parse_market``).
+market terms are a spec's ``market`` section, validated by one schema (``parse_market``). A task
+on a dataset with a sealed holdout puts the key chain's head on chain with a bond per round, and
+only after checking that this sponsor holds the keys and that no task sealed that head before
+(its revealed slices are public).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from eth_utils import is_address, to_checksum_address
 from web3.types import TxReceipt
 
-from magnet_market.app.datasets import fetch_dataset
+from magnet_market.app.content import fetch_spec
+from magnet_market.app.datasets import fetch_dataset, load_manifest
+from magnet_market.app.holdout_keys import load_keys
+from magnet_market.app.role import Role
 from magnet_market.app.session import Session
-from magnet_market.chain.types import SlashRates, TaskInfo, Timing
+from magnet_market.chain.errors import RoundWrongPhase
+from magnet_market.chain.types import (
+    HoldoutTerms,
+    RoundPhase,
+    SlashRates,
+    TaskInfo,
+    TaskStatus,
+    Timing,
+)
+from magnet_market.datasets import DatasetManifest
+from magnet_market.datasets.seal import links_to
+from magnet_market.errors import MagnetError
 from magnet_market.storage import CID, InvalidCIDError
 from magnet_market.tasks.spec import (
     Market,
@@ -24,7 +43,12 @@ from magnet_market.tasks.spec import (
     base_checkpoint,
     fit_to_dataset,
     parse_market,
+    spec_from_bytes,
 )
+
+
+class SponsorError(MagnetError, RuntimeError):
+    """The sponsor cannot act on this task (no sealed holdout, keys that do not match it)."""
 
 
 @dataclass(frozen=True)
@@ -67,12 +91,15 @@ class Sponsor:
         )
         who = self._check(spec.rounds, terms, coordinator)
         store = self.session.store
+        holdout = None
         if spec.dataset:  # every shard fetched and checked; the model shaped by the data
-            spec = fit_to_dataset(spec, fetch_dataset(store, spec.dataset).manifest)
+            manifest = fetch_dataset(store, spec.dataset).manifest
+            holdout = self._holdout(spec.dataset, manifest, spec.rounds, terms)
+            spec = fit_to_dataset(spec, manifest)
         base_cid = str(store.add_bytes(base_checkpoint(spec).to_bytes()))
         pinned = spec.model_copy(update={"base_cid": base_cid})
         spec_cid = str(store.add_bytes(pinned.canonical_json()))
-        task_id, receipt = self._send(spec_cid, spec.rounds, terms, who)
+        task_id, receipt = self._send(spec_cid, spec.rounds, terms, who, holdout)
         return PublishedTask(task_id, spec_cid, base_cid, terms.bounty, receipt)
 
     def create(
@@ -89,8 +116,35 @@ class Sponsor:
         except InvalidCIDError as e:
             raise SpecError(f"spec CID {spec_cid!r} is not a CID: {e}") from None
         who = self._check(rounds, terms, coordinator)
-        task_id, receipt = self._send(spec_cid, rounds, terms, who)
+        spec = spec_from_bytes(self.session.store.get(spec_cid))
+        holdout = None
+        if spec.dataset:
+            manifest = load_manifest(self.session.store, spec.dataset)
+            holdout = self._holdout(spec.dataset, manifest, rounds, terms)
+        task_id, receipt = self._send(spec_cid, rounds, terms, who, holdout)
         return PublishedTask(task_id, spec_cid, None, terms.bounty, receipt)
+
+    def _holdout(
+        self, dataset: str, manifest: DatasetManifest, rounds: int, terms: Market
+    ) -> HoldoutTerms | None:
+        """The holdout terms of a task on ``dataset`` (``None`` unless its holdout is sealed),
+        once the sponsor is known to hold the keys and the head to be unused."""
+        if manifest.seal is None:
+            return None
+        if manifest.slices < rounds:
+            raise SpecError(
+                f"dataset {dataset} seals {manifest.slices} holdout slices, one per round, and "
+                f"the task has {rounds} rounds: pack it with --holdout-slices {rounds}"
+            )
+        load_keys(dataset, manifest)
+        head = manifest.seal.head_bytes
+        for e in self.session.events.get("HoldoutSealed"):
+            if bytes(e["args"]["head"]) == head:
+                raise SpecError(
+                    f"task {e['args']['taskId']} already sealed dataset {dataset}'s holdout: its "
+                    "revealed slices are public; pack the data again for a new task"
+                )
+        return HoldoutTerms(head, terms.timing.holdout, terms.holdout_bond)
 
     def _check(self, rounds: int, terms: Market, coordinator: str | None) -> str:
         """Everything the contract would refuse, before anything is pinned or sent; returns the
@@ -107,7 +161,12 @@ class Sponsor:
         return to_checksum_address(who)
 
     def _send(
-        self, spec_cid: str, rounds: int, terms: Market, coordinator: str
+        self,
+        spec_cid: str,
+        rounds: int,
+        terms: Market,
+        coordinator: str,
+        holdout: HoldoutTerms | None,
     ) -> tuple[int, TxReceipt]:
         return self.session.signing_market.create_task(
             spec_cid,
@@ -118,6 +177,7 @@ class Sponsor:
             terms.max_contributors,
             _timing(terms),
             SlashRates(terms.timeout_bps, terms.dishonest_claim_bps, terms.bad_verification_bps),
+            holdout,
         )
 
     def fund(self, task_id: int, amount: int) -> TxReceipt:
@@ -141,3 +201,60 @@ def _timing(terms: Market) -> Timing:
     """The chain's phase lengths of a spec's market terms."""
     t = terms.timing
     return Timing(t.submit, t.reveal, t.merge, t.challenge)
+
+
+class HoldoutRevealer(Role):
+    """Reveals each round's holdout key once the round's submissions are fixed
+    (``magnet sponsor run``). Restartable: what is revealed is read from the chain every step.
+    """
+
+    error = SponsorError
+
+    def keys(self, task_id: int) -> list[bytes]:
+        """The task's holdout keys, from the sponsor's keys file of the task's dataset."""
+        if not self.client.holdout(task_id).sealed:
+            raise SponsorError(f"task {task_id} has no sealed holdout: nothing to reveal")
+        spec = fetch_spec(self.client, self.store, task_id)
+        assert spec.dataset is not None  # a sealed task has a dataset
+        return load_keys(spec.dataset, load_manifest(self.store, spec.dataset))
+
+    def reveal_due(self, task_id: int, keys: list[bytes]) -> int | None:
+        """Reveal the current round's key if its round is unsealing; returns the round revealed."""
+        info = self.client.task(task_id)
+        round_ = info.current_round
+        if info.status is not TaskStatus.OPEN or round_ >= info.rounds:
+            return None
+        if self.client.round(task_id, round_).phase is not RoundPhase.UNSEALING:
+            return None
+        holdout = self.client.holdout(task_id)
+        if not links_to(keys[round_], round_, holdout.last_key, holdout.revealed_through):
+            raise SponsorError(f"the keys on this machine are not task {task_id}'s holdout keys")
+        self.client.reveal_holdout(task_id, keys[round_])
+        return round_
+
+    def run(
+        self, task_id: int, poll: float = 1.0, on_progress: Callable[[str], None] | None = None
+    ) -> list[int]:
+        """Reveal every round's key on time until the task is closed or its last round posted;
+        returns the rounds revealed by this run."""
+        say = on_progress or (lambda _: None)
+        keys = self.keys(task_id)
+        revealed: list[int] = []
+
+        def step() -> bool | None:
+            info = self.client.task(task_id)
+            if info.status is not TaskStatus.OPEN or info.current_round >= info.rounds:
+                return True
+            try:
+                round_ = self.reveal_due(task_id, keys)
+            except RoundWrongPhase:  # the window closed between the read and the send
+                say(f"round {info.current_round}: the holdout window closed before the key")
+                return None
+            if round_ is None:
+                return None
+            say(f"round {round_}: holdout key revealed")
+            revealed.append(round_)
+            return False
+
+        self._loop(step, poll, say)
+        return revealed

@@ -15,6 +15,7 @@ from magnet_market.diloco.outer import MergeResult as MergeResult
 from magnet_market.diloco.outer import OuterConfig as OuterConfig
 from magnet_market.diloco.report import RoundReport as RoundReport
 from magnet_market.diloco.report import SubmissionReport as SubmissionReport
+from magnet_market.diloco.round import CreditSplit as CreditSplit
 from magnet_market.diloco.round import RoundConfig as RoundConfig
 from magnet_market.diloco.round import RoundOutcome as RoundOutcome
 from magnet_market.diloco.round import run_round as run_round

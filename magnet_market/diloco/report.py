@@ -30,9 +30,18 @@ class SubmissionReport:
     work: int | None
     weight: float  # share in the merge; 0 when not merged
     credit_wei: int
+    # on the sealed holdout slice the round is credited on (accepted submissions only)
+    holdout_metric: float | None = None
+    holdout_improvement: float | None = None
 
     @classmethod
-    def of(cls, verdict: Verdict, weight: float, credit_wei: int) -> SubmissionReport:
+    def of(
+        cls,
+        verdict: Verdict,
+        weight: float,
+        credit_wei: int,
+        holdout: tuple[float, float] | None = None,
+    ) -> SubmissionReport:
         status = (
             "accepted" if verdict.accepted else "dishonest" if verdict.dishonest else "rejected"
         )
@@ -49,6 +58,8 @@ class SubmissionReport:
             work=verdict.work,
             weight=weight,
             credit_wei=credit_wei,
+            holdout_metric=holdout[0] if holdout else None,
+            holdout_improvement=holdout[1] if holdout else None,
         )
 
 
@@ -67,6 +78,13 @@ class RoundReport:
     credited_wei: int  # == reward_wei when any submission earned credit, else 0
     submissions: tuple[SubmissionReport, ...]
     config: dict = field(default_factory=dict)  # the RoundConfig used, as plain JSON values
+    # What credits and merge weights were measured on: "val" (the public validation split, which
+    # also checks every claim) or "holdout:R" (slice R of the sponsor's sealed holdout).
+    credited_on: str = "val"
+    holdout_parent_metric: float | None = None
+    holdout_merged_metric: float | None = None
+    # the sponsor's bond for this round, in ``reward_wei``, when it missed its key's window
+    holdout_forfeit_wei: int = 0
 
     def to_json(self) -> str:
         """Deterministic JSON text (same report, same bytes)."""

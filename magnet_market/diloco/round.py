@@ -55,6 +55,15 @@ class RoundConfig:
 
 
 @dataclass(frozen=True)
+class CreditSplit:
+    """Data a round is credited on apart from the validation split that checks claims: a slice
+    of the sponsor's sealed holdout, which no contributor could search on."""
+
+    name: str  # recorded in the report, e.g. "holdout:0"
+    evaluate: Evaluate
+
+
+@dataclass(frozen=True)
 class RoundOutcome:
     """The report and the merged file (``None`` when nothing was accepted: parent stays)."""
 
@@ -74,6 +83,7 @@ def run_round(
     reward_wei: int,
     out: str | Path,
     config: RoundConfig | None = None,
+    credit_split: CreditSplit | None = None,
 ) -> RoundOutcome:
     """Verify every submission, merge the accepted ones into ``out`` and credit them.
 
@@ -86,15 +96,30 @@ def run_round(
         reward_wei: this round's reward; credits sum to it exactly (or to 0 if nobody earned).
         out: where the merged checkpoint is written.
         config: the round's rules; defaults documented in docs/diloco.md.
+        credit_split: when given, merge weights and credits are measured on it (every check,
+            claims included, stays on ``evaluate``); else on ``evaluate``.
     """
     cfg = config or RoundConfig()
     metric = cfg.rules.metric
     parent = RoundParent.measure(parent_path, parent_cid, model_config, evaluate, metric)
     verdicts = [verify(s, parent, evaluate, cfg.rules) for s in submissions]
     accepted = [i for i, v in enumerate(verdicts) if v.accepted]
+    credit_eval = credit_split.evaluate if credit_split else evaluate
+
+    def measure(path: str | Path) -> float:
+        return _evaluate_file(Path(path), model_config, credit_eval)[metric.name]
+
+    credit_parent = measure(parent_path) if credit_split else parent.metric
+    held: dict[int, tuple[float, float]] = {}  # accepted index → (holdout metric, improvement)
+    judged = list(verdicts)  # what weights and credits read: improvement on the credit split
+    if credit_split:
+        for i in accepted:
+            measured = measure(submissions[i].path)
+            held[i] = (measured, metric.improvement(credit_parent, measured))
+            judged[i] = dataclasses.replace(verdicts[i], improvement=held[i][1])
     weights = [0.0] * len(verdicts)
     for i, w in zip(
-        accepted, merge_weights([verdicts[i] for i in accepted], cfg.weighting), strict=True
+        accepted, merge_weights([judged[i] for i in accepted], cfg.weighting), strict=True
     ):
         weights[i] = w
     merged = [i for i in accepted if weights[i] > 0]
@@ -108,22 +133,18 @@ def run_round(
         )
         merged_path = result.path
         merged_metric = _evaluate_file(merged_path, model_config, evaluate)[metric.name]
+    credit_merged = measure(merged_path) if credit_split and merged_path else merged_metric
     scores = [0.0] * len(verdicts)
     if cfg.credit == "improvement":
         for i in accepted:
-            scores[i] = max(0.0, verdicts[i].improvement or 0.0)
+            scores[i] = max(0.0, judged[i].improvement or 0.0)
     elif merged:
-        if merged_metric is None:  # set above whenever anything was merged
+        if credit_merged is None:  # set above whenever anything was merged
             raise ValueError(f"no {metric.name} was measured for the merged checkpoint")
         without = _leave_one_out_metrics(
-            merger,
-            parent_path,
-            paths,
-            merged_weights,
-            lambda path: _evaluate_file(path, model_config, evaluate)[metric.name],
-            parent.metric,
+            merger, parent_path, paths, merged_weights, measure, credit_parent
         )
-        for i, s in zip(merged, leave_one_out_scores(merged_metric, without, metric), strict=True):
+        for i, s in zip(merged, leave_one_out_scores(credit_merged, without, metric), strict=True):
             scores[i] = s
     credits = largest_remainder(scores, reward_wei)
     report = RoundReport(
@@ -137,9 +158,13 @@ def run_round(
         reward_wei=reward_wei,
         credited_wei=sum(credits),
         submissions=tuple(
-            SubmissionReport.of(v, w, c) for v, w, c in zip(verdicts, weights, credits, strict=True)
+            SubmissionReport.of(v, w, c, held.get(i))
+            for i, (v, w, c) in enumerate(zip(verdicts, weights, credits, strict=True))
         ),
         config=asdict(cfg),
+        credited_on=credit_split.name if credit_split else "val",
+        holdout_parent_metric=credit_parent if credit_split else None,
+        holdout_merged_metric=credit_merged if credit_split else None,
     )
     return RoundOutcome(report, merged_path)
 

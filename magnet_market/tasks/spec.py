@@ -73,6 +73,9 @@ class Timing(_Strict):
     reveal: int = Field(default=1800, ge=1, le=365 * 86400)
     merge: int = Field(default=3600, ge=1, le=365 * 86400)
     challenge: int = Field(default=3600, ge=0, le=365 * 86400)
+    # after a round's reveal deadline: the sponsor's window to reveal the round's holdout key
+    # (a task on a dataset with a sealed holdout only)
+    holdout: int = Field(default=1800, ge=1, le=365 * 86400)
 
 
 class Market(_Strict):
@@ -85,8 +88,11 @@ class Market(_Strict):
     timeout_bps: int = Field(default=1_000, ge=0, le=10_000)
     dishonest_claim_bps: int = Field(default=5_000, ge=0, le=10_000)
     bad_verification_bps: int = Field(default=3_000, ge=0, le=10_000)
+    # per round, held beside the bounty when the dataset's holdout is sealed: a round whose key
+    # the sponsor does not reveal in time is judged on the public split and this joins its budget
+    holdout_bond: int = Field(default=10**16, gt=0)
 
-    @field_validator("bounty", "claim_bond", mode="before")
+    @field_validator("bounty", "claim_bond", "holdout_bond", mode="before")
     @classmethod
     def _wei(cls, value: Any) -> int:
         return parse_wei(value)
