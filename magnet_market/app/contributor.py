@@ -29,7 +29,7 @@ from magnet_market.chain.merkle import CreditTree
 from magnet_market.chain.submission import Submitted, scale_metric, submit_checkpoint
 from magnet_market.chain.types import DisputeOutcome, RoundPhase, TaskStatus
 from magnet_market.errors import MagnetError
-from magnet_market.tasks.data import task_data
+from magnet_market.tasks.data import TaskData, task_data
 from magnet_market.tasks.spec import TaskSpec
 from magnet_market.tuning import tune
 
@@ -237,6 +237,11 @@ class Contributor(Role):
             phase is RoundPhase.SUBMITTING or (committed and phase is RoundPhase.REVEALING)
         )
 
+    def training_data(self, spec: TaskSpec, dataset: Path | None) -> TaskData:
+        """The data this contributor trains its round on: the task's training split (the
+        validation split is for its search and its claim)."""
+        return task_data(spec, dataset)
+
     def _train(
         self, spec: TaskSpec, task_id: int, round_: int, parent: str, say: Callable[[str], None]
     ) -> Checkpoint:
@@ -267,7 +272,7 @@ class Contributor(Role):
         checkpoint.load_into(model, base)
         torch.manual_seed(seed)
         cfg = recipe.train_config(spec.inner_steps, seed)
-        result = train(model, task_data(spec, dataset), cfg, parent_cid=parent)
+        result = train(model, self.training_data(spec, dataset), cfg, parent_cid=parent)
         submission = {"task_id": task_id, "round": round_, "author": self.address}
         return checkpoint.from_model(
             model,

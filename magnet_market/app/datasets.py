@@ -80,10 +80,13 @@ class DatasetCheck:
         }
 
 
-def publish_dataset(store: ContentStore, source: Path, options: PackOptions) -> PublishedDataset:
+def publish_dataset(
+    store: ContentStore, source: Path, options: PackOptions, keys_home: Path | None = None
+) -> PublishedDataset:
     """Pack ``source`` and pin its shards, then its manifest; returns the dataset CID. With
     ``options.holdout_slices``, the holdout is sealed under a fresh key chain whose seed is
-    kept in the sponsor's home (``holdout_keys``) once the dataset CID is known."""
+    kept in the sponsor's home (``keys_home``, by default ``$MAGNET_HOME``) once the dataset
+    CID is known."""
     seed = new_seed() if options.holdout_slices else None
     with tempfile.TemporaryDirectory(prefix="magnet-pack-") as tmp:
         packed = pack(source, Path(tmp), options)
@@ -93,7 +96,7 @@ def publish_dataset(store: ContentStore, source: Path, options: PackOptions) -> 
         manifest = packed.manifest(cids)
     cid = str(store.add_bytes(manifest.canonical_json()))
     if seed is not None:
-        save_seed(cid, seed, options.holdout_slices)
+        save_seed(cid, seed, options.holdout_slices, keys_home)
     return PublishedDataset(cid, manifest)
 
 

@@ -25,13 +25,10 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from magnet_market.app.auditor import Audit, Auditor
-from magnet_market.app.content import task_dataset
 from magnet_market.app.datasets import publish_dataset
 from magnet_market.app.reports import PinnedRound, load_round
 from magnet_market.app.session import Session
 from magnet_market.app.sponsor import Sponsor
-from magnet_market.bitnet import checkpoint
-from magnet_market.bitnet.model import build_model
 from magnet_market.chain.accounts import devnet_account, resolve_signer
 from magnet_market.chain.client import MarketClient
 from magnet_market.chain.connection import Connection
@@ -40,11 +37,9 @@ from magnet_market.chain.devnet import Devnet
 from magnet_market.chain.types import DEVNET_FLOORS, DEVNET_RULES
 from magnet_market.config import Network, resolve_network
 from magnet_market.datasets import PackOptions
-from magnet_market.diloco.verify import judged_metrics
 from magnet_market.errors import MagnetError
 from magnet_market.processes import spawn, stop_child
 from magnet_market.storage import ContentStore, KuboStore, LocalStore
-from magnet_market.tasks.data import task_data
 from magnet_market.tasks.spec import TaskSpec, fit_to_dataset, load_spec, parse_spec
 from magnet_market.units import format_ether
 
@@ -113,7 +108,8 @@ class DemoResult:
     accounts: dict[str, str]  # role name → address
     runs_dir: Path  # the contributors' autoresearch folders
     seconds: float
-    holdout: list[float] | None = None  # each merged model on the dataset's holdout split
+    # each merged model on its round's sealed holdout slice (None: the key was not revealed)
+    holdout: list[float | None] | None = None
 
     def summary(self) -> dict[str, Any]:
         """The one-line JSON summary of ``magnet demo --json``."""
@@ -183,13 +179,13 @@ def run_demo(
         session = Session.of_market(market, store, record.block)
         if spec is None:
             assert options.dataset is not None
-            spec = dataset_demo_spec(store, options, say)
+            spec = dataset_demo_spec(store, options, say, home)
         if cast.funded:
             _fund(market, cast, spec, options.gas_money, say)
         try:
             found = _play(cast, spec, session, store_args, home, options.timeout, say, relay)
             if spec.dataset:
-                found["holdout"] = holdout_metrics(store, spec, found["rounds"], home)
+                found["holdout"] = [r.report.get("holdout_merged_metric") for r in found["rounds"]]
         finally:
             if cast.funded:
                 _sweep(market, cast)
@@ -311,19 +307,30 @@ def dataset_kind(source: Path, label: str | None, time: str | None) -> str:
 
 
 def dataset_demo_spec(
-    store: ContentStore, options: DemoOptions, say: Callable[[str], None]
+    store: ContentStore, options: DemoOptions, say: Callable[[str], None], home: Path
 ) -> TaskSpec:
-    """Pack ``options.dataset`` into the demo's store and make the demo's task on it."""
+    """Pack ``options.dataset`` into the demo's store, its holdout sealed in one slice per round
+    (the keys kept under ``home``, where the demo's sponsor process reads them), and make the
+    demo's task on it."""
     assert options.dataset is not None
     kind = dataset_kind(options.dataset, options.label, options.time)
-    packed = publish_dataset(
-        store, options.dataset, PackOptions(kind, label=options.label, time=options.time)
+    pack_options = PackOptions(
+        kind,
+        label=options.label,
+        time=options.time,
+        holdout_fraction=0.2,  # demo-sized data: enough rows in each round's slice
+        holdout_slices=DEMO_SPEC["rounds"],
     )
+    packed = publish_dataset(store, options.dataset, pack_options, keys_home=home)
     m = packed.manifest
-    say(f"   {options.dataset.name} packed as a {kind} dataset: {m.rows:,} rows, {packed.cid}")
+    say(
+        f"   {options.dataset.name} packed as a {kind} dataset: {m.rows:,} rows, holdout sealed "
+        f"in {m.slices} slices, {packed.cid}"
+    )
     base = {k: v for k, v in DEMO_SPEC.items() if k not in ("kind", "model")}
-    # a sponsor's demo-sized data judges in seconds: half the embedded task's challenge window
-    timing = DEMO_SPEC["market"]["timing"] | {"challenge": 30}
+    # a sponsor's demo-sized data judges in seconds: half the embedded task's challenge window;
+    # the sponsor's process reveals each round's holdout key within seconds of its reveals
+    timing = DEMO_SPEC["market"]["timing"] | {"challenge": 30, "holdout": 20}
     base["market"] = DEMO_SPEC["market"] | {"timing": timing}
     spec = parse_spec(
         base
@@ -332,24 +339,6 @@ def dataset_demo_spec(
     )
     spec = fit_to_dataset(spec, m)  # the model's inputs and classes, as the sponsor will pin
     return spec if options.bounty is None else demo_spec_with_bounty(spec, options.bounty)
-
-
-def holdout_metrics(
-    store: ContentStore, spec: TaskSpec, rounds: list[PinnedRound], home: Path
-) -> list[float]:
-    """Each round's merged model scored on the dataset's holdout split, which nobody searched
-    or was judged on: how the market's model does on data it never saw."""
-    folder = task_dataset(store, spec)
-    holdout = task_data(spec, folder, judged_split="holdout")
-    scores = []
-    for r in rounds:
-        path = store.get_to_path(
-            r.report["merged_cid"], home / "holdout" / f"{r.round}.safetensors"
-        )
-        model = build_model(spec.model_config_obj())
-        checkpoint.load_into(model, checkpoint.load(path))
-        scores.append(judged_metrics(model, holdout.evaluate)[spec.metric])
-    return scores
 
 
 def _misbehaviour(role: str, spec: TaskSpec) -> list[str]:
@@ -381,7 +370,7 @@ def _play(
     relay: Callable[[str, str], None],
 ) -> dict[str, Any]:
     """Publish the task, run the role processes to the end, then verify and gather the books."""
-    task = Sponsor(session).publish(spec, cast.coordinator.address)
+    task = Sponsor(session, keys_home=home).publish(spec, cast.coordinator.address)
     say(
         f"2. task {task.task_id} published: spec {task.spec_cid}, "
         f"{format_ether(task.bounty)} in escrow"
@@ -397,6 +386,8 @@ def _play(
         ("coordinator", cast.coordinator, ["coordinator", "run", *common, *dishonest]),
         ("validator", cast.validator, ["validator", "run", *common]),
     ]
+    if session.market.holdout(task.task_id).sealed:
+        roles.append(("sponsor", cast.sponsor, ["sponsor", "run", *common]))
     for who, name in zip(cast.contributors, CONTRIBUTORS, strict=True):
         args = ["contributor", "run", *common, *_misbehaviour(name, spec)]
         roles.append((name, who, args))
@@ -405,7 +396,10 @@ def _play(
         for name, who, args in roles
     ]
     cheat = f" (crediting a Sybil in round {SYBIL_ROUND})" if dishonest else ""
-    say(f"3. coordinator{cheat}, validator and 3 contributors running as separate processes")
+    keeper = ", the sponsor (its holdout keys)" if len(roles) > 2 + len(CONTRIBUTORS) else ""
+    say(
+        f"3. coordinator{cheat}, validator{keeper} and 3 contributors running as separate processes"
+    )
     deadline = time.monotonic() + timeout
     try:
         for proc, forward in procs:

@@ -21,25 +21,26 @@ class HoldoutKeysError(DatasetError):
     """The holdout keys of a sealed dataset are missing or do not match its manifest."""
 
 
-def keys_path(dataset_cid: str) -> Path:
-    """Where the sponsor keeps the seed of dataset ``dataset_cid``'s holdout."""
-    return magnet_home() / "holdouts" / f"{dataset_cid}.json"
+def keys_path(dataset_cid: str, home: Path | None = None) -> Path:
+    """Where the sponsor keeps the seed of dataset ``dataset_cid``'s holdout (under ``home``,
+    by default ``$MAGNET_HOME``)."""
+    return (home or magnet_home()) / "holdouts" / f"{dataset_cid}.json"
 
 
-def save_seed(dataset_cid: str, seed: bytes, slices: int) -> Path:
+def save_seed(dataset_cid: str, seed: bytes, slices: int, home: Path | None = None) -> Path:
     """Keep ``seed`` for the dataset (owner-only file); returns its path."""
-    path = keys_path(dataset_cid)
+    path = keys_path(dataset_cid, home)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     record = {"dataset": dataset_cid, "slices": slices, "seed": seed.hex()}
     write_atomic(path, json.dumps(record, sort_keys=True) + "\n", mode=0o600)
     return path
 
 
-def load_keys(dataset_cid: str, manifest: DatasetManifest) -> list[bytes]:
+def load_keys(dataset_cid: str, manifest: DatasetManifest, home: Path | None = None) -> list[bytes]:
     """Every round's key of the dataset's sealed holdout, checked against the manifest's head."""
     if manifest.seal is None:
         raise HoldoutKeysError(f"dataset {dataset_cid} has no sealed holdout")
-    path = keys_path(dataset_cid)
+    path = keys_path(dataset_cid, home)
     try:
         record = json.loads(path.read_text())
         keys = key_chain(bytes.fromhex(record["seed"]), int(record["slices"]))

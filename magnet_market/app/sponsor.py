@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from eth_utils import is_address, to_checksum_address
 from web3.types import TxReceipt
@@ -35,7 +36,7 @@ from magnet_market.chain.types import (
 from magnet_market.datasets import DatasetManifest
 from magnet_market.datasets.seal import links_to
 from magnet_market.errors import MagnetError
-from magnet_market.storage import CID, InvalidCIDError
+from magnet_market.storage import CID, InvalidCIDError, StorageError
 from magnet_market.tasks.spec import (
     Market,
     SpecError,
@@ -67,10 +68,12 @@ class Sponsor:
 
     Args:
         session: the sponsor's session (it signs and pays).
+        keys_home: where its holdout keys are (default ``$MAGNET_HOME``).
     """
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, keys_home: Path | None = None) -> None:
         self.session = session
+        self.keys_home = keys_home
 
     def publish(
         self, spec: TaskSpec, coordinator: str | None = None, bounty: int | None = None
@@ -108,15 +111,21 @@ class Sponsor:
         """Create and fund a task whose spec is already pinned at ``spec_cid``.
 
         Raises:
-            SpecError: the CID or the coordinator address is malformed, rounds are out of range,
-                or the terms are below the market's floors.
+            SpecError: the CID or the coordinator address is malformed, the spec cannot be
+                fetched or is not a spec, rounds are out of range, or the terms are below the
+                market's floors.
         """
         try:
             CID.parse(spec_cid)
         except InvalidCIDError as e:
             raise SpecError(f"spec CID {spec_cid!r} is not a CID: {e}") from None
         who = self._check(rounds, terms, coordinator)
-        spec = spec_from_bytes(self.session.store.get(spec_cid))
+        try:
+            spec = spec_from_bytes(self.session.store.get(spec_cid))
+        except StorageError as e:
+            raise SpecError(
+                f"spec {spec_cid} cannot be fetched ({e}): contributors could not fetch it either"
+            ) from None
         holdout = None
         if spec.dataset:
             manifest = load_manifest(self.session.store, spec.dataset)
@@ -136,7 +145,7 @@ class Sponsor:
                 f"dataset {dataset} seals {manifest.slices} holdout slices, one per round, and "
                 f"the task has {rounds} rounds: pack it with --holdout-slices {rounds}"
             )
-        load_keys(dataset, manifest)
+        load_keys(dataset, manifest, self.keys_home)
         head = manifest.seal.head_bytes
         for e in self.session.events.get("HoldoutSealed"):
             if bytes(e["args"]["head"]) == head:

@@ -42,6 +42,13 @@ def dataset() -> None:
 @click.option("--holdout-fraction", type=float, default=0.1, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the row split.")
 @click.option(
+    "--holdout-slices",
+    type=click.IntRange(0, 120),
+    default=2,
+    show_default=True,
+    help="Seal the holdout in this many slices, one per round of the task (0: leave it public).",
+)
+@click.option(
     "--max-bytes", type=int, default=DEFAULT_MAX_BYTES, show_default=True, help="Size limit."
 )
 @store_options
@@ -53,12 +60,16 @@ def pack_command(
     val_fraction: float,
     holdout_fraction: float,
     seed: int,
+    holdout_slices: int,
     max_bytes: int,
     ipfs_api: str | None,
     store_path: Path | None,
 ) -> None:
     """Pack PATH into Parquet shards (train, validation, holdout), pin them and their manifest;
-    print only the dataset CID (so scripts can capture it)."""
+    print only the dataset CID (so scripts can capture it).
+
+    The holdout is sealed: one encrypted slice per round, whose keys stay in this machine's
+    $MAGNET_HOME/holdouts until `magnet sponsor run` reveals each after its round's reveals."""
     options = PackOptions(
         kind,
         label=label,
@@ -67,6 +78,7 @@ def pack_command(
         holdout_fraction=holdout_fraction,
         seed=seed,
         max_bytes=max_bytes,
+        holdout_slices=holdout_slices,
     )
     session = _session(ipfs_api, store_path)
     with console.status(f"packing {path.name}"):
@@ -122,6 +134,10 @@ def _summary(cid: str, m: DatasetManifest) -> Table:
         rows.append(("label", f"{m.label}: {len(m.classes)} classes ({', '.join(m.classes[:10])})"))
     if m.time:
         rows.append(("time", m.time))
+    if m.seal:
+        rows.append(
+            ("holdout", f"sealed in {m.slices} slices ({m.seal.cipher}), head {m.seal.head}")
+        )
     rows += [
         ("source", f"{m.source.name}, {m.source.bytes:,} bytes"),
         ("notes", m.source.notes),
@@ -137,5 +153,8 @@ def _splits(m: DatasetManifest) -> Table:
     for name in SPLITS:
         split = m.splits[name]
         size = sum(s.bytes for s in split.shards)
-        table.add_row(name, f"{split.rows:,}", str(len(split.shards)), f"{size:,}")
+        shards = (
+            f"{len(split.shards)} sealed" if name == "holdout" and m.seal else len(split.shards)
+        )
+        table.add_row(name, f"{split.rows:,}", str(shards), f"{size:,}")
     return table

@@ -1,5 +1,5 @@
 """The roles' commands: ``magnet contributor run``, ``magnet coordinator run|stake|release-stake``,
-``magnet validator run|stake|unstake|show`` and ``magnet verify round``."""
+``magnet sponsor run``, ``magnet validator run|stake|unstake|show`` and ``magnet verify round``."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from rich.table import Table
 
 from magnet_market.app import Contributor, Coordinator, DisputeInfo, MarketView, Session, Validator
 from magnet_market.app.market_view import ValidatorView
+from magnet_market.app.sponsor import HoldoutRevealer
 from magnet_market.app.validator import verify_round
 from magnet_market.cli import main
 from magnet_market.cli._common import (
@@ -86,6 +87,26 @@ def contributor_run(
         f"[green]✓[/] {len(summary.rounds)} rounds, rewards {format_ether(summary.rewards)}, "
         f"withdrew {format_ether(summary.withdrawn)}"
     )
+
+
+@main.group()
+def sponsor() -> None:
+    """Keep a task's sealed holdout: reveal each round's key on time."""
+
+
+@sponsor.command("run")
+@role_options
+@json_option
+def sponsor_run(
+    session: Session, task_id: int, workdir: Path | None, poll: float, as_json: bool
+) -> None:
+    """Reveal TASK_ID's holdout key of every round once its submissions are fixed, until the
+    last round is posted (restartable: what is revealed is read from the chain)."""
+    revealed = HoldoutRevealer(session, workdir).run(task_id, poll=poll, on_progress=console.print)
+    if as_json:
+        emit_json({"task_id": task_id, "revealed_rounds": revealed})
+        return
+    console.print(f"[green]✓[/] task {task_id}: {len(revealed)} holdout keys revealed by this run")
 
 
 @main.group()

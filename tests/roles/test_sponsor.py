@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tomllib
 
 from magnet_market.bitnet import checkpoint
 from magnet_market.chain.accounts import devnet_account
@@ -11,7 +12,7 @@ from magnet_market.chain.connection import Connection
 from magnet_market.chain.deploy import find_deployment
 from magnet_market.cli import main
 from magnet_market.storage import LocalStore
-from magnet_market.tasks.spec import spec_from_bytes
+from magnet_market.tasks.spec import parse_spec, spec_from_bytes
 from tests.tasks.test_spec import SPEC_TOML
 
 
@@ -54,10 +55,15 @@ def test_a_bad_spec_sends_no_transaction(runner, devnet_network, tmp_path):
 def test_a_task_from_a_pinned_spec_cid_passes_the_sponsors_checks(runner, devnet_network, tmp_path):
     assert runner.invoke(main, ["deploy"]).exit_code == 0
     store = LocalStore(tmp_path / "store")
-    spec_cid = str(store.add_bytes(b'{"a": "spec pinned earlier"}'))
+    spec_cid = str(store.add_bytes(parse_spec(tomllib.loads(SPEC_TOML)).canonical_json()))
+    not_a_spec = str(store.add_bytes(b'{"a": "not a spec"}'))
+    absent = str(LocalStore(tmp_path / "elsewhere").add_bytes(b"pinned somewhere else"))
     raw = ["task", "create", "--bounty", "1ether", "--account", "devnet:1"]
+    raw += ["--store", str(tmp_path / "store")]
     refused = {
         "not a CID": [*raw, "--spec-cid", "bafkreispec"],
+        "invalid task spec": [*raw, "--spec-cid", not_a_spec],
+        "contributors could not fetch it either": [*raw, "--spec-cid", absent],
         "market.timeout_bps": [*raw, "--spec-cid", spec_cid, "--timeout-bps", "10001"],
         "market.max_contributors": [*raw, "--spec-cid", spec_cid, "--max-contributors", "0"],
         "market.timing.submit": [*raw, "--spec-cid", spec_cid, "--submit-seconds", "0"],
