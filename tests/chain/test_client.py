@@ -10,8 +10,8 @@ from magnet_market.chain.artifacts import load_artifact
 from magnet_market.chain.client import MarketClient
 from magnet_market.chain.connection import Connection
 from magnet_market.chain.deploy import deploy_market, deployment_path, find_deployment
-from magnet_market.chain.events import EVENT_NAMES
 from magnet_market.chain.devnet import Devnet, free_port
+from magnet_market.chain.events import EVENT_NAMES
 from magnet_market.config import Network, resolve_network
 from magnet_market.errors import ConfigError
 

@@ -1,8 +1,8 @@
 """A sealed holdout through the market: nobody can train on it, and training on the public split
 does not pay.
 
-The sponsor packs scikit-learn's digits as a user's CSV with its holdout sealed in one slice per round and
-publishes a two-round task. An honest contributor trains on the training split; an overfitter
+The sponsor packs scikit-learn's digits as a user's CSV with its holdout sealed in one slice per
+round and publishes a two-round task. An honest contributor trains on the training split; an overfitter
 trains on the validation split everyone can see, so it beats the honest one there. Round 0's key
 is revealed by the sponsor's role once the reveals close: the coordinator credits on the slice,
 where the overfitter earns no more than the honest contributor. Round 1's key is never revealed:
@@ -59,7 +59,7 @@ def digits_csv(path: Path) -> Path:
     return path
 
 
-def _digits_task(tmp_path: Path, store: LocalStore, rounds: int = 2) -> tuple[str, dict]:
+def _digits_task(tmp_path: Path, store: LocalStore, rounds: int = 2) -> dict:
     options = PackOptions(
         "tabular", label="target", val_fraction=0.1, holdout_fraction=0.3, holdout_slices=2
     )
@@ -81,7 +81,7 @@ def _digits_task(tmp_path: Path, store: LocalStore, rounds: int = 2) -> tuple[st
             "timing": timing | {"holdout": HOLDOUT_WINDOW},
         },
     }
-    return dataset, spec
+    return spec
 
 
 def _work_both(market, task_id: int, honest: Contributor, overfitter: Contributor) -> None:
@@ -93,7 +93,7 @@ def _work_both(market, task_id: int, honest: Contributor, overfitter: Contributo
     def overfit() -> None:
         try:
             overfitter.work_round(task_id)
-        except BaseException as e:  # noqa: BLE001 - re-raised in the test's thread
+        except BaseException as e:  # re-raised in the test's thread
             errors.append(e)
 
     thread = threading.Thread(target=overfit)
@@ -110,7 +110,7 @@ def _work_both(market, task_id: int, honest: Contributor, overfitter: Contributo
 
 def test_training_on_the_public_split_earns_no_more_on_the_sealed_holdout(market, actors, tmp_path):
     store = LocalStore(tmp_path / "store")
-    dataset, spec = _digits_task(tmp_path, store)
+    spec = _digits_task(tmp_path, store)
     sponsor = Sponsor(_session(market, actors.sponsor, store))
     task = sponsor.publish(parse_spec(spec), actors.coordinator.address)
     holdout = market.holdout(task.task_id)
@@ -162,9 +162,9 @@ def test_a_sponsor_cannot_seal_a_task_it_holds_no_keys_for_or_reuse_a_holdout(
     market, actors, tmp_path
 ):
     store = LocalStore(tmp_path / "store")
-    dataset, spec = _digits_task(tmp_path, store, rounds=3)
+    spec = _digits_task(tmp_path, store, rounds=3)
     sponsor = Sponsor(_session(market, actors.sponsor, store))
-    with pytest.raises(SpecError, match="seals 2 holdout slices.*--holdout-slices 3"):
+    with pytest.raises(SpecError, match=r"seals 2 holdout slices.*--holdout-slices 3"):
         sponsor.publish(parse_spec(spec | {"rounds": 3}))
     first = sponsor.publish(parse_spec(spec | {"rounds": 2}))
     with pytest.raises(SpecError, match=f"task {first.task_id} already sealed"):
