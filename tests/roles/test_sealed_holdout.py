@@ -1,13 +1,13 @@
 """A sealed holdout through the market: nobody can train on it, and training on the public split
 does not pay.
 
-The sponsor packs scikit-learn's digits as a user's CSV with its holdout sealed in one slice per
-round and publishes a two-round task. An honest contributor trains on the training split; an overfitter
-trains on the validation split everyone can see, so it beats the honest one there. Round 0's key
-is revealed by the sponsor's role once the reveals close: the coordinator credits on the slice,
-where the overfitter earns no more than the honest contributor. Round 1's key is never revealed:
-the round is judged on the validation split and the sponsor's bond joins its budget. A validator
-gets both posted reports byte for byte and the books verify.
+The sponsor packs scikit-learn's digits as a user's CSV, its holdout sealed in one slice per
+round, and publishes a two-round task. An honest contributor trains on the training split; an
+overfitter trains on the validation split everyone can see, so it beats the honest one there.
+Round 0's key is revealed by the sponsor's role once the reveals close: the coordinator credits
+on the slice, where the overfitter earns no more than the honest contributor. Round 1's key is
+never revealed: the round is judged on the validation split and the sponsor's bond joins its
+budget. A validator gets both posted reports byte for byte and the books verify.
 """
 
 from __future__ import annotations
