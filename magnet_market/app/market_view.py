@@ -239,6 +239,29 @@ class RoundView:
 
 
 @dataclass(frozen=True)
+class HoldoutView:
+    """A task's sealed holdout as the chain holds it (``sealed`` False: none)."""
+
+    sealed: bool
+    revealed_through: int  # rounds below it have their key on chain
+    reveal_duration: int  # seconds after a round's reveal deadline
+    bond_per_round: int
+    bond_held: int
+    last_key: str  # 0x-hex: the last key revealed, or the chain's head
+
+    @classmethod
+    def of(cls, info: HoldoutInfo) -> HoldoutView:
+        return cls(
+            info.sealed,
+            info.revealed_through,
+            info.reveal_duration,
+            info.bond_per_round,
+            info.bond_held,
+            _hex(info.last_key),
+        )
+
+
+@dataclass(frozen=True)
 class TaskView:
     """Everything the task page shows."""
 
@@ -257,7 +280,7 @@ class TaskView:
     lower_is_better: bool | None
     rounds: list[RoundView]
     slashes: list[SlashRecord]
-    holdout: HoldoutInfo  # all zero unless the task's holdout is sealed
+    holdout: HoldoutView
 
     @property
     def metric_points(self) -> list[tuple[int, float]]:
@@ -489,7 +512,7 @@ class MarketView:
                 lower_is_better=LOWER_IS_BETTER.get(metric) if metric else None,
                 rounds=rounds,
                 slashes=list(ledger.slashes),
-                holdout=self.market.holdout(task_id),
+                holdout=HoldoutView.of(self.market.holdout(task_id)),
             )
 
     def round(self, task_id: int, round_: int) -> RoundView:

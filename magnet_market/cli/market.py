@@ -222,9 +222,17 @@ def task_show(session: Session, task_id: int, as_json: bool) -> None:
             for r in view.rounds
         ]
         data["slashes"] = [asdict(s) for s in view.slashes]
+        data["holdout"] = asdict(view.holdout)
         emit_json(data)
         return
     _print_task(view.info, view.stake_needed)
+    if view.holdout.sealed:
+        h = view.holdout
+        out.print(
+            f"sealed holdout: keys of {h.revealed_through}/{view.info.rounds} rounds on chain, "
+            f"bond {format_ether(h.bond_per_round)} per round ({format_ether(h.bond_held)} held), "
+            f"key window {h.reveal_duration}s after each round's reveals"
+        )
     table = Table(title="rounds")
     for col in ("round", "phase", "commits", "reveals", "credited", "claimed", "slashed"):
         table.add_column(col)

@@ -233,11 +233,14 @@ def create_app(
 
 
 def _task_chart(view: TaskView) -> Any:
-    """The merged model's metric per posted round, with the base checkpoint as a reference."""
+    """The merged model's metric per posted round (on validation, and on each round's sealed
+    holdout slice when the task has one), with the base checkpoint as a reference."""
     points = view.metric_points
     if not points:
         return None
     series = [Series("merged model", points, "line", "s1")]
+    if view.holdout_points:  # a sealed holdout: each round's model on its own slice
+        series.append(Series("on the round's sealed holdout", view.holdout_points, "line", "s2"))
     if view.baseline is not None:
         series.insert(0, Series("base checkpoint", [(0, view.baseline)], "hline", "ref0"))
     y_label = view.metric or "metric"

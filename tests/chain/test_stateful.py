@@ -37,6 +37,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
+from hashlib import sha256
 
 import pytest
 from eth_account.signers.local import LocalAccount
@@ -60,6 +61,8 @@ from magnet_market.chain.merkle import CreditTree
 from magnet_market.chain.types import (
     DisputeOutcome,
     Floors,
+    HoldoutInfo,
+    HoldoutTerms,
     MarketRules,
     RoundPhase,
     SlashReason,
@@ -69,6 +72,7 @@ from magnet_market.chain.types import (
     candidate_key,
     slashes_digest,
 )
+from magnet_market.datasets.seal import chain_head, key_chain
 from tests.chain.helpers import ETHER, validators
 from tests.conftest import Actors
 
@@ -84,6 +88,8 @@ RULES = MarketRules(
     coordinator_stake_bps=1_000,
 )
 MAX_PAUSE = 7 * 86_400  # the contract's MAX_PAUSE_DURATION
+HOLDOUT_WINDOW = 50  # a sealed task's key window, after each round's reveal deadline
+HOLDOUT_BOND = ETHER // 5  # per round
 BPS = 10_000
 WEEK_AND_A_BIT = MAX_PAUSE + 1
 #: The floored parameters as ``Floors`` names them and as ``TaskBelowFloor`` does, in the order
@@ -103,7 +109,7 @@ MUST_SUCCEED = (
     "create", "fund", "claim", "commit", "reveal", "stake_coordinator", "post", "claim_reward",
     "stake_validator", "challenge", "vote", "resolve", "claim_dispute_payout", "revert_slash",
     "pause", "unpause", "expire_credits", "unstake_validator", "close", "claim_refund",
-    "release_bond", "release_stake", "withdraw", "force",
+    "release_bond", "release_stake", "withdraw", "force", "reveal_holdout",
 )  # fmt: skip
 MUST_REFUSE = (
     ("create", "TaskBelowFloor"),
@@ -113,6 +119,9 @@ MUST_REFUSE = (
     ("vote", "VoterNotEligible"),
     ("resolve", "MarketIsPaused"),
     ("pause", "PauseCoolingDown"),
+    ("reveal_holdout", "RoundWrongPhase"),
+    ("reveal_holdout", "HoldoutKeyMismatch"),
+    ("reveal_holdout", "HoldoutNotSealed"),
 )
 BALLOTS = ("posted", "none", "alt", "greedy")
 #: How far ``deploy`` plays task 2's round 0 before the random steps. Hypothesis's first
@@ -222,8 +231,9 @@ def _market_machine(
 
         @initialize(start=st.sampled_from(STARTS))
         def deploy(self, start="fresh"):
-            """A fresh market with two live tasks (slots claimed in both) and two validators;
-            then task 2's round 0 played up to ``start``, so short runs reach every stage."""
+            """A fresh market with two live tasks (slots claimed in both; task 1's holdout sealed)
+            and two validators; then task 2's round 0 played up to ``start``, so short runs reach
+            every stage."""
             MarketMachine.examples += 1
             record = deploy_market(connection, actors.owner, save=False, floors=FLOORS, rules=RULES)
             self.market = MarketClient(connection, record.address, actors.owner)
@@ -240,17 +250,29 @@ def _market_machine(
             self.slashed: Counter[tuple[int, int, str]] = Counter()  # posted, not reverted
             self.sponsor_credits: Counter[str] = Counter()  # expired credits booked to sponsors
             self.stakes: dict[str, int] = {}  # validator → market time it staked
+            self.keys: dict[int, list[bytes]] = {}  # sealed task → its holdout keys
             # The model's clock: block time less paused time.
             self.pause_began: int | None = None
             self.paused_total = 0
             self.last_pause_end = 0
             # Start from two live tasks with claimed slots, so short runs still exercise rounds,
             # and two validators seated before any dispute opens.
-            for rounds in (1, 2):
+            for rounds in (1, 2):  # task 1's holdout is sealed
                 sponsor = self.market.with_signer(actors.sponsor)
+                keys = key_chain(sha256(f"task {rounds}".encode()).digest(), rounds)
+                terms = HoldoutTerms(chain_head(keys), HOLDOUT_WINDOW, HOLDOUT_BOND)
                 task_id, _ = sponsor.create_task(
-                    "bafyspec", actors.coordinator.address, rounds, 3 * ETHER, BOND, 3, TIMING
+                    "bafyspec",
+                    actors.coordinator.address,
+                    rounds,
+                    3 * ETHER,
+                    BOND,
+                    3,
+                    TIMING,
+                    holdout=terms if rounds == 1 else None,
                 )
+                if rounds == 1:
+                    self.keys[task_id] = keys
                 for who in people[3:5]:
                     self.market.with_signer(who).claim(task_id, BOND)
             for who in panel[:2]:
@@ -363,7 +385,8 @@ def _market_machine(
             cancel = running.commits == 0 and running.phase is RoundPhase.SUBMITTING
             if who.address == info.sponsor and cancel:
                 return True
-            return self._market_time() >= running.reveal_deadline + info.timing.merge
+            window = self.market.holdout(task).reveal_duration  # the merge window follows it
+            return self._market_time() >= running.reveal_deadline + window + info.timing.merge
 
         def _shares_left(self, task: int) -> int:
             """Escrow shares whose refund is unclaimed: every funder is one of `people`."""
@@ -391,8 +414,9 @@ def _market_machine(
             rounds=st.integers(1, 2),
             at_floor=st.booleans(),
             short=st.sets(st.sampled_from([name for name, _ in FLOORED]), max_size=2),
+            sealed=st.booleans(),
         )
-        def create(self, who, bounty, rounds, at_floor, short):
+        def create(self, who, bounty, rounds, at_floor, short, sealed=False):
             """Phases and bond at the floors (or well above), except one below in each of
             ``short``: the first of those in the contract's order is the one it names."""
             usual = {**asdict(TIMING), "claim_bond": BOND}
@@ -410,14 +434,30 @@ def _market_machine(
                 if name in short
             ]
             refusal = self._gate() or ("TaskBelowFloor" if below else None)
-            self._expect(
-                "create",
-                refusal,
-                lambda: self.market.with_signer(who).create_task(
-                    "bafyspec", actors.coordinator.address, rounds, bounty * ETHER, bond, 3, timing
-                ),
-                below[0] if below and refusal == "TaskBelowFloor" else None,
-            )
+            task_id = self.market.task_count() + 1
+            keys = key_chain(sha256(f"task {task_id}".encode()).digest(), rounds)
+            terms = HoldoutTerms(chain_head(keys), HOLDOUT_WINDOW, HOLDOUT_BOND) if sealed else None
+            if (
+                self._expect(
+                    "create",
+                    refusal,
+                    lambda: self.market.with_signer(who).create_task(
+                        "bafyspec",
+                        actors.coordinator.address,
+                        rounds,
+                        bounty * ETHER,
+                        bond,
+                        3,
+                        timing,
+                        holdout=terms,
+                    ),
+                    below[0] if below and refusal == "TaskBelowFloor" else None,
+                )
+                and sealed
+            ):
+                self.keys[task_id] = keys
+                assert self.market.holdout(task_id).bond_held == rounds * HOLDOUT_BOND
+                assert self.market.task(task_id).escrow == bounty * ETHER
 
         @rule(
             who=st.sampled_from(people),
@@ -523,6 +563,38 @@ def _market_machine(
                 ),
             )
 
+        @rule(task=tasks, which=st.sampled_from(["right", "later", "earlier"]))
+        def reveal_holdout(self, task, which):
+            """The sponsor's key for the current round, the next round's, or the previous one's
+            (only the round's own key, sent in its Unsealing phase, is taken)."""
+            task = self._pick(task)
+            info = self.market.task(task)
+            round_ = info.current_round
+            keys = self.keys.get(task, [bytes(32)] * (info.rounds + 1))
+            index = {"right": round_, "later": round_ + 1, "earlier": round_ - 1}[which]
+            key = keys[index] if 0 <= index < len(keys) else b"\x01" * 32
+            holdout = self.market.holdout(task)
+            unsealing = (
+                round_ < info.rounds
+                and self.market.round(task, round_).phase is RoundPhase.UNSEALING
+            )
+            refusal = self._gate()
+            if refusal is None and info.status is not TaskStatus.OPEN:
+                refusal = "TaskNotOpen"
+            elif refusal is None and task not in self.keys:
+                refusal = "HoldoutNotSealed"
+            elif refusal is None and not unsealing:
+                refusal = "RoundWrongPhase"
+            elif refusal is None and which != "right":
+                refusal = "HoldoutKeyMismatch"
+            booked = self.market.withdrawable(info.sponsor)
+            sponsor = self.market.with_signer(actors.sponsor)
+            if self._expect("reveal_holdout", refusal, lambda: sponsor.reveal_holdout(task, key)):
+                after = self.market.holdout(task)
+                assert (after.last_key, after.revealed_through) == (key, round_ + 1)
+                assert after.bond_held == holdout.bond_held - HOLDOUT_BOND
+                assert self.market.withdrawable(info.sponsor) == booked + HOLDOUT_BOND
+
         @rule(seconds=st.sampled_from([3, 30, 101, 250, WEEK_AND_A_BIT]))
         def wait(self, seconds):
             """Short enough to stop inside the floors' phases, long enough to pass the usual;
@@ -564,8 +636,11 @@ def _market_machine(
                 and round_ < info.rounds
                 and self.market.round(task, round_).phase is RoundPhase.MERGING
             )
-            budget = info.escrow // max(1, info.rounds - round_)
-            needed = budget * RULES.coordinator_stake_bps // BPS
+            holdout = self.market.holdout(task)
+            forfeit = HOLDOUT_BOND if holdout.sealed and not holdout.revealed(round_) else 0
+            share_of_escrow = info.escrow // max(1, info.rounds - round_)
+            needed = share_of_escrow * RULES.coordinator_stake_bps // BPS
+            budget = share_of_escrow + forfeit
             if stake and merging and needed > info.coordinator_stake:
                 self._stake_coordinator(task, needed - info.coordinator_stake)
             info = self.market.task(task)
@@ -640,7 +715,8 @@ def _market_machine(
                 assert self.market.contributor(task, a)["bond"] == bonds[a]
             after = self.market.task(task)
             assert after.slashes_pending == info.slashes_pending + sum(taken.values())
-            assert after.escrow == info.escrow - total
+            assert after.escrow == info.escrow + forfeit - total  # a missed key's bond joins it
+            assert self.market.holdout(task).bond_held == holdout.bond_held - forfeit
 
         # ─────────────────────────────────────── rewards
 
@@ -1068,9 +1144,14 @@ def _market_machine(
                 refusal = "TaskNotOpen"
             else:
                 refusal = None if self._closable(task, info, who) else "TaskNotClosable"
+            bond = self.market.holdout(task).bond_held
+            booked = self.market.withdrawable(info.sponsor)
             if self._expect(
                 "close", refusal, lambda: self.market.with_signer(who).close_task(task)
             ):
+                # The holdout bond of rounds never posted goes back to the sponsor.
+                assert self.market.holdout(task).bond_held == 0
+                assert self.market.withdrawable(info.sponsor) == booked + bond
                 # The refund pool is the escrow with the final slashes, split over exactly the
                 # funders' shares.
                 after = self.market.task(task)
@@ -1148,11 +1229,17 @@ def _market_machine(
                 batch.add(functions.validatorStakeTotal())
                 for t in range(1, count + 1):
                     batch.add(functions.getTask(t))
+                for t in range(1, count + 1):
+                    batch.add(functions.getHoldout(t))
                 for p in everyone:
                     batch.add(functions.withdrawableOf(p.address))
                 staked, *rest = batch.execute()
             held = sum(TaskInfo.from_abi(t, raw).held for t, raw in enumerate(rest[:count], 1))
-            owed = sum(rest[count:])
+            held += sum(
+                HoldoutInfo.from_abi(t, raw).bond_held
+                for t, raw in enumerate(rest[count : 2 * count], 1)
+            )
+            owed = sum(rest[2 * count :])
             assert staked == RULES.validator_stake * len(self.stakes)
             assert self.market.balance() - (held + staked + owed) == self.forced
 
@@ -1170,7 +1257,7 @@ def _market_machine(
             self.stage = "teardown"
             if self.pause_began is not None:
                 self.unpause(by_owner=True)
-            self._advance(sum(TIMING.as_tuple()) + RULES.vote_duration)
+            self._advance(sum(TIMING.as_tuple()) + HOLDOUT_WINDOW + RULES.vote_duration)
             for task, round_ in sorted(self.disputes):
                 if self.disputes[task, round_].outcome is DisputeOutcome.OPEN:
                     self._resolve(task, round_)
@@ -1230,12 +1317,18 @@ def _market_machine(
                 ("DisputePaid", "account"),
                 ("StakeReleased", "coordinator"),
                 ("ValidatorUnstaked", "stake"),
+                ("HoldoutBondReturned", "sponsor"),
             ):
                 for e in reader.get(name):
                     if name == "ValidatorUnstaked":
                         booked[e["args"]["validator"]] += e["args"]["stake"]
                     else:
                         booked[e["args"][key]] += e["args"]["amount"]
+            sponsors = {
+                e["args"]["taskId"]: e["args"]["sponsor"] for e in reader.get("TaskCreated")
+            }
+            for e in reader.get("HoldoutRevealed"):  # a key in time books the round's bond back
+                booked[sponsors[e["args"]["taskId"]]] += e["args"]["bondReturned"]
             withdrawn = Counter()
             for e in reader.get("Withdrawn"):
                 withdrawn[e["args"]["account"]] += e["args"]["amount"]
@@ -1280,11 +1373,12 @@ def test_random_action_sequences_keep_the_books_balanced(connection, actors, fro
 
 
 def test_a_scripted_lifecycle_succeeds_in_every_rule(connection, actors, frozen_clock):
-    """Task 1 (one round) from claim to withdrawal through the machine's rules, whose predictions
-    must agree at every step; the random run need not reach all of them. The round is posted with
-    a slash and a Sybil credit, challenged, overturned by the validators' vote, and its slash
-    reverted; a pause holds the dispute; the unclaimed credit expires. The refusals new to the
-    market are met once each, too."""
+    """Task 1 (one round, a sealed holdout) from claim to withdrawal through the machine's rules,
+    whose predictions must agree at every step; the random run need not reach all of them. The
+    round's holdout key is refused early and for the wrong round, then taken. The round is
+    posted with a slash and a Sybil credit, challenged, overturned by the validators' vote, and
+    its slash reverted; a pause holds the dispute; the unclaimed credit expires. The refusals
+    new to the market are met once each, too."""
     outcomes: Counter[tuple[str, str]] = Counter()
     machine = _market_machine(connection, actors, outcomes)()
     a, b, c = actors.contributors[:3]  # a and b hold slots from `deploy`
@@ -1302,7 +1396,12 @@ def test_a_scripted_lifecycle_succeeds_in_every_rule(connection, actors, frozen_
     machine.fund(who=c, task=1, amount=1)  # a late funder, with a wei
     for who in (a, b):
         machine.reveal(who=who, task=1)
-    machine.wait(seconds=250)  # past the reveal deadline: merging; c never revealed
+    machine.reveal_holdout(task=1, which="right")  # reveals still run: refused
+    machine.wait(seconds=101)
+    machine.wait(seconds=101)  # past the reveal deadline (inside the key window): unsealing
+    machine.reveal_holdout(task=1, which="later")  # a later round's key: refused
+    machine.reveal_holdout(task=2, which="right")  # task 2 has no sealed holdout
+    machine.reveal_holdout(task=1, which="right")  # merging; the bond back to the sponsor
     machine.post(task=3, share=0, stake=True, slashes=[], justified_only=True, sybil=False)
     post = {"task": 1, "share": 100, "justified_only": True, "sybil": True}
     timeout = [(c, SlashReason.TIMEOUT)]
