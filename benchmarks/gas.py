@@ -4,11 +4,11 @@
     python benchmarks/gas.py --json     # one JSON object
     python benchmarks/gas.py --contributors 100   # a quicker run
 
-Targets (market v0.4.0): claim ≤ 70k, commit ≤ 50k, reveal ≤ 70k, postRound ≤ 125k and the same
-for 10 and 1,000 contributors (with the coordinator's stake checked; no slashes posted),
-claimReward ≤ 65k with a 1,000-leaf tree, vote ≤ 70k. Figures are gasUsed of the transaction
-(including the 21k base), measured for the last contributor of each round; ``stakeCoordinator``
-is the coordinator's first stake in a task, which every post needs.
+Targets (market v0.5.0, those of v0.4.0): claim ≤ 70k, commit ≤ 50k, reveal ≤ 70k, postRound
+≤ 125k and the same for 10 and 1,000 contributors (with the coordinator's stake checked; no
+slashes posted), claimReward ≤ 65k with a 1,000-leaf tree, vote ≤ 70k. Figures are gasUsed of
+the transaction (including the 21k base), measured for the last contributor of each round;
+``stakeCoordinator`` is the coordinator's first stake in a task, which every post needs.
 
 A contributor's slots are reused round after round: ``commit`` and ``reveal`` are what it pays
 in every round after its first (round 1 here); ``commit_first`` and ``reveal_first`` are its
@@ -22,6 +22,11 @@ validators who vote for the posted result: ``stake`` is a validator's stakeValid
 ``challenge`` the challenge that opens the dispute, ``vote_first`` the dispute's first vote (it
 records the leading candidate), ``vote`` the second vote, for the candidate already leading (the
 typical vote), and ``resolveDispute`` the decision (the posted result held).
+
+The sealed-holdout figures come from a two-round task with one contributor: ``createTask_sealed``
+(the head and the bond beside the bounty), ``revealHoldout`` (round 0's key, one hash back to
+the head; the bond booked back to the sponsor), ``postRound_sealed`` (round 0, its key on chain)
+and ``postRound_forfeit`` (round 1, its key missed: the bond joins the budget).
 """
 
 from __future__ import annotations
@@ -44,8 +49,9 @@ from magnet_market.chain.connection import Connection
 from magnet_market.chain.deploy import deploy_market
 from magnet_market.chain.devnet import Devnet
 from magnet_market.chain.merkle import CreditTree
-from magnet_market.chain.types import Timing
+from magnet_market.chain.types import HoldoutTerms, Timing
 from magnet_market.config import Network
+from magnet_market.datasets.seal import chain_head, key_chain, new_seed
 
 TARGETS = {
     "claim": 70_000,
@@ -142,6 +148,34 @@ def dispute(
     return gas
 
 
+def sealed_rounds(client: MarketClient, coordinator: LocalAccount) -> dict[str, int]:
+    """A sealed two-round task: round 0's key revealed, round 1's missed (see the docstring)."""
+    keys = key_chain(new_seed(), 2)
+    terms = HoldoutTerms(chain_head(keys), 600, BOND)
+    task_id, receipt = client.create_task(
+        "bafkreispec", coordinator.address, 2, 10**21, BOND, 1, TIMING, holdout=terms
+    )
+    gas = {"createTask_sealed": int(receipt["gasUsed"])}
+    (who,) = _funded_accounts(client, 1)
+    client.with_signer(who).claim(task_id, BOND)
+    coordinator_client = client.with_signer(coordinator)
+    task = client.task(task_id)
+    stake = task.escrow * client.rules().coordinator_stake_bps // 10_000  # the last round's
+    coordinator_client.stake_coordinator(task_id, stake)
+    for round_, name in ((0, "postRound_sealed"), (1, "postRound_forfeit")):
+        _commit_and_reveal(client, task_id, round_, [who])
+        if round_ == 0:
+            gas["revealHoldout"] = int(client.reveal_holdout(task_id, keys[0])["gasUsed"])
+        else:
+            _advance(client, TIMING.submit + TIMING.reveal + 600)  # past the key's window
+        tree = CreditTree.of([(who.address, 10**15)])
+        receipt = coordinator_client.post_round(
+            task_id, "bafkreimerged", "bafkreireport", tree.root, tree.total
+        )
+        gas[name] = int(receipt["gasUsed"])
+    return gas
+
+
 def measure(contributors: int = 1000, leaves: int = 1000) -> dict[str, int]:
     """Every figure of the gas table, on a fresh devnet."""
     with Devnet(accounts=5) as node:
@@ -154,6 +188,7 @@ def measure(contributors: int = 1000, leaves: int = 1000) -> dict[str, int]:
         _advance(client, 1)  # only disputes opened after a validator staked count its vote
         small, _, small_task, _ = run_round(client, coordinator, 10, 10)
         disputed = dispute(client, small_task, challenger, panel)  # within the 60 s window
+        sealed = sealed_rounds(client, coordinator)
         big, tree, task_id, people = run_round(client, coordinator, contributors, leaves)
         _advance(client, TIMING.challenge + 1)
         own, other = people[-1], people[-2]
@@ -179,6 +214,7 @@ def measure(contributors: int = 1000, leaves: int = 1000) -> dict[str, int]:
         "withdraw": withdraw,
         "stake": stake[-1],
         **disputed,
+        **sealed,
     }
 
 
