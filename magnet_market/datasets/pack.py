@@ -5,9 +5,10 @@ polars, DuckDB, Spark, Hugging Face ``datasets`` — it keeps column types, and 
 (zstd). CSV is read block by block (``pyarrow.csv.open_csv``) and Parquet batch by batch, so
 memory holds about one block whatever the file's size. Shards roll over every ``shard_bytes``.
 
-What is checked, each with the file, row or column in the message: ragged CSV rows, non-numeric
-or missing feature values, a missing or single-valued label, too many classes, an unordered
-time column, an empty folder or table, a source over ``max_bytes``, and splits left empty.
+What is checked, each with the file, row or column in the message: ragged CSV rows, non-numeric,
+missing or non-finite (NaN, infinite) feature values, a missing or single-valued label, too many
+classes, an unordered time column, an empty folder or table, a source over ``max_bytes``, and
+splits left empty.
 """
 
 from __future__ import annotations
@@ -363,10 +364,20 @@ def _count_rows(path: Path, options: PackOptions, schema: pa.Schema) -> int:
 
 
 def _check_complete(path: Path, batch: pa.RecordBatch, seen: int) -> None:
+    """Every value present, and every floating value finite (a ``nan`` or ``inf`` in a CSV
+    parses as a number, and one would turn every loss it reaches into NaN)."""
     for name, column in zip(batch.schema.names, batch.columns, strict=True):
         if column.null_count:
             first = int(np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))[0])
             raise DatasetError(f"{path}: row {seen + first + 1} has no value in column {name!r}")
+        if pa.types.is_floating(column.type):
+            bad = np.flatnonzero(~pc.is_finite(column).to_numpy(zero_copy_only=False))
+            if len(bad):
+                value = column[int(bad[0])].as_py()
+                raise DatasetError(
+                    f"{path}: row {seen + int(bad[0]) + 1} holds {value} in column {name!r}: "
+                    "features must be finite numbers"
+                )
 
 
 def _collect_classes(path: Path, label: pa.Array, classes: set[str], limit: int) -> None:

@@ -58,8 +58,7 @@ class TabularData(ClassifiedRows):
 
     def _rows(self, split: str) -> tuple[np.ndarray, torch.Tensor]:
         table = self.dataset.read(split)
-        columns = [table.column(f).cast(pa.float32()).to_numpy() for f in self.features]
-        x = np.stack(columns, axis=1).astype(np.float32)
+        x = np.stack([numeric_column(table, f) for f in self.features], axis=1).astype(np.float32)
         index = {c: i for i, c in enumerate(self.classes)}
         labels = table.column(str(self.dataset.manifest.label)).to_pylist()
         unknown = sorted({v for v in labels if v not in index})

@@ -93,6 +93,8 @@ def test_text_documents_are_cut_into_pieces_that_fill_every_split(tmp_path):
         ("a,b,y\n1,2,x\n3,4\n", {}, "line 3 has 2 fields, the header has 3"),
         ("a,b,y\n1,abc,x\n3,4,z\n", {}, "feature column 'b' is not numeric (row 1 holds 'abc')"),
         ("a,b,y\n1,2,x\n,4,z\n", {}, "row 2 has no value in column 'a'"),
+        ("a,b,y\n1,2,x\n3,nan,z\n", {}, "row 2 has no value in column 'b'"),  # CSV: NaN is null
+        ("a,b,y\n1,2,x\n-inf,4,z\n", {}, "row 2 holds -inf in column 'a'"),
         ("a,b,y\n1,2,x\n3,4,x\n", {}, "label column 'y' has the single value 'x'"),
         ("a,b,c\n1,2,x\n", {}, "no label column 'y'; the columns are a, b, c"),
         ("a,b,y\n", {}, "the table has a header but no rows"),
@@ -109,6 +111,14 @@ def test_bad_tables_are_refused_with_the_row_or_column(tmp_path, content, option
     with pytest.raises(DatasetError, match=r"bad\.csv") as caught:
         pack(source, tmp_path / "out", PackOptions("tabular", label="y", **options))
     assert message in str(caught.value)
+
+
+def test_a_nan_in_a_parquet_table_is_refused_at_its_row(tmp_path):
+    source = tmp_path / "nan.parquet"
+    table = pa.table({"a": [1.0, 2.0, float("nan")], "y": ["x", "z", "x"]})
+    pq.write_table(table, source)
+    with pytest.raises(DatasetError, match=r"nan.parquet: row 3 holds nan in column 'a'"):
+        pack(source, tmp_path / "out", PackOptions("tabular", label="y"))
 
 
 def test_a_late_non_numeric_value_names_its_row(tmp_path):
