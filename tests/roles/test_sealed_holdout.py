@@ -59,9 +59,15 @@ def digits_csv(path: Path) -> Path:
     return path
 
 
-def _digits_task(tmp_path: Path, store: LocalStore, rounds: int = 2) -> dict:
+def digits_task(tmp_path: Path, store: LocalStore, rounds: int = 2, split_seed: int = 0) -> dict:
+    """A task spec on digits packed with a sealed holdout of two slices."""
     options = PackOptions(
-        "tabular", label="target", val_fraction=0.1, holdout_fraction=0.3, holdout_slices=2
+        "tabular",
+        label="target",
+        val_fraction=0.1,
+        holdout_fraction=0.3,
+        holdout_slices=2,
+        seed=split_seed,
     )
     dataset = publish_dataset(store, digits_csv(tmp_path / "digits.csv"), options).cid
     timing = {"submit": 600, "reveal": 600, "merge": 600, "challenge": 600}
@@ -84,7 +90,7 @@ def _digits_task(tmp_path: Path, store: LocalStore, rounds: int = 2) -> dict:
     return spec
 
 
-def _work_both(market, task_id: int, honest: Contributor, overfitter: Contributor) -> None:
+def work_both(market, task_id: int, honest: Contributor, overfitter: Contributor) -> None:
     """Both work the current round: the overfitter first in a thread (it waits for the other
     commitment before revealing), then the honest one, which opens the reveals."""
     round_ = market.task(task_id).current_round
@@ -110,7 +116,7 @@ def _work_both(market, task_id: int, honest: Contributor, overfitter: Contributo
 
 def test_training_on_the_public_split_earns_no_more_on_the_sealed_holdout(market, actors, tmp_path):
     store = LocalStore(tmp_path / "store")
-    spec = _digits_task(tmp_path, store)
+    spec = digits_task(tmp_path, store)
     sponsor = Sponsor(_session(market, actors.sponsor, store))
     task = sponsor.publish(parse_spec(spec), actors.coordinator.address)
     holdout = market.holdout(task.task_id)
@@ -124,7 +130,7 @@ def test_training_on_the_public_split_earns_no_more_on_the_sealed_holdout(market
     for who in (honest, overfitter):  # both hold slots before anyone commits
         who.join(task.task_id)
 
-    _work_both(market, task.task_id, honest, overfitter)
+    work_both(market, task.task_id, honest, overfitter)
     assert not coordinator.ready(task.task_id)  # the round waits for its key
     assert keeper.reveal_due(task.task_id, keys) == 0
     posted = coordinator.merge_round(task.task_id)
@@ -139,7 +145,7 @@ def test_training_on_the_public_split_earns_no_more_on_the_sealed_holdout(market
     assert cheat.credit_wei <= fair.credit_wei and fair.credit_wei > 0
     assert report.holdout_merged_metric is not None
 
-    _work_both(market, task.task_id, honest, overfitter)  # round 1: the sponsor stays silent
+    work_both(market, task.task_id, honest, overfitter)  # round 1: the sponsor stays silent
     r = market.round(task.task_id, 1)
     advance_time(market, r.reveal_deadline + HOLDOUT_WINDOW - market.market_time())
     escrow = market.task(task.task_id).escrow
@@ -162,7 +168,7 @@ def test_a_sponsor_cannot_seal_a_task_it_holds_no_keys_for_or_reuse_a_holdout(
     market, actors, tmp_path
 ):
     store = LocalStore(tmp_path / "store")
-    spec = _digits_task(tmp_path, store, rounds=3)
+    spec = digits_task(tmp_path, store, rounds=3)
     sponsor = Sponsor(_session(market, actors.sponsor, store))
     with pytest.raises(SpecError, match=r"seals 2 holdout slices.*--holdout-slices 3"):
         sponsor.publish(parse_spec(spec | {"rounds": 3}))
