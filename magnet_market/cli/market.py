@@ -68,6 +68,8 @@ _RAW_ONLY = (
     "reveal_seconds",
     "merge_seconds",
     "challenge_seconds",
+    "holdout_seconds",
+    "holdout_bond",
     "timeout_bps",
     "dishonest_bps",
     "bad_verification_bps",
@@ -87,6 +89,19 @@ _RAW_ONLY = (
 @click.option("--reveal-seconds", default=1800, show_default=True, help="Reveal phase length.")
 @click.option("--merge-seconds", default=3600, show_default=True, help="Coordinator deadline.")
 @click.option("--challenge-seconds", default=3600, show_default=True, help="Challenge window.")
+@click.option(
+    "--holdout-seconds",
+    default=1800,
+    show_default=True,
+    help="Sealed holdout: the sponsor's key window after each round's reveals.",
+)
+@click.option(
+    "--holdout-bond",
+    type=WEI,
+    default="0.01ether",
+    show_default=True,
+    help="Sealed holdout: bond per round, forfeit to the round if its key is missed.",
+)
 @click.option("--timeout-bps", default=1_000, show_default=True, help="Timeout slash (bps).")
 @click.option("--dishonest-bps", default=5_000, show_default=True, help="Dishonest claim (bps).")
 @click.option("--bad-verification-bps", default=3_000, show_default=True, help="Bad work (bps).")
@@ -104,6 +119,8 @@ def task_create(
     reveal_seconds: int,
     merge_seconds: int,
     challenge_seconds: int,
+    holdout_seconds: int,
+    holdout_bond: int,
     timeout_bps: int,
     dishonest_bps: int,
     bad_verification_bps: int,
@@ -134,7 +151,9 @@ def task_create(
                     "reveal": reveal_seconds,
                     "merge": merge_seconds,
                     "challenge": challenge_seconds,
+                    "holdout": holdout_seconds,
                 },
+                "holdout_bond": holdout_bond,
                 "timeout_bps": timeout_bps,
                 "dishonest_claim_bps": dishonest_bps,
                 "bad_verification_bps": bad_verification_bps,

@@ -175,6 +175,9 @@ def test_a_sponsor_cannot_seal_a_task_it_holds_no_keys_for_or_reuse_a_holdout(
     first = sponsor.publish(parse_spec(spec | {"rounds": 2}))
     with pytest.raises(SpecError, match=f"task {first.task_id} already sealed"):
         sponsor.publish(parse_spec(spec | {"rounds": 1}))
+    terms = parse_spec(spec).market  # the raw path (a pinned spec's CID) checks the same
+    with pytest.raises(SpecError, match=f"task {first.task_id} already sealed"):
+        sponsor.create(first.spec_cid, 2, terms)
     elsewhere = Sponsor(_session(market, actors.funder, store), keys_home=tmp_path / "other")
     with pytest.raises(HoldoutKeysError, match="only the sponsor that packed it"):
         elsewhere.publish(parse_spec(spec | {"rounds": 1}))
