@@ -110,10 +110,13 @@ class Sponsor:
     ) -> PublishedTask:
         """Create and fund a task whose spec is already pinned at ``spec_cid``.
 
+        A spec this session's store holds is read: one that is not a spec is refused, and one on
+        a dataset with a sealed holdout seals the task (as ``publish`` does). A spec the store
+        lacks (pinned on another node) is taken as the contract takes it, without a holdout.
+
         Raises:
-            SpecError: the CID or the coordinator address is malformed, the spec cannot be
-                fetched or is not a spec, rounds are out of range, or the terms are below the
-                market's floors.
+            SpecError: the CID or the coordinator address is malformed, the spec is not a spec,
+                rounds are out of range, or the terms are below the market's floors.
         """
         try:
             CID.parse(spec_cid)
@@ -121,13 +124,11 @@ class Sponsor:
             raise SpecError(f"spec CID {spec_cid!r} is not a CID: {e}") from None
         who = self._check(rounds, terms, coordinator)
         try:
-            spec = spec_from_bytes(self.session.store.get(spec_cid))
-        except StorageError as e:
-            raise SpecError(
-                f"spec {spec_cid} cannot be fetched ({e}): contributors could not fetch it either"
-            ) from None
+            spec: TaskSpec | None = spec_from_bytes(self.session.store.get(spec_cid))
+        except StorageError:
+            spec = None  # pinned on another node: created as the contract takes it, unsealed
         holdout = None
-        if spec.dataset:
+        if spec is not None and spec.dataset:
             manifest = load_manifest(self.session.store, spec.dataset)
             holdout = self._holdout(spec.dataset, manifest, rounds, terms)
         task_id, receipt = self._send(spec_cid, rounds, terms, who, holdout)

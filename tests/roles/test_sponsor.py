@@ -57,13 +57,11 @@ def test_a_task_from_a_pinned_spec_cid_passes_the_sponsors_checks(runner, devnet
     store = LocalStore(tmp_path / "store")
     spec_cid = str(store.add_bytes(parse_spec(tomllib.loads(SPEC_TOML)).canonical_json()))
     not_a_spec = str(store.add_bytes(b'{"a": "not a spec"}'))
-    absent = str(LocalStore(tmp_path / "elsewhere").add_bytes(b"pinned somewhere else"))
     raw = ["task", "create", "--bounty", "1ether", "--account", "devnet:1"]
     raw += ["--store", str(tmp_path / "store")]
     refused = {
         "not a CID": [*raw, "--spec-cid", "bafkreispec"],
         "invalid task spec": [*raw, "--spec-cid", not_a_spec],
-        "contributors could not fetch it either": [*raw, "--spec-cid", absent],
         "market.timeout_bps": [*raw, "--spec-cid", spec_cid, "--timeout-bps", "10001"],
         "market.max_contributors": [*raw, "--spec-cid", spec_cid, "--max-contributors", "0"],
         "market.timing.submit": [*raw, "--spec-cid", spec_cid, "--submit-seconds", "0"],
