@@ -8,6 +8,7 @@ the manifest (columns, rows, size); verified shards are cached under ``$MAGNET_H
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 import threading
@@ -24,6 +25,7 @@ from magnet_market.datasets.local import MANIFEST_NAME, LocalDataset, shard_path
 from magnet_market.datasets.manifest import SPLITS, Shard
 from magnet_market.datasets.seal import key_chain, new_seed
 from magnet_market.storage import ContentStore, StorageError
+from magnet_market.tasks.builtin_data import builtin_source
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,17 @@ def publish_dataset(
     if seed is not None:
         save_seed(cid, seed, options.holdout_slices, keys_home)
     return PublishedDataset(cid, manifest)
+
+
+def publish_builtin(
+    store: ContentStore, name: str, holdout_slices: int = 0, keys_home: Path | None = None
+) -> PublishedDataset:
+    """Pack and pin built-in dataset ``name`` (``tasks.builtin_data``): unsealed, its CID is
+    the pinned one; sealed, a fresh secret like any sponsor's."""
+    with tempfile.TemporaryDirectory(prefix="magnet-builtin-") as tmp:
+        source, options = builtin_source(name, Path(tmp))
+        options = dataclasses.replace(options, holdout_slices=holdout_slices)
+        return publish_dataset(store, source, options, keys_home)
 
 
 def load_manifest(store: ContentStore, cid: str) -> DatasetManifest:

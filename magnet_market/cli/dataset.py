@@ -8,7 +8,12 @@ import click
 from rich.table import Table
 
 from magnet_market.app import Session
-from magnet_market.app.datasets import load_manifest, publish_dataset, verify_dataset
+from magnet_market.app.datasets import (
+    load_manifest,
+    publish_builtin,
+    publish_dataset,
+    verify_dataset,
+)
 from magnet_market.cli import main
 from magnet_market.cli._common import (
     console,
@@ -20,6 +25,7 @@ from magnet_market.cli._common import (
 )
 from magnet_market.datasets import KINDS, SPLITS, DatasetManifest, PackOptions
 from magnet_market.datasets.pack import DEFAULT_MAX_BYTES
+from magnet_market.tasks.builtin_data import BUILTINS, PINNED_CIDS
 
 
 def _session(ipfs_api: str | None, store_path: Path | None) -> Session:
@@ -83,6 +89,30 @@ def pack_command(
     session = _session(ipfs_api, store_path)
     with console.status(f"packing {path.name}"):
         published = publish_dataset(session.store, path, options)
+    click.echo(published.cid)
+
+
+@dataset.command("builtin")
+@click.argument("name", type=click.Choice(sorted(BUILTINS)))
+@click.option(
+    "--holdout-slices",
+    type=click.IntRange(0, 120),
+    default=0,
+    show_default=True,
+    help="Seal the holdout in this many slices (0: unsealed, the pinned CID).",
+)
+@store_options
+def builtin(name: str, holdout_slices: int, ipfs_api: str | None, store_path: Path | None) -> None:
+    """Pack and pin a built-in task's data (tinylm's frozen corpus, digits, the CO2 series) as a
+    dataset; print only its CID. Unsealed, it is the CID pinned in the package, on any machine."""
+    session = _session(ipfs_api, store_path)
+    with console.status(f"packing the built-in {name} data"):
+        published = publish_builtin(session.store, name, holdout_slices)
+    if not holdout_slices and published.cid != PINNED_CIDS[name]:
+        raise click.ClickException(
+            f"{name} packed to {published.cid}, not the pinned {PINNED_CIDS[name]}: this "
+            "machine's pyarrow, scikit-learn or statsmodels differs from the project's"
+        )
     click.echo(published.cid)
 
 
