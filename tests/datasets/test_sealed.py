@@ -135,3 +135,14 @@ def _stored(store, cid, tmp_path):
     path = tmp_path / f"{cid}.bin"
     store.get_to_path(cid, path)
     return path
+
+
+def test_a_sealed_dataset_travels_through_a_real_ipfs_node(kubo, tmp_path):
+    """Pinned on the daemon, fetched back by CID (slices still sealed), opened by the key."""
+    published = publish_dataset(kubo, table_csv(tmp_path), SEALED)
+    local = fetch_dataset(kubo, published.cid, tmp_path / "cache")
+    keys = load_keys(published.cid, published.manifest)
+    open_slice(local, 2, keys[2])
+    rows = published.manifest.splits["holdout"].shards[2].rows
+    assert local.read("holdout:2").num_rows == rows
+    assert TabularData(dataset_dir=local.folder, judged_split="holdout:2").val_y.shape[0] == rows
