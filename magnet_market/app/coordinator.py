@@ -69,7 +69,8 @@ class Coordinator(Role):
         if not self.ready(task_id):
             raise CoordinatorError(f"task {task_id} has no round waiting for a merge")
         round_ = info.current_round
-        reward = info.escrow // (info.rounds - round_) + self.holdout_forfeit(task_id, round_)
+        forfeit = self.client.holdout(task_id).forfeit(round_)  # posted without its holdout key
+        reward = info.escrow // (info.rounds - round_) + forfeit
         result = judge_round(
             self.client, self.store, self.reader, self.workdir, task_id, round_, reward
         )
@@ -89,12 +90,6 @@ class Coordinator(Role):
             result.report,
             result.slashes,
         )
-
-    def holdout_forfeit(self, task_id: int, round_: int) -> int:
-        """The sponsor's bond that posting round ``round_`` adds to its budget: all of the
-        round's bond when the task's holdout is sealed and the round's key was not revealed."""
-        holdout = self.client.holdout(task_id)
-        return holdout.bond_per_round if holdout.sealed and not holdout.revealed(round_) else 0
 
     def post(
         self,

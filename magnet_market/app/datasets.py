@@ -9,9 +9,7 @@ the manifest (columns, rows, size); verified shards are cached under ``$MAGNET_H
 from __future__ import annotations
 
 import dataclasses
-import os
 import tempfile
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +19,7 @@ from magnet_market.config import magnet_home
 from magnet_market.datasets import DatasetError, DatasetManifest, PackOptions, pack, parse_manifest
 from magnet_market.datasets.check import shard_problem
 from magnet_market.datasets.holdout import seal_holdout
-from magnet_market.datasets.local import MANIFEST_NAME, LocalDataset, shard_path
+from magnet_market.datasets.local import MANIFEST_NAME, LocalDataset, partial_path, shard_path
 from magnet_market.datasets.manifest import SPLITS, Shard
 from magnet_market.datasets.seal import key_chain, new_seed
 from magnet_market.storage import ContentStore, StorageError
@@ -162,9 +160,7 @@ def _fetch_shard(
     if path.exists():
         return path, None  # written here only after both checks passed
     folder.mkdir(parents=True, exist_ok=True)
-    # One partial file per process and thread: roles of one user share the cache and may fetch
-    # at once; the checked file is moved into place atomically, so either copy may win.
-    partial = folder / f"{shard.cid}.parquet.{os.getpid()}-{threading.get_ident()}.part"
+    partial = partial_path(path)
     try:
         store.get_to_path(shard.cid, partial)
     except StorageError as e:

@@ -121,18 +121,11 @@ class SlashRecord:
 
 @dataclass
 class HoldoutRecord:
-    """A task's sealed holdout as its events tell it (``head`` empty: none)."""
+    """A task's sealed holdout bond as its events tell it (all zero without one)."""
 
-    head: bytes = b""
-    bond_per_round: int = 0
     bond_held: int = 0
-    keys: dict[int, bytes] = field(default_factory=dict)  # round → key revealed in its window
     forfeited: Counter[int] = field(default_factory=Counter)  # round → bond sent to its budget
     returned: int = 0  # bond booked back to the sponsor (keys revealed, close)
-
-    @property
-    def sealed(self) -> bool:
-        return bool(self.head)
 
 
 @dataclass
@@ -303,11 +296,8 @@ def _apply_holdout(ledger: TaskLedger, name: str, a: Any) -> None:
     close, or forfeited into the escrow (the round's budget) by a post without the key."""
     holdout = ledger.holdout
     if name == "HoldoutSealed":
-        holdout.head = bytes(a["head"])
-        holdout.bond_per_round = a["bondPerRound"]
         holdout.bond_held = a["bondPerRound"] * ledger.rounds
     elif name == "HoldoutRevealed":
-        holdout.keys[a["round"]] = bytes(a["key"])
         holdout.bond_held -= a["bondReturned"]
         holdout.returned += a["bondReturned"]
     elif name == "HoldoutForfeited":

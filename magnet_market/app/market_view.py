@@ -472,16 +472,11 @@ class MarketView:
         with self._lock:
             info = self._task_info(task_id)
             budget = _round_budget(info)
-            if budget and self._holdout_forfeited(info):
-                budget += self.market.holdout(task_id).bond_per_round
+            current = info.current_round
+            # once the holdout window closed without the key, the post takes the bond too
+            if budget and self.market.round(task_id, current).phase is RoundPhase.MERGING:
+                budget += self.market.holdout(task_id).forfeit(current)
             return budget, _stake_needed(self.market.rules(), info)
-
-    def _holdout_forfeited(self, info: TaskInfo) -> bool:
-        """The current round's holdout window ended without its key: posting forfeits the bond."""
-        holdout = self.market.holdout(info.task_id)
-        if not holdout.sealed or holdout.revealed(info.current_round):
-            return False
-        return self.market.round(info.task_id, info.current_round).phase is RoundPhase.MERGING
 
     def task(self, task_id: int) -> TaskView:
         """Task ``task_id`` with every round, its reports, its disputes and its slashes."""
@@ -698,20 +693,24 @@ class MarketView:
     def _deadline(self, info: TaskInfo, r: RoundInfo, clock: _Clock) -> Deadline | None:
         """The deadline that ends ``r``'s current phase (the holdout window comes before the
         merge window of a sealed task)."""
-        window = self.market.holdout(info.task_id).reveal_duration
         if r.phase is RoundPhase.SUBMITTING:
             label, at = "submissions close", r.submit_deadline
         elif r.phase is RoundPhase.REVEALING:
             label, at = "reveals close", r.reveal_deadline
         elif r.phase is RoundPhase.UNSEALING:
-            label, at = "sponsor reveals the holdout key", r.reveal_deadline + window
+            label, at = "sponsor reveals the holdout key", self._key_window_end(info, r)
         elif r.phase is RoundPhase.MERGING:
-            label, at = "coordinator must post", r.reveal_deadline + window + info.timing.merge
+            label, at = "coordinator must post", self._key_window_end(info, r) + info.timing.merge
         elif r.phase is RoundPhase.CHALLENGE:
             label, at = "challenge window closes", r.challenge_deadline
         else:
             return None
         return clock.deadline(label, at)
+
+    def _key_window_end(self, info: TaskInfo, r: RoundInfo) -> int:
+        """When round ``r``'s holdout key window ends: its reveal deadline plus the task's
+        window (none for a task without a sealed holdout)."""
+        return r.reveal_deadline + self.market.holdout(info.task_id).reveal_duration
 
     def _posted(self, task_id: int, record: PostedRecord, claimed: set[str]) -> PostedRound:
         try:

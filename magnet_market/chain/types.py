@@ -216,6 +216,11 @@ class HoldoutInfo:
         """Whether round ``round_``'s key is on chain (revealed, or derivable from a later one)."""
         return round_ < self.revealed_through
 
+    def forfeit(self, round_: int) -> int:
+        """The bond posting round ``round_`` now would move into its budget: the round's bond
+        when the holdout is sealed and the round's key is not on chain, else 0."""
+        return self.bond_per_round if self.sealed and not self.revealed(round_) else 0
+
     @classmethod
     def from_abi(cls, task_id: int, h: Any) -> HoldoutInfo:
         return cls(task_id, bytes(h[0]), h[1], h[2], h[3], h[4])

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import os
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,7 +18,7 @@ import pyarrow.parquet as pq
 
 from magnet_market.datasets.check import parquet_problem
 from magnet_market.datasets.errors import DatasetError
-from magnet_market.datasets.local import LocalDataset, slice_path
+from magnet_market.datasets.local import LocalDataset, partial_path, slice_path
 from magnet_market.datasets.manifest import Seal
 from magnet_market.datasets.pack import PackedDataset
 from magnet_market.datasets.seal import chain_head, seal, unseal
@@ -39,11 +37,10 @@ def seal_holdout(packed: PackedDataset, keys: Sequence[bytes], out: Path) -> Pac
         )
     sealed = []
     for index, rows in enumerate(_cut(holdout, len(keys))):
-        plain = out / f"holdout-slice-{index:03d}.parquet"
+        plain = pa.BufferOutputStream()  # the Parquet bytes go straight to the cipher
         pq.write_table(rows, plain, compression="zstd")
         path = out / f"holdout-slice-{index:03d}.sealed"
-        path.write_bytes(seal(plain.read_bytes(), keys[index]))
-        plain.unlink()
+        path.write_bytes(seal(plain.getvalue().to_pybytes(), keys[index]))
         sealed.append(PackedShard("holdout", path, rows.num_rows))
     others = tuple(s for s in packed.shards if s.split != "holdout")
     head = Seal(head="0x" + chain_head(list(keys)).hex())
@@ -71,8 +68,7 @@ def open_slice(dataset: LocalDataset, index: int, key: bytes) -> Path:
         return path  # written only after the checks below passed
     what = f"holdout slice {index} ({shards[index].cid})"
     plain = unseal(dataset.paths("holdout")[index].read_bytes(), key, what)
-    # A file per process and thread: roles sharing the cache may open a slice at once.
-    check = path.with_name(f"{path.name}.{os.getpid()}-{threading.get_ident()}.part")
+    check = partial_path(path)
     check.write_bytes(plain)
     problem = parquet_problem(check, manifest, shards[index].rows)
     if problem is not None:

@@ -6,6 +6,8 @@ only then writes ``manifest.json`` beside them; a folder with that file is a ver
 
 from __future__ import annotations
 
+import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +23,13 @@ MANIFEST_NAME = "manifest.json"
 def shard_path(folder: Path, cid: str) -> Path:
     """Where shard ``cid`` of a dataset lives in its folder (a sealed slice too, still sealed)."""
     return folder / f"{cid}.parquet"
+
+
+def partial_path(path: Path) -> Path:
+    """A file beside ``path`` that only this process and thread writes: roles of one user share
+    a dataset cache and may fetch or open the same file at once; each writes its own, checks it
+    and moves it into place atomically, so either copy may win."""
+    return path.with_name(f"{path.name}.{os.getpid()}-{threading.get_ident()}.part")
 
 
 def slice_path(folder: Path, index: int) -> Path:

@@ -16,7 +16,6 @@ the keys are plain bytes.
 from __future__ import annotations
 
 import secrets
-from pathlib import Path
 
 from Crypto.Cipher import AES
 from eth_utils import keccak
@@ -27,7 +26,6 @@ KEY_BYTES = 32
 #: One key encrypts one slice, so a fixed nonce never repeats under a key.
 _NONCE = bytes(12)
 _TAG_BYTES = 16
-CIPHER = "AES-256-GCM"
 
 
 def new_seed() -> bytes:
@@ -67,10 +65,7 @@ def links_to(key: bytes, round_: int, last_key: bytes, revealed_through: int) ->
     ``last_key`` (the last key on chain, or the head)."""
     if round_ < revealed_through:
         return False
-    link = key
-    for _ in range(round_ - revealed_through + 1):
-        link = keccak(link)
-    return link == last_key
+    return keccak(earlier_key(key, round_, revealed_through)) == last_key
 
 
 def seal(plain: bytes, key: bytes) -> bytes:
@@ -92,12 +87,6 @@ def unseal(sealed: bytes, key: bytes, what: str) -> bytes:
         raise DatasetError(
             f"{what}: does not open with this key (a wrong key, or the slice was altered)"
         ) from None
-
-
-def seal_file(path: Path, key: bytes, out: Path) -> Path:
-    """Seal the file at ``path`` into ``out``."""
-    out.write_bytes(seal(path.read_bytes(), key))
-    return out
 
 
 def _check_key(key: bytes) -> bytes:
