@@ -10,6 +10,7 @@ it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,8 @@ from magnet_market.autoresearch import (
 )
 from magnet_market.autoresearch.config import Config, build, diff
 from magnet_market.autoresearch.recipes import DEFAULT_CONFIRM, DEFAULT_SEEDS
+from magnet_market.autoresearch.shared import SharedLedger
+from magnet_market.autoresearch.space import show
 from magnet_market.bitnet.train import TrainConfig
 from magnet_market.tasks.data import data_options
 from magnet_market.tasks.spec import TaskSpec
@@ -36,16 +39,19 @@ class Recipe:
     experiments: int = 0
     default_metric: float | None = None
     best_metric: float | None = None
-    changes: Config | None = None
+    changes: Config | None = None  # from the configuration the search started from
     set_aside: Path | None = None  # an earlier version's search of this round, moved here
+    ledger: Path | None = None  # the search's ``experiments.jsonl`` (None: nothing searched)
 
     def summary(self) -> dict[str, object]:
-        """What the checkpoint's metadata records about the search."""
+        """What the checkpoint's metadata records about the search: the coordinator's report
+        lists its ``recipe`` (``diloco.published``), and the contributor adds its ledger's CID."""
         return {
             "experiments": self.experiments,
             "default_metric": self.default_metric,
             "best_metric": self.best_metric,
             "changes": self.changes or {},
+            "recipe": self.config,
         }
 
     def train_config(self, steps: int, seed: int) -> TrainConfig:
@@ -53,8 +59,9 @@ class Recipe:
         return build(self.config, steps=steps, seconds=None, seed=seed)[1]
 
 
-def plan(spec: TaskSpec) -> SearchSpace:
-    """The phases that share the spec's trials, each with its share.
+def plan(spec: TaskSpec, offset: int = 0) -> SearchSpace:
+    """The phases that share the spec's trials, each with its share, starting at phase
+    ``offset`` (a contributor's place in the swarm, :func:`swarm_offset`) and wrapping around.
 
     With fewer trials than phases, the first phases get one each (the spaces order phases by
     expected payoff: learning rate first); otherwise every phase gets an equal share and the
@@ -62,13 +69,24 @@ def plan(spec: TaskSpec) -> SearchSpace:
     """
     space = spec.search_space()
     trials = spec.search.trials
-    share, extra = divmod(trials, len(space.phases))
+    start = offset % len(space.phases)
+    order = space.phases[start:] + space.phases[:start]
+    share, extra = divmod(trials, len(order))
     phases = [
         phase.model_copy(update={"trials": share + (i < extra)})
-        for i, phase in enumerate(space.phases)
+        for i, phase in enumerate(order)
         if share + (i < extra)
     ]
     return space.model_copy(update={"phases": phases})  # still a valid space
+
+
+def swarm_offset(spec: TaskSpec, place: int) -> int:
+    """The first phase of the contributor at ``place`` (0, 1, ... in join order): with fewer
+    trials than phases, each place takes the next ``trials`` phases, so the first contributors
+    between them cover the whole space instead of all sweeping the learning rate; with more,
+    each starts one phase further on."""
+    phases, trials = len(spec.search_space().phases), spec.search.trials
+    return (place * trials if 0 < trials < phases else place) % phases
 
 
 def search_budget(spec: TaskSpec) -> Budget:
@@ -85,16 +103,22 @@ def tune(
     seed: int,
     threads: int = 1,
     dataset_dir: Path | None = None,
+    start: Config | None = None,
+    shared: Sequence[SharedLedger] = (),
+    offset: int = 0,
 ) -> Recipe:
     """Run the spec's search from ``parent`` (a train checkpoint) and return the best recipe.
-    A dataset task searches on its verified dataset folder ``dataset_dir``.
+    A dataset task searches on its verified dataset folder ``dataset_dir``. The search starts
+    from ``start`` (the recipe carried over from the previous round, see :func:`carried_recipe`),
+    else from the spec's default recipe, at phase ``offset`` (:func:`swarm_offset`), with the
+    other contributors' ``shared`` experiments as its samplers' priors.
 
     ``seed`` seeds the baseline (seeds s, s+1, ...) and the proposer; ``out_dir`` holds the
     ledger, so calling again with the same arguments resumes or returns the finished result.
     A search there that this version would not run the same way (another budget or keep rule:
     the contributor was upgraded mid-round) is moved aside, kept, and the search starts over.
     """
-    default = spec.default_recipe()
+    default = spec.default_recipe() if start is None else start
     if not spec.search.trials:
         return Recipe(config=default)
     settings = Settings(
@@ -108,7 +132,7 @@ def tune(
         seeds=DEFAULT_SEEDS[spec.kind],
         confirm=DEFAULT_CONFIRM[spec.kind],
     )
-    loop = Autoresearch(settings, out_dir, space=plan(spec), default=default)
+    loop = Autoresearch(settings, out_dir, space=plan(spec, offset), default=default, shared=shared)
     set_aside = None
     try:
         best = loop.run()
@@ -123,7 +147,35 @@ def tune(
         best_metric=best.metric,
         changes=diff(default, best.config),
         set_aside=set_aside,
+        ledger=loop.ledger.jsonl,
     )
+
+
+def carried_recipe(spec: TaskSpec, published: Mapping[str, object]) -> Config:
+    """The previous round's winning recipe (as a round report lists it) as this round's start.
+
+    It came from a stranger's checkpoint, so it must be one this task's search could have kept:
+    the spec's own keys, the task's model shape, every knob inside the search space and every
+    other setting at the spec's value, and buildable. ``ValueError`` says what is wrong otherwise
+    (the caller starts from the spec's default instead).
+    """
+    default = spec.default_recipe()
+    if set(published) != set(default):
+        odd = sorted(set(published) ^ set(default))[:5]
+        raise ValueError(f"its keys are not this task's (differ in {odd})")
+    knobs = spec.search_space().knobs
+    for key, value in published.items():
+        if key in knobs and not key.startswith("model."):
+            if reason := knobs[key].reject_reason(value):
+                raise ValueError(f"{key}: {reason}")
+        elif value != default[key] or type(value) is not type(default[key]):
+            raise ValueError(f"{key} is {show(value)}, the task fixes {default[key]!r}")
+    config: Config = dict(published)  # type: ignore[arg-type]  # checked scalar by scalar above
+    try:
+        build(config, steps=spec.inner_steps, seconds=None, seed=0)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"it does not build: {exc}") from None
+    return config
 
 
 def _set_aside(folder: Path) -> Path:

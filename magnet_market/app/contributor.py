@@ -20,7 +20,9 @@ from magnet_market.app.content import fetch_spec, parent_cid, task_dataset
 from magnet_market.app.ledger import TaskLedger, task_ledger
 from magnet_market.app.reports import load_posted
 from magnet_market.app.role import Role
+from magnet_market.app.swarm import round_start, shared_ledgers, swarm_place
 from magnet_market.autoresearch.config import describe
+from magnet_market.autoresearch.shared import SharedLedger
 from magnet_market.bitnet import checkpoint
 from magnet_market.bitnet.checkpoint import Checkpoint
 from magnet_market.bitnet.model import build_model
@@ -31,7 +33,7 @@ from magnet_market.chain.types import DisputeOutcome, RoundPhase, TaskStatus
 from magnet_market.errors import MagnetError
 from magnet_market.tasks.data import TaskData, task_data
 from magnet_market.tasks.spec import TaskSpec
-from magnet_market.tuning import tune
+from magnet_market.tuning import swarm_offset, tune
 
 
 class ContributorError(MagnetError, RuntimeError):
@@ -255,7 +257,25 @@ class Contributor(Role):
             say(f"round {round_}: autoresearch, {spec.search.trials} trials")
         runs = self.workdir / "autoresearch"  # one folder of runs: `magnet dashboard --runs`
         dataset = task_dataset(self.store, spec)
-        recipe = tune(spec, parent_path, runs / folder.name, seed, dataset_dir=dataset)
+        place = swarm_place(self.reader, task_id, self.address)
+        start = round_start(self.store, self.reader, spec, task_id, round_, place)
+        if start.refused:
+            say(f"round {round_}: {start.refused}; starting from the spec's recipe")
+        elif start.config is not None:
+            say(f"round {round_}: starting from {start.source}")
+        shared = shared_ledgers(self.store, self.reader, spec, task_id, round_, parent)
+        if shared:
+            say(f"round {round_}: {_shared_summary(shared)}")
+        recipe = tune(
+            spec,
+            parent_path,
+            runs / folder.name,
+            seed,
+            dataset_dir=dataset,
+            start=start.config,
+            shared=shared,
+            offset=swarm_offset(spec, place),
+        )
         if recipe.set_aside:
             say(
                 f"round {round_}: the search folder held a search this version runs "
@@ -274,6 +294,9 @@ class Contributor(Role):
         cfg = recipe.train_config(spec.inner_steps, seed)
         result = train(model, self.training_data(spec, dataset), cfg, parent_cid=parent)
         submission = {"task_id": task_id, "round": round_, "author": self.address}
+        # published with the checkpoint, whose CID binds it (``diloco.published``)
+        ledger = str(self.store.add_path(recipe.ledger)) if recipe.ledger else None
+        search = {**recipe.summary(), "ledger": ledger, "started_from": start.source}
         return checkpoint.from_model(
             model,
             step=result.step,
@@ -282,9 +305,18 @@ class Contributor(Role):
             extra={
                 "submission": json.dumps(submission, sort_keys=True),
                 "train": cfg.to_json(),
-                "search": json.dumps(recipe.summary(), sort_keys=True),
+                "search": json.dumps(search, sort_keys=True),
             },
         )
+
+
+def _shared_summary(shared: list[SharedLedger]) -> str:
+    """``12 shared experiments from 3 ledgers (2 rows refused: row 4: not JSON; ...)``."""
+    text = f"{sum(len(s.records) for s in shared)} shared experiments from {len(shared)} ledgers"
+    refused = [f"{s.source}: {reason}" for s in shared for reason in s.refused]
+    if refused:
+        text += f" ({len(refused)} rows refused: {'; '.join(refused[:3])})"
+    return text
 
 
 def _truncated_copy(path: Path) -> Path:

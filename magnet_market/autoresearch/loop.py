@@ -21,13 +21,15 @@ import hashlib
 import json
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import KW_ONLY, asdict, dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from magnet_market._atomic import write_atomic
+from magnet_market.autoresearch.chat import PREFIX as CHAT_PREFIX
+from magnet_market.autoresearch.chat import ChatProposer
 from magnet_market.autoresearch.config import Config, apply, build, diff
 from magnet_market.autoresearch.errors import (
     ConfigurationError,
@@ -49,6 +51,7 @@ from magnet_market.autoresearch.proposers import (
 )
 from magnet_market.autoresearch.recipes import DEFAULTS, PRUNING, SPACES
 from magnet_market.autoresearch.runner import RunOutcome, run_isolated
+from magnet_market.autoresearch.shared import SharedLedger
 from magnet_market.autoresearch.space import Phase, SearchSpace
 from magnet_market.autoresearch.trial import Trial
 from magnet_market.bitnet import checkpoint
@@ -101,7 +104,8 @@ class Settings:
         task: a task name (``tinylm``, ``digits``).
         budget: training seconds or steps of every experiment.
         trials_per_phase: experiments per phase (raise it to extend a finished run).
-        proposer: ``tpe`` (default), ``gp``, ``random``, or a command line of an external
+        proposer: ``tpe`` (default), ``gp``, ``random``, ``chat:URL[#MODEL]`` (a chat model
+            behind an OpenAI-compatible API, ``chat.py``), or a command line of an external
             proposer.
         seed: first seed: the baseline runs seeds s, s+1, ...; a candidate runs the best's
             seeds (after a confirmed keep, the fresh seeds it was confirmed on).
@@ -191,6 +195,8 @@ class Autoresearch:
         space: the search space (default: the task's, ``recipes.SPACES``).
         default: the starting configuration (default: the task's, ``recipes.DEFAULTS``).
         observer: live-view hooks.
+        shared: other contributors' published experiments, the samplers' priors
+            (``shared.py``).
     """
 
     def __init__(
@@ -201,6 +207,7 @@ class Autoresearch:
         space: SearchSpace | None = None,
         default: Config | None = None,
         observer: Observer | None = None,
+        shared: Sequence[SharedLedger] = (),
     ) -> None:
         try:
             self.task = task_definition(settings.task)
@@ -219,6 +226,7 @@ class Autoresearch:
         self.space.check_fits(self.default)
         self._check_buildable(self.default, "the starting configuration")
         self.observer = observer or Observer()
+        self.shared = tuple(shared)
         self.ledger = Ledger(self.out_dir)
         self._kept_run_seconds: float | None = None  # known once the baseline has run
         self.proposer = self._make_proposer()
@@ -428,6 +436,7 @@ class Autoresearch:
             phase=phase,
             best=best,
             history=list(records),
+            shared=self.shared,
         )
 
     def _should_prune(self, proposal: Proposal, k: int, value: float) -> bool:
@@ -494,6 +503,8 @@ class Autoresearch:
                 seed=self.settings.seed,
                 prune=PRUNING.get(self.task.name, True),
             )
+        if name.startswith(CHAT_PREFIX):
+            return ChatProposer(name)
         return CommandProposer(name)
 
     def _claim_folder(self) -> None:

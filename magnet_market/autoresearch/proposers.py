@@ -37,6 +37,7 @@ from magnet_market.autoresearch.config import Config, describe, diff
 from magnet_market.autoresearch.errors import ConfigurationError, ProposalRejectedError
 from magnet_market.autoresearch.keep import Direction
 from magnet_market.autoresearch.ledger import Record
+from magnet_market.autoresearch.shared import SharedLedger, prior_trials
 from magnet_market.autoresearch.space import ChoiceKnob, FloatKnob, Knob, Phase, SearchSpace
 
 Ending = Literal["complete", "pruned", "fail"]
@@ -67,6 +68,7 @@ class ProposalContext:
     phase: Phase
     best: Record
     history: list[Record]
+    shared: tuple[SharedLedger, ...] = ()  # other contributors' published experiments
 
 
 class Proposer(Protocol):
@@ -90,14 +92,16 @@ def _distribution(knob: Knob) -> BaseDistribution:
 
 
 def _repeat_of(study: optuna.Study, params: dict[str, Any]) -> FrozenTrial | None:
-    """A finished (complete or pruned) trial of the phase with exactly these parameters.
+    """A finished (complete or pruned) trial of the phase with exactly these parameters,
+    run here or shared from another contributor's ledger on the same parent (a shared one
+    from an earlier parent is not a repeat: ``shared.py``).
 
     The parameters alone, not the rest of the configuration: a resumed run must end each
     phase where the uninterrupted one would, and a phase that ran dry stays dry even when a
     later phase has since changed the best.
     """
     for t in study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED)):
-        if t.params == params:
+        if t.params == params and t.user_attrs.get("same_parent", True):
             return t
     return None
 
@@ -176,6 +180,16 @@ class OptunaProposer:
                     intermediate_values=dict(enumerate(ctx.best.curve, start=1)),
                 )
             )
+            # and what other contributors measured on these knobs (stored: a resume has them)
+            for prior in prior_trials(ctx.shared, ctx.phase, ctx.best):
+                study.add_trial(
+                    optuna.trial.create_trial(
+                        params=prior.params,
+                        distributions=dists,
+                        value=prior.value,
+                        user_attrs={"shared": prior.source, "same_parent": prior.same_parent},
+                    )
+                )
         # per phase and per resume, so two phases over one knob do not replay the same samples
         study.sampler = self._make_sampler(
             self.seed + zlib.crc32(name.encode()) + len(study.trials)

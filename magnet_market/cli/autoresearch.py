@@ -125,8 +125,9 @@ def _config_table(config: dict) -> Table:
     default="tpe",
     show_default=True,
     help="tpe (Optuna TPE; median pruning on tinylm), gp (Optuna's Gaussian process, same "
-    "pruning), random, or a command that reads the history as JSON on stdin and prints "
-    '{"changes": {...}} on stdout.',
+    "pruning), random, chat:URL[#MODEL] (a chat model behind an OpenAI-compatible API such as "
+    "Ollama, llama.cpp or vLLM; key from MAGNET_CHAT_API_KEY), or a command that reads the "
+    'history as JSON on stdin and prints {"changes": {...}} on stdout.',
 )
 @click.option(
     "--space",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 
+from magnet_market.diloco.published import PublishedSearch, Recipe
 from magnet_market.diloco.verify import Check, Verdict
 
 
@@ -33,6 +34,11 @@ class SubmissionReport:
     # on the sealed holdout slice the round is credited on (accepted submissions only)
     holdout_metric: float | None = None
     holdout_improvement: float | None = None
+    # what an accepted contribution published about its search (``published.py``): the
+    # recipe, the changes its own search made to reach it, and its experiment ledger
+    recipe: Recipe | None = None
+    recipe_changes: Recipe | None = None
+    ledger_cid: str | None = None
 
     @classmethod
     def of(
@@ -45,6 +51,7 @@ class SubmissionReport:
         status = (
             "accepted" if verdict.accepted else "dishonest" if verdict.dishonest else "rejected"
         )
+        search = verdict.search if verdict.accepted else PublishedSearch()
         return cls(
             cid=verdict.cid,
             author=verdict.author,
@@ -60,6 +67,9 @@ class SubmissionReport:
             credit_wei=credit_wei,
             holdout_metric=holdout[0] if holdout else None,
             holdout_improvement=holdout[1] if holdout else None,
+            recipe=search.recipe,
+            recipe_changes=search.changes,
+            ledger_cid=search.ledger_cid,
         )
 
 
@@ -85,6 +95,11 @@ class RoundReport:
     holdout_merged_metric: float | None = None
     # the sponsor's bond for this round, in ``reward_wei``, when it missed its key's window
     holdout_forfeit_wei: int = 0
+    # the recipe the next round's search starts from: the published recipe of the accepted
+    # contribution that improved most on the split credited on (None: no accepted contribution
+    # improved and published one)
+    recipe: Recipe | None = None
+    recipe_author: str | None = None
 
     def to_json(self) -> str:
         """Deterministic JSON text (same report, same bytes)."""

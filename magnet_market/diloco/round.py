@@ -30,6 +30,7 @@ from magnet_market.diloco.verify import (
     Evaluate,
     RoundParent,
     Submission,
+    Verdict,
     VerifyRules,
     judged_metrics,
     verify,
@@ -147,6 +148,7 @@ def run_round(
         for i, s in zip(merged, leave_one_out_scores(credit_merged, without, metric), strict=True):
             scores[i] = s
     credits = largest_remainder(scores, reward_wei)
+    winner = _recipe_winner(judged, accepted)
     report = RoundReport(
         task_id=task_id,
         round=round_index,
@@ -165,8 +167,21 @@ def run_round(
         credited_on=credit_split.name if credit_split else "val",
         holdout_parent_metric=credit_parent if credit_split else None,
         holdout_merged_metric=credit_merged if credit_split else None,
+        recipe=None if winner is None else judged[winner].search.recipe,
+        recipe_author=None if winner is None else judged[winner].author,
     )
     return RoundOutcome(report, merged_path)
+
+
+def _recipe_winner(judged: Sequence[Verdict], accepted: Sequence[int]) -> int | None:
+    """The accepted contribution with a published recipe that improved most on the credited
+    split (the earliest revealed of equals), or None when none improved."""
+    improved = [
+        i
+        for i in accepted
+        if judged[i].search.recipe is not None and (judged[i].improvement or 0) > 0
+    ]
+    return max(improved, key=lambda i: (judged[i].improvement, -i), default=None)
 
 
 def with_merged_cid(report: RoundReport, cid: str) -> RoundReport:

@@ -30,6 +30,7 @@ from magnet_market.bitnet.exact import exact_model, square_sum
 from magnet_market.bitnet.model import ModelConfig, TransformerConfig, build_model
 from magnet_market.bitnet.safetensors_io import TensorSpec
 from magnet_market.diloco._reader import MODEL_PREFIX, TensorFile, load_into
+from magnet_market.diloco.published import PublishedSearch, published_search
 
 Evaluate = Callable[[nn.Module], dict[str, float]]  # a task's ``evaluate`` (held-out split)
 
@@ -109,6 +110,7 @@ class Verdict:
     update_norm: float | None = None
     steps: int | None = None
     work: int | None = None  # tokens (transformer) or examples (classifier) seen
+    search: PublishedSearch = field(default_factory=PublishedSearch)  # ``published.py``
 
     @property
     def accepted(self) -> bool:
@@ -195,6 +197,7 @@ def _check_file(
         out.record("safetensors", False, str(exc))
         return
     out.record("safetensors", True, "parsed as a safetensors MAGNET checkpoint (no pickle)")
+    out.found["search"] = published_search(ck.extra)
     if not out.record("kind", ck.kind == "train", f"kind {ck.kind!r}, need 'train' (fp32 weights)"):
         return
     if not out.record(

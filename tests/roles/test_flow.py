@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from concurrent.futures import ThreadPoolExecutor
 
+import optuna
 import pytest
 
 from magnet_market.app import Session, Sponsor
@@ -60,10 +61,18 @@ def test_two_rounds_end_to_end(market, actors, tmp_path, store):
         summaries = [f.result(timeout=600) for f in futures]
 
     assert [p.round for p in posted] == [0, 1]
-    for summary in summaries:
+    searches = {}
+    for who, summary in zip(people, summaries, strict=True):
         for work in summary.rounds:
             searched = json.loads(checkpoint.from_bytes(store.get(work.cid)).extra["search"])
             assert searched["experiments"] == 1
+            searches[work.round, who.address] = searched
+    _check_published_searches(store, posted, searches, people)
+    # round 1's first contributor swept the learning rate as in round 0, knowing its round-0 try
+    study_db = tmp_path / "c" / "autoresearch" / f"task{task.task_id}-round1-{people[0].address}"
+    lr = optuna.load_study(study_name="lr", storage=f"sqlite:///{study_db / 'study.db'}")
+    shared = [t.user_attrs for t in lr.trials if "shared" in t.user_attrs]
+    assert shared == [{"shared": f"{people[0].address} in round 0", "same_parent": False}]
     assert market.task(task.task_id).status is TaskStatus.CLOSED
     liar = people[2].address
     for p in posted:
@@ -83,6 +92,33 @@ def test_two_rounds_end_to_end(market, actors, tmp_path, store):
     report_checks = verify_reports(store, audit.ledger)
     assert report_checks and all(c.ok for c in report_checks)
     assert sum(c.name.startswith("round 1 reward") for c in report_checks) == 2
+
+
+def _check_published_searches(store, posted, searches, people):
+    """Each accepted contribution's recipe and ledger are in the report (the ledger fetched by
+    its CID is the search's, baseline and trial); round 1 starts from round 0's winner."""
+    liar = people[2].address
+    for p in posted:
+        listed = {s.author: s for s in p.report.submissions}
+        assert listed[liar].recipe is None and listed[liar].ledger_cid is None
+        accepted = [s for s in p.report.submissions if s.status == "accepted"]
+        for s in accepted:
+            searched = searches[p.round, s.author]
+            assert s.recipe == searched["recipe"] and s.ledger_cid == searched["ledger"]
+            rows = [json.loads(line) for line in store.get(s.ledger_cid).decode().splitlines()]
+            assert [r["id"] for r in rows] == [0, 1] and rows[0]["phase"] == "baseline"
+        winner = max(accepted, key=lambda s: s.improvement)
+        assert winner.improvement > 0
+        assert (p.report.recipe_author, p.report.recipe) == (winner.author, winner.recipe)
+    for (round_, who), searched in searches.items():
+        if round_ == 0:
+            assert searched["started_from"] == "spec"
+        elif who == people[0].address:  # the first to join starts from the winner as it is
+            assert searched["started_from"] == f"round 0's winner {posted[0].report.recipe_author}"
+        else:  # the others from it, or from it with the other's ideas
+            assert searched["started_from"].startswith(
+                f"round 0's winner {posted[0].report.recipe_author}"
+            )
 
 
 def test_a_report_that_does_not_match_its_root_is_refused(market, actors, tmp_path):

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
+
+import pytest
 
 from magnet_market.autoresearch import Budget, Ledger
 from magnet_market.bitnet.train import OptimConfig
 from magnet_market.tasks.spec import base_checkpoint, parse_spec
-from magnet_market.tuning import plan, search_budget, tune
+from magnet_market.tuning import carried_recipe, plan, search_budget, swarm_offset, tune
 
 SPEC = {"name": "d", "kind": "digits", "rounds": 1, "inner_steps": 5, "market": {"bounty": 1}}
 
@@ -69,3 +72,49 @@ def test_a_search_of_another_version_is_set_aside_and_the_round_searches_again(t
     assert len(Ledger(folder).records()[0].runs) == 6  # the baseline's runs
     again = tune(parse_spec({**SPEC, "search": {"trials": 1}}), parent, folder, seed=1)
     assert again.set_aside is None and again.config == recipe.config  # resumed: finished
+
+
+def test_a_carried_recipe_must_be_one_this_tasks_search_could_have_kept():
+    spec = parse_spec({**SPEC, "search": {"trials": 2}})
+    default = spec.default_recipe()
+    found = {**default, "optim.lr": 0.006, "train.batch_size": 32}
+    assert carried_recipe(spec, found) == found
+    refusals = [
+        ({**default, "optim.momentum": 0.9}, "differ in ['optim.momentum']"),
+        ({k: v for k, v in default.items() if k != "optim.lr"}, "differ in ['optim.lr']"),
+        ({**default, "optim.lr": 0.5}, "optim.lr: 0.5 is outside"),
+        ({**default, "train.batch_size": 48}, "train.batch_size: 48 is not one of"),
+        ({**default, "model.hidden": 512}, "model.hidden is 512, the task fixes 128"),
+        ({**default, "optim.final_lr": True}, "optim.final_lr: must be a number, got True"),
+    ]
+    for recipe, reason in refusals:
+        with pytest.raises(ValueError, match=re.escape(reason)):
+            carried_recipe(spec, recipe)
+
+
+def test_the_search_starts_from_the_carried_recipe(tmp_path):
+    spec = parse_spec({**SPEC, "search": {"trials": 1}})
+    parent = tmp_path / "parent.safetensors"
+    parent.write_bytes(base_checkpoint(spec).to_bytes())
+    start = {**spec.default_recipe(), "optim.lr": 0.006}
+    recipe = tune(spec, parent, tmp_path / "search", seed=1, start=start)
+    baseline = Ledger(tmp_path / "search").records()[0]
+    assert baseline.config == start
+    assert recipe.config == {**start, **(recipe.changes or {})}
+    assert recipe.summary()["recipe"] == recipe.config
+    assert recipe.ledger == tmp_path / "search" / "experiments.jsonl"
+
+
+def test_swarm_places_start_at_other_phases_and_cover_the_space_together():
+    few = parse_spec({**SPEC, "search": {"trials": 3}})  # 8 phases
+    names = [p.name for p in few.search_space().phases]
+    covered = []
+    for place in range(3):
+        phases = plan(few, swarm_offset(few, place)).phases
+        assert [p.trials for p in phases] == [1, 1, 1]
+        covered += [p.name for p in phases]
+    assert covered[:8] == names  # the first places between them sweep every phase once
+    assert covered[8] == names[0]  # then wrap around
+    many = parse_spec({**SPEC, "search": {"trials": 10}})
+    assert [p.name for p in plan(many, swarm_offset(many, 2)).phases] == names[2:] + names[:2]
+    assert sum(p.trials for p in plan(many, swarm_offset(many, 2)).phases) == 10
