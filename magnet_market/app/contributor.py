@@ -20,7 +20,8 @@ from magnet_market.app.content import fetch_spec, parent_cid, task_dataset
 from magnet_market.app.ledger import TaskLedger, task_ledger
 from magnet_market.app.reports import load_posted
 from magnet_market.app.role import Role
-from magnet_market.app.swarm import round_start, shared_ledgers, swarm_place
+from magnet_market.app.session import Session
+from magnet_market.app.swarm import RoundStart, round_start, shared_ledgers, swarm_place
 from magnet_market.autoresearch.config import describe
 from magnet_market.autoresearch.shared import SharedLedger
 from magnet_market.bitnet import checkpoint
@@ -63,9 +64,25 @@ class RoundWork:
 
 
 class Contributor(Role):
-    """One contributor account taking part in tasks (see :class:`~magnet_market.app.role.Role`)."""
+    """One contributor account taking part in tasks (see :class:`~magnet_market.app.role.Role`).
+
+    Args:
+        swarm: take part in the swarm (``app/swarm.py``): start each round from the last
+            winning recipe, use the ledgers earlier rounds published, start at the place's
+            phase. ``False`` searches in isolation: from the spec's recipe, at the first phase,
+            knowing only its own experiments (its ledger and recipe are published either way).
+    """
 
     error = ContributorError
+
+    def __init__(self, session: Session, workdir: Path | None = None, swarm: bool = True) -> None:
+        super().__init__(session, workdir)
+        self.swarm = swarm
+
+    def search_folder(self, task_id: int, round_: int) -> Path:
+        """Where round ``round_``'s search keeps its ledger (one folder of runs for all rounds,
+        so ``magnet dashboard --runs`` shows them)."""
+        return self.workdir / "autoresearch" / f"task{task_id}-round{round_}-{self.address}"
 
     def claim(self, task_id: int) -> tuple[int, TxReceipt]:
         """Take a slot in ``task_id``, locking its claim bond; returns the bond and receipt."""
@@ -255,26 +272,28 @@ class Contributor(Role):
         seed = int.from_bytes(bytes.fromhex(self.address[2:10]), "big") + round_
         if spec.search.trials:
             say(f"round {round_}: autoresearch, {spec.search.trials} trials")
-        runs = self.workdir / "autoresearch"  # one folder of runs: `magnet dashboard --runs`
         dataset = task_dataset(self.store, spec)
-        place = swarm_place(self.reader, task_id, self.address)
-        start = round_start(self.store, self.reader, spec, task_id, round_, place)
+        start, shared, offset = RoundStart(None, "spec"), [], 0
+        if self.swarm:
+            place = swarm_place(self.reader, task_id, self.address)
+            start = round_start(self.store, self.reader, spec, task_id, round_, place)
+            shared = shared_ledgers(self.store, self.reader, spec, task_id, round_, parent)
+            offset = swarm_offset(spec, place)
         if start.refused:
             say(f"round {round_}: {start.refused}; starting from the spec's recipe")
         elif start.config is not None:
             say(f"round {round_}: starting from {start.source}")
-        shared = shared_ledgers(self.store, self.reader, spec, task_id, round_, parent)
         if shared:
             say(f"round {round_}: {_shared_summary(shared)}")
         recipe = tune(
             spec,
             parent_path,
-            runs / folder.name,
+            self.search_folder(task_id, round_),
             seed,
             dataset_dir=dataset,
             start=start.config,
             shared=shared,
-            offset=swarm_offset(spec, place),
+            offset=offset,
         )
         if recipe.set_aside:
             say(

@@ -65,6 +65,12 @@ def contributor() -> None:
     hidden=True,
     help="Upload truncated checkpoints (demo of a rejection).",
 )
+@click.option(
+    "--isolated",
+    is_flag=True,
+    help="Search alone: every round from the spec's recipe, without the recipes and ledgers "
+    "other contributors published (they still get yours).",
+)
 @json_option
 def contributor_run(
     session: Session,
@@ -73,10 +79,11 @@ def contributor_run(
     poll: float,
     claim_bias: float,
     corrupt: bool,
+    isolated: bool,
     as_json: bool,
 ) -> None:
     """Claim a slot in TASK_ID, train every round, claim rewards and withdraw (restartable)."""
-    worker = Contributor(session, workdir)
+    worker = Contributor(session, workdir, swarm=not isolated)
     summary = worker.run(
         task_id, claim_bias=claim_bias, poll=poll, on_progress=console.print, corrupt=corrupt
     )

@@ -61,7 +61,10 @@ def adopts(recipe: Mapping[str, object] | None, author: str, idea: Idea) -> bool
     """``recipe`` (of ``author``'s contribution) trains with ``idea`` of somebody else."""
     if recipe is None or idea.author.lower() == author.lower():
         return False
-    return all(k in recipe and recipe[k] == v and type(recipe[k]) is type(v) for k, v in idea.changes.items())
+    return all(
+        k in recipe and recipe[k] == v and type(recipe[k]) is type(v)
+        for k, v in idea.changes.items()
+    )
 
 
 def credit_ideas(
