@@ -20,6 +20,7 @@ from pathlib import Path
 from magnet_market.app.content import fetch_spec, parent_cid, task_dataset
 from magnet_market.app.ledger import PostedRecord, posted_record, task_ledger
 from magnet_market.app.reports import pin_report
+from magnet_market.app.swarm import published_ideas
 from magnet_market.chain.client import MarketClient
 from magnet_market.chain.events import EventReader
 from magnet_market.chain.merkle import CreditTree
@@ -103,7 +104,7 @@ def round_config(spec: TaskSpec) -> RoundConfig:
         regression_tolerance=spec.verification.regression_tolerance,
         max_steps=spec.inner_steps,
     )
-    return RoundConfig(rules=rules)
+    return RoundConfig(rules=rules, idea_share_bps=spec.market.idea_share_bps)
 
 
 def posted_round(
@@ -174,6 +175,7 @@ def judge_round(
         out=folder / "merged.safetensors",
         config=round_config(spec),
         credit_split=None if key is None else _credit_split(store, spec, dataset, round_, key),
+        ideas=published_ideas(store, reader, spec, task_id, round_),
     )
     merged_cid = (
         str(store.add_path(outcome.merged_path))
@@ -182,7 +184,7 @@ def judge_round(
     )
     forfeit = sealed.bond_per_round if sealed.sealed and key is None else 0
     report = replace(with_merged_cid(outcome.report, merged_cid), holdout_forfeit_wei=forfeit)
-    tree = credit_tree({s.author: s.credit_wei for s in report.submissions})
+    tree = credit_tree(report.credits())
     report_cid = pin_report(store, report, tree)
     slashes = _slashes(client, reader, task_id, round_, report)
     return RoundResult(task_id, round_, merged_cid, report, report_cid, tree, slashes)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from eth_utils import is_address, to_checksum_address
@@ -27,6 +27,7 @@ from magnet_market.app.ledger import (
 )
 from magnet_market.app.reports import PinnedRound, ReportError, load_posted
 from magnet_market.app.session import Session
+from magnet_market.autoresearch.config import describe
 from magnet_market.chain.errors import TaskNotFound
 from magnet_market.chain.types import (
     DisputeInfo,
@@ -152,6 +153,20 @@ class SubmissionLine:
     reward_claimed: bool
     checks: list[CheckLine]
     holdout_metric: float | None = None  # on the sealed holdout slice the round credited on
+    kept: str | None = None  # what its search changed in the recipe it started from
+    ledger_cid: str | None = None  # its published experiment ledger (who tried what)
+    winning_recipe: bool = False  # the recipe the next round starts from
+
+
+@dataclass(frozen=True)
+class IdeaLine:
+    """An earlier idea the round's accepted work adopted, and what it was credited."""
+
+    author: str
+    round: int  # where it was published
+    changes: str
+    adopted_by: list[str]
+    credit: int  # wei
 
 
 @dataclass(frozen=True)
@@ -171,6 +186,7 @@ class PostedRound:
     credited_on: str = "val"  # "val", or "holdout:R": the sponsor's sealed slice R
     holdout_merged_metric: float | None = None
     holdout_forfeit: int = 0  # the sponsor's bond this round's budget took (key not revealed)
+    ideas: list[IdeaLine] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -743,8 +759,22 @@ def _posted_round(pinned: PinnedRound, claimed: set[str]) -> PostedRound:
             reward_claimed=s["author"] in claimed,
             checks=[CheckLine(c["name"], c["passed"], c["reason"]) for c in s.get("checks", [])],
             holdout_metric=s.get("holdout_metric"),
+            kept=_kept(s.get("recipe_changes")),
+            ledger_cid=s.get("ledger_cid"),
+            winning_recipe=s["author"] == report.get("recipe_author")
+            and s.get("recipe") is not None,
         )
         for s in report.get("submissions", [])
+    ]
+    ideas = [
+        IdeaLine(
+            author=i["author"],
+            round=i["round"],
+            changes=describe(i["changes"]),
+            adopted_by=list(i["adopted_by"]),
+            credit=int(i["credit_wei"]),
+        )
+        for i in report.get("ideas", [])
     ]
     return PostedRound(
         merged_cid=pinned.merged_cid,
@@ -759,7 +789,15 @@ def _posted_round(pinned: PinnedRound, claimed: set[str]) -> PostedRound:
         credited_on=report.get("credited_on", "val"),
         holdout_merged_metric=report.get("holdout_merged_metric"),
         holdout_forfeit=int(report.get("holdout_forfeit_wei", 0)),
+        ideas=ideas,
     )
+
+
+def _kept(changes: Any) -> str | None:
+    """A published search's changes as one line (``None``: nothing published)."""
+    if not isinstance(changes, dict):
+        return None
+    return describe(changes) if changes else "nothing: the recipe it started from"
 
 
 @dataclass(frozen=True)

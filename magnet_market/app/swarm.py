@@ -23,6 +23,7 @@ from magnet_market.app.reports import ReportError, load_round
 from magnet_market.autoresearch.config import Config, describe
 from magnet_market.autoresearch.shared import MAX_LEDGER_BYTES, SharedLedger, read_shared_ledger
 from magnet_market.chain.events import EventReader
+from magnet_market.diloco.ideas import Idea, first_published
 from magnet_market.storage import ContentStore, StorageError
 from magnet_market.tasks.spec import TaskSpec
 from magnet_market.tuning import carried_recipe
@@ -134,6 +135,33 @@ def shared_ledgers(
                 read_shared_ledger(data, source=source, space=space, same_parent=same_parent)
             )
     return out
+
+
+def published_ideas(
+    store: ContentStore, reader: EventReader, spec: TaskSpec, task_id: int, round_: int
+) -> list[Idea]:
+    """The ideas published before round ``round_``: each accepted contribution's changes in
+    the earlier reports that set some knob away from the spec's recipe, each credited to its
+    first publisher. A malformed report publishes none: every judge reads the same pinned
+    bytes, so every judge leaves out the same ones. A report that cannot be fetched is an error
+    (:class:`~magnet_market.storage.StorageError`): judging without it would credit otherwise.
+    """
+    default = spec.default_recipe()
+    ideas = []
+    for earlier in range(round_):
+        try:
+            report = load_round(store, reader, task_id, earlier).report
+        except ReportError:
+            continue
+        for s in report.get("submissions", []):
+            changes = s.get("recipe_changes")
+            if (
+                s.get("status") == "accepted"
+                and isinstance(changes, dict)
+                and any(default.get(k) != v for k, v in changes.items())
+            ):
+                ideas.append(Idea(str(s.get("author")), earlier, changes))
+    return first_published(ideas)
 
 
 def _fetch_capped(store: ContentStore, cid: str) -> bytes:

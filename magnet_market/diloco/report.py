@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 
+from magnet_market.diloco.ideas import IdeaCredit
 from magnet_market.diloco.published import PublishedSearch, Recipe
 from magnet_market.diloco.verify import Check, Verdict
 
@@ -100,6 +101,17 @@ class RoundReport:
     # improved and published one)
     recipe: Recipe | None = None
     recipe_author: str | None = None
+    # earlier rounds' ideas the accepted work adopted, and their share of ``reward_wei``
+    ideas: tuple[IdeaCredit, ...] = ()
+
+    def credits(self) -> dict[str, int]:
+        """Wei per account: its contribution's credit plus its ideas' (the Merkle tree's)."""
+        out: dict[str, int] = {}
+        for who, wei in [(s.author, s.credit_wei) for s in self.submissions] + [
+            (i.author, i.credit_wei) for i in self.ideas
+        ]:
+            out[who] = out.get(who, 0) + wei
+        return out
 
     def to_json(self) -> str:
         """Deterministic JSON text (same report, same bytes)."""

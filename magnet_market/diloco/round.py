@@ -24,6 +24,7 @@ from magnet_market.diloco.credit import (
     largest_remainder,
     leave_one_out_scores,
 )
+from magnet_market.diloco.ideas import MAX_IDEA_SHARE_BPS, Idea, IdeaCredit, credit_ideas
 from magnet_market.diloco.outer import DilocoMerger, OuterConfig
 from magnet_market.diloco.report import RoundReport, SubmissionReport
 from magnet_market.diloco.verify import (
@@ -47,8 +48,13 @@ class RoundConfig:
     aggregation: AggregationConfig = field(default_factory=AggregationConfig)
     weighting: str = "work"  # "equal" | "work" | "improvement"
     credit: str = "improvement"  # "improvement" | "leave_one_out"
+    idea_share_bps: int = 0  # of the reward for the ideas the accepted work adopted (ideas.py)
 
     def __post_init__(self) -> None:
+        if not 0 <= self.idea_share_bps <= MAX_IDEA_SHARE_BPS:
+            raise ValueError(
+                f"idea_share_bps must be in 0..{MAX_IDEA_SHARE_BPS}, got {self.idea_share_bps}"
+            )
         if self.weighting not in WEIGHTINGS:
             raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {self.weighting!r}")
         if self.credit not in CREDIT_RULES:
@@ -85,6 +91,7 @@ def run_round(
     out: str | Path,
     config: RoundConfig | None = None,
     credit_split: CreditSplit | None = None,
+    ideas: Sequence[Idea] = (),
 ) -> RoundOutcome:
     """Verify every submission, merge the accepted ones into ``out`` and credit them.
 
@@ -99,6 +106,9 @@ def run_round(
         config: the round's rules; defaults documented in docs/diloco.md.
         credit_split: when given, merge weights and credits are measured on it (every check,
             claims included, stays on ``evaluate``); else on ``evaluate``.
+        ideas: changes published in earlier rounds, each by its first publisher
+            (``ideas.first_published``); the ones the accepted work adopted share
+            ``config.idea_share_bps`` of the reward (``ideas.py``).
     """
     cfg = config or RoundConfig()
     metric = cfg.rules.metric
@@ -147,7 +157,9 @@ def run_round(
         )
         for i, s in zip(merged, leave_one_out_scores(credit_merged, without, metric), strict=True):
             scores[i] = s
-    credits = largest_remainder(scores, reward_wei)
+    idea_lines = _credit_ideas(judged, accepted, submissions, ideas, reward_wei, cfg)
+    idea_wei = sum(line.credit_wei for line in idea_lines)
+    credits = largest_remainder(scores, reward_wei - idea_wei)
     winner = _recipe_winner(judged, accepted)
     report = RoundReport(
         task_id=task_id,
@@ -158,7 +170,7 @@ def run_round(
         merged_cid="",
         merged_metric=merged_metric,
         reward_wei=reward_wei,
-        credited_wei=sum(credits),
+        credited_wei=sum(credits) + idea_wei,
         submissions=tuple(
             SubmissionReport.of(v, w, c, held.get(i))
             for i, (v, w, c) in enumerate(zip(verdicts, weights, credits, strict=True))
@@ -169,8 +181,30 @@ def run_round(
         holdout_merged_metric=credit_merged if credit_split else None,
         recipe=None if winner is None else judged[winner].search.recipe,
         recipe_author=None if winner is None else judged[winner].author,
+        ideas=tuple(idea_lines),
     )
     return RoundOutcome(report, merged_path)
+
+
+def _credit_ideas(
+    judged: Sequence[Verdict],
+    accepted: Sequence[int],
+    submissions: Sequence[Submission],
+    ideas: Sequence[Idea],
+    reward_wei: int,
+    cfg: RoundConfig,
+) -> list[IdeaCredit]:
+    """The idea share of the reward, split among the ideas of the round's contributors that
+    the accepted work adopted; none when no adopted idea scored (``ideas.py``)."""
+    revealed = {s.author.lower() for s in submissions}
+    eligible = [i for i in ideas if i.author.lower() in revealed]
+    adopters = [
+        (judged[i].author, judged[i].search.recipe, judged[i].improvement or 0.0) for i in accepted
+    ]
+    pool = reward_wei * cfg.idea_share_bps // 10_000
+    lines = credit_ideas(eligible, adopters, pool)
+    scored = [line for line in lines if line.score > 0]
+    return scored if pool and scored and any(line.credit_wei for line in scored) else []
 
 
 def _recipe_winner(judged: Sequence[Verdict], accepted: Sequence[int]) -> int | None:

@@ -91,6 +91,9 @@ class Market(_Strict):
     # per round, held beside the bounty when the dataset's holdout is sealed: a round whose key
     # the sponsor does not reveal in time is judged on the public split and this joins its budget
     holdout_bond: int = Field(default=10**16, gt=0)
+    # of each round's reward, for the contributors whose earlier ideas (published recipe
+    # changes) the round's accepted work adopted, by the improvement attributed to them
+    idea_share_bps: int = Field(default=1_000, ge=0, le=5_000)
 
     @field_validator("bounty", "claim_bond", "holdout_bond", mode="before")
     @classmethod

@@ -56,6 +56,12 @@ def test_task_shows_reports_credits_and_slashes(api, finished):
         for who in finished.honest:
             assert verdicts[who]["credit"] == p.tree.amount(who) > 0
             assert verdicts[who]["reward_claimed"] is True
+            # the search published nothing new (trials = 0): it trained the recipe it started from
+            assert verdicts[who]["kept"] == "nothing: the recipe it started from"
+            assert verdicts[who]["winning_recipe"] is (who == p.report["recipe_author"])
+        assert p.report["recipe_author"] in finished.honest
+        assert verdicts[finished.liar]["kept"] is None  # a dishonest line lists no search
+        assert view["posted"]["ideas"] == []
     slashed = reader.get("ContributorSlashed", taskId=finished.task_id)
     assert [(s["contributor"], s["amount"]) for s in data["slashes"]] == [
         (e["args"]["contributor"], e["args"]["amount"]) for e in slashed

@@ -13,6 +13,8 @@ import httpx
 import pytest
 
 from magnet_market.app import Session
+from magnet_market.app.market_view import IdeaLine, _posted_round
+from magnet_market.app.reports import PinnedRound
 from magnet_market.dashboard import create_app
 from magnet_market.dashboard.app import countdown, duration, eth_short
 from magnet_market.dashboard.errors import NotFoundError
@@ -133,3 +135,49 @@ def test_an_unexpected_failure_is_a_500_without_a_trace(finished, tmp_path):
     assert response.json()["error"] == "internal error (JSONDecodeError); see the server log"
     page = client.get("/runs/broken")
     assert page.status_code == 500 and "Traceback" not in page.text
+
+
+def test_a_round_s_swarm_lines_come_from_its_report():
+    report = {
+        "recipe_author": "0xa",
+        "submissions": [
+            {
+                "author": "0xa",
+                "cid": "bafya",
+                "status": "accepted",
+                "recipe": {"optim.lr": 0.006},
+                "recipe_changes": {"optim.lr": 0.006},
+                "ledger_cid": "bafkledger",
+                "credit_wei": "9",
+            },
+            {
+                "author": "0xb",
+                "cid": "bafyb",
+                "status": "accepted",
+                "recipe": {"optim.lr": 0.003},
+                "recipe_changes": {},
+                "ledger_cid": None,
+                "credit_wei": "0",
+            },
+            {"author": "0xc", "cid": "bafyc", "status": "rejected", "credit_wei": "0"},
+        ],
+        "ideas": [
+            {
+                "author": "0xb",
+                "round": 0,
+                "changes": {"optim.warmup_steps": 40},
+                "adopted_by": ["0xa"],
+                "score": 0.02,
+                "credit_wei": "1",
+            }
+        ],
+    }
+    pinned = PinnedRound(1, 1, "bafym", "bafyr", bytes(32), 10, report, None)
+    posted = _posted_round(pinned, claimed=set())
+    lines = {s.author: (s.kept, s.ledger_cid, s.winning_recipe) for s in posted.submissions}
+    assert lines == {
+        "0xa": ("optim.lr=0.006", "bafkledger", True),
+        "0xb": ("nothing: the recipe it started from", None, False),
+        "0xc": (None, None, False),
+    }
+    assert posted.ideas == [IdeaLine("0xb", 0, "optim.warmup_steps=40", ["0xa"], 1)]

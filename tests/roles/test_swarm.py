@@ -8,10 +8,17 @@ import json
 import pytest
 
 from magnet_market.app import Session, Sponsor
-from magnet_market.app.swarm import RoundStart, round_start, shared_ledgers, swarm_place
+from magnet_market.app.swarm import (
+    RoundStart,
+    published_ideas,
+    round_start,
+    shared_ledgers,
+    swarm_place,
+)
 from magnet_market.autoresearch.shared import MAX_LEDGER_BYTES
 from magnet_market.chain.events import EventReader
-from magnet_market.storage import LocalStore
+from magnet_market.diloco.ideas import Idea
+from magnet_market.storage import LocalStore, StorageError
 from magnet_market.tasks.spec import parse_spec
 from tests.roles.test_contributor import DIGITS_SPEC
 
@@ -172,3 +179,40 @@ def test_places_follow_the_join_order(task, market, actors):
     reader = EventReader(coordinator)
     places = [swarm_place(reader, published.task_id, who.address) for who in people]
     assert places == [1, 2, 0]  # people[1] never joined: it would be next
+
+
+def test_published_ideas_are_the_accepted_changes_away_from_the_spec_s_recipe(task):
+    spec, published, store, coordinator = task
+    default = spec.default_recipe()
+    report = {
+        "submissions": [
+            _accepted("0xa", 0.02, {"optim.lr": 0.006}),
+            _accepted("0xb", 0.01, {"optim.lr": default["optim.lr"]}),  # the spec's value: none
+            _accepted("0xc", 0.01, {"optim.lr": 0.006}),  # a copy: 0xa published it first
+            {**_accepted("0xd", 0.01, {"optim.warmup_steps": 40}), "status": "rejected"},
+            _accepted("0xe", 0.01, ["optim.lr", 0.006]),  # a hostile report's line: skipped
+            _accepted("0xf", 0.01, {"optim.warmup_steps": 40}),
+        ],
+    }
+    _post_round0(task, report)
+    ideas = published_ideas(store, EventReader(coordinator), spec, published.task_id, 1)
+    assert ideas == [
+        Idea("0xa", 0, {"optim.lr": 0.006}),
+        Idea("0xf", 0, {"optim.warmup_steps": 40}),
+    ]
+
+
+def test_a_malformed_report_publishes_no_ideas(task):
+    spec, published, store, coordinator = task
+    coordinator.post_round(
+        published.task_id, published.base_cid, str(store.add_bytes(b"not json")), bytes(32), 0
+    )
+    reader = EventReader(coordinator)
+    assert published_ideas(store, reader, spec, published.task_id, 1) == []
+
+
+def test_an_unfetchable_report_stops_judging(task):
+    spec, published, store, coordinator = task
+    _post_round0(task, None)  # pinned in another store only
+    with pytest.raises(StorageError):
+        published_ideas(store, EventReader(coordinator), spec, published.task_id, 1)
