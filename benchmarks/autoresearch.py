@@ -90,7 +90,14 @@ class Sweep:
 
 
 def sweep(
-    out: Path, task: str, budget: Budget, trials: int, proposer: str, seed: int, collect: bool
+    out: Path,
+    task: str,
+    budget: Budget,
+    trials: int,
+    proposer: str,
+    seed: int,
+    collect: bool,
+    proxy: float | None = None,
 ) -> Sweep:
     """Run (or resume) one sweep, or with ``collect`` only read its folder."""
     if not collect:
@@ -102,9 +109,22 @@ def sweep(
             seed=seed,
             seeds=DEFAULT_SEEDS[task],
             confirm=DEFAULT_CONFIRM[task],
+            proxy=proxy,
         )
         Autoresearch(settings, out).run()
     return Sweep(Ledger(out).records())
+
+
+def proxy_figures(prefix: str, records: list[Record]) -> dict:
+    """The ladder's figures: candidates stopped at the proxy, promoted, and the share of the
+    promoted (proxy wins) that held at the full budget (were kept)."""
+    promoted = [r for r in records if r.proxy_runs and r.rung == "full"]
+    held = [r for r in promoted if r.status == "keep"]
+    return {
+        f"{prefix}_proxy_discards": sum(r.rung == "proxy" for r in records),
+        f"{prefix}_proxy_promoted": len(promoted),
+        f"{prefix}_proxy_transfer_rate": round(len(held) / len(promoted), 3) if promoted else None,
+    }
 
 
 def within_cpu(records: list[Record], minutes: float) -> tuple[Record, int, float]:
@@ -153,6 +173,12 @@ def main() -> None:
     p.add_argument("--tinylm-trials", type=int, default=5, help="trials per phase")
     p.add_argument(
         "--tinylm-cpu-minutes", type=float, default=60.0, help="report the best within this"
+    )
+    p.add_argument(
+        "--tinylm-proxy",
+        type=float,
+        default=0.5,
+        help="the promotion ladder's proxy fraction of the budget (0: no ladder)",
     )
     p.add_argument(
         "--parts", default="digits,race,series,series-race,tinylm", help="comma-separated subset"
@@ -277,7 +303,10 @@ def main() -> None:
 
     if "tinylm" in parts:
         tinylm = Budget(steps=args.tinylm_steps)
-        sw = run("tinylm", "tinylm", tinylm, args.tinylm_trials, "tpe", 0)
+        proxy = args.tinylm_proxy or None
+        sw = sweep(
+            out / "tinylm", "tinylm", tinylm, args.tinylm_trials, "tpe", 0, args.collect, proxy
+        )
         best, n, cpu = within_cpu(sw.records, args.tinylm_cpu_minutes)
         last_phase = SPACES["tinylm"].phases[-1].name
         result |= {
@@ -289,11 +318,14 @@ def main() -> None:
             "tinylm_loss_drop_pct_all": round(_drop(sw.default, sw.best), 2),
             "tinylm_sweep_finished": sum(r.phase == last_phase for r in sw.records)
             >= args.tinylm_trials,
+            "tinylm_proxy": proxy,
+            **proxy_figures("tinylm", sw.records),
             **costs("tinylm", sw),
         }
         log.print(f"tinylm: {sw.default.metric:.4f} -> {best.metric:.4f}")
         budgets["tinylm"] = (
             f"{tinylm.describe()} per experiment, {args.tinylm_trials} trials/phase, "
+            f"proxy {proxy or 'off'}, "
             f"best within {args.tinylm_cpu_minutes:g} CPU-minutes"
         )
 

@@ -20,7 +20,8 @@ it). Figures, medians over seeds:
   ``swarm_wins``: seeds where sharing ends lower;
 * ``duplicate_experiments_pct_*``: experiments (baselines included) that measure a configuration
   somebody already measured on the same parent, over all experiments that ran;
-* ``proxy_transfer_rate``: proxy wins that held at full budget (``null``: no proxy runs yet).
+* ``proxy_transfer_rate``: of the candidates promoted by the ladder's proxy run (half the
+  round's steps), the share kept at the full budget (both arms).
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ def task_spec(seed: int, contributors: int, rounds: int, trials: int) -> dict:
         "inner_steps": 60,
         "batch_size": 16,
         "model": {"seq_len": 64, "d_model": 64, "n_layers": 2, "n_heads": 4},
-        "search": {"trials": trials},
+        "search": {"trials": trials, "proxy": 0.5},
         "verification": {"claim_tolerance": 0.05, "regression_tolerance": 0.05},
         "market": {
             "bounty": "4ether",
@@ -80,7 +81,7 @@ def task_spec(seed: int, contributors: int, rounds: int, trials: int) -> dict:
 
 def one_market(arm: str, seed: int, args: argparse.Namespace, workdir: Path) -> dict:
     """The market once, every contributor sharing or not; its figures."""
-    with Devnet() as node:
+    with Devnet(accounts=3 + args.contributors * args.seeds) as node:
         conn = Connection(Network("devnet", node.url, node.chain_id))
         owner, sponsor, coordinator = (devnet_account(i) for i in range(3))
         people = [
@@ -116,14 +117,26 @@ def one_market(arm: str, seed: int, args: argparse.Namespace, workdir: Path) -> 
     ]
     ran = [(round_, rec) for round_, rec in records if rec.cpu_seconds]
     seen = Counter((round_, json.dumps(rec.config, sort_keys=True)) for round_, rec in ran)
+    baselines = Counter(
+        (round_, json.dumps(rec.config, sort_keys=True)) for round_, rec in ran if rec.id == 0
+    )
+    promoted = [rec for _, rec in ran if rec.proxy_runs and rec.rung == "full"]
     return {
         "loss": reports[-1].merged_metric,
         "loss_per_round": [r.merged_metric for r in reports],
         "experiments": len(ran),
         "duplicates": sum(n - 1 for n in seen.values()),
+        "duplicate_baselines": sum(n - 1 for n in baselines.values()),
+        "proxy_promoted": len(promoted),
+        "proxy_held": sum(rec.status == "keep" for rec in promoted),
+        "ideas_credited_wei": sum(i.credit_wei for r in reports for i in r.ideas),
         "search_cpu_minutes": sum(rec.cpu_seconds for _, rec in ran) / 60,
         "winners": [r.recipe_author for r in reports],
     }
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
 
 
 def main() -> int:
@@ -159,7 +172,10 @@ def main() -> int:
         "seeds": args.seeds,
         "duplicate_experiments_pct_swarm": duplicate_pct("swarm"),
         "duplicate_experiments_pct_isolated": duplicate_pct("isolated"),
-        "proxy_transfer_rate": None,
+        "proxy_transfer_rate": _rate(
+            sum(r["proxy_held"] for arm in ARMS for r in runs[arm]),
+            sum(r["proxy_promoted"] for arm in ARMS for r in runs[arm]),
+        ),
         "search_cpu_minutes_swarm": sum(r["search_cpu_minutes"] for r in runs["swarm"]),
         "search_cpu_minutes_isolated": sum(r["search_cpu_minutes"] for r in runs["isolated"]),
         "setup": f"tinylm, K={args.contributors} x R={args.rounds}, {args.trials} trials",

@@ -131,6 +131,7 @@ def tune(
         data=data_options(spec, dataset_dir),
         seeds=DEFAULT_SEEDS[spec.kind],
         confirm=DEFAULT_CONFIRM[spec.kind],
+        proxy=spec.search.proxy,
     )
     loop = Autoresearch(settings, out_dir, space=plan(spec, offset), default=default, shared=shared)
     set_aside = None

@@ -276,8 +276,8 @@ class Contributor(Role):
         start, shared, offset = RoundStart(None, "spec"), [], 0
         if self.swarm:
             place = swarm_place(self.reader, task_id, self.address)
-            start = round_start(self.store, self.reader, spec, task_id, round_, place)
             shared = shared_ledgers(self.store, self.reader, spec, task_id, round_, parent)
+            start = round_start(self.store, self.reader, spec, task_id, round_, place, shared)
             offset = swarm_offset(spec, place)
         if start.refused:
             say(f"round {round_}: {start.refused}; starting from the spec's recipe")

@@ -4,8 +4,9 @@
   improved most in the last round that had one (each round report names it, ``RoundReport.recipe``),
   not from the spec's default. Contributors spread over the starts: the one at place 0 (in join
   order) takes the winner's recipe as it is; the next ones take it with one other improving
-  contribution's ideas (the changes its own search made) applied, best first, so the round tries
-  the ideas of the last round together instead of K copies of one start.
+  contribution's ideas (the changes its own search made) applied, best first, then the other
+  improving contributions' own recipes: the round tries the last round's ideas together, and
+  each place measures another start instead of K copies of one baseline.
 * **Where it searches.** Each place starts at another phase of the plan
   (:func:`~magnet_market.tuning.swarm_offset`).
 * **What it knows.** The experiment ledgers that accepted contributions of earlier rounds
@@ -15,7 +16,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,10 +55,12 @@ def round_start(
     task_id: int,
     round_: int,
     place: int = 0,
+    shared: Sequence[SharedLedger] = (),
 ) -> RoundStart:
     """The recipe the contributor at ``place`` starts round ``round_`` from: the latest winning
-    recipe a report names, with an idea of the same round applied for places past the first,
-    checked against the task (:func:`~magnet_market.tuning.carried_recipe`)."""
+    recipe a report names, for places past the first with an idea of that round applied (then
+    another contribution's recipe, then a change the ``shared`` ledgers measured as a gain but
+    did not keep), checked against the task (:func:`~magnet_market.tuning.carried_recipe`)."""
     for earlier in range(round_ - 1, -1, -1):
         try:
             report = load_round(store, reader, task_id, earlier).report
@@ -70,34 +73,91 @@ def round_start(
             recipe = carried_recipe(spec, report["recipe"])
         except ValueError as exc:
             return RoundStart(None, "spec", f"refused {winner}'s recipe: {exc}")
-        starts = [RoundStart(recipe, winner), *_with_ideas(spec, report, recipe, winner)]
+        starts = [RoundStart(recipe, winner), *_other_starts(spec, report, recipe, earlier)]
+        if place >= len(starts):
+            starts += _near_misses(spec, recipe, winner, shared, [s.config for s in starts])
         return starts[place % len(starts)]
     return RoundStart(None, "spec")
 
 
-def _with_ideas(
-    spec: TaskSpec, report: Mapping[str, Any], recipe: Config, winner: str
+def _other_starts(
+    spec: TaskSpec, report: Mapping[str, Any], recipe: Config, round_: int
 ) -> list[RoundStart]:
-    """The winning recipe with each other improving contribution's ideas applied, best first
-    (the ones that are no change, or not a recipe this task could keep, left out)."""
+    """The starts past the first, best first: the winning recipe with each other improving
+    contribution's ideas applied, then those contributions' own recipes (each only once, and
+    only if this task could keep it)."""
     on_holdout = report.get("credited_on", "val") != "val"
-    ranked = sorted(
-        (s for s in report.get("submissions", []) if s.get("status") == "accepted"),
-        key=lambda s: -(s.get("holdout_improvement" if on_holdout else "improvement") or 0.0),
+    winner = f"round {round_}'s winner {report.get('recipe_author')}"
+
+    def gain(s: Mapping[str, Any]) -> float:
+        return s.get("holdout_improvement" if on_holdout else "improvement") or 0.0
+
+    others = sorted(
+        (
+            s
+            for s in report.get("submissions", [])
+            if s.get("status") == "accepted"
+            and gain(s) > 0
+            and s.get("author") != report.get("recipe_author")
+        ),
+        key=lambda s: -gain(s),
     )
+    candidates = [
+        (
+            {**recipe, **s["recipe_changes"]},
+            f"{winner} with {s['author']}'s {describe(s['recipe_changes'])}",
+        )
+        for s in others
+        if isinstance(s.get("recipe_changes"), dict) and s["recipe_changes"]
+    ] + [
+        (s["recipe"], f"the recipe of round {round_}'s {s['author']}")
+        for s in others
+        if isinstance(s.get("recipe"), dict)
+    ]
     seen, out = [recipe], []
-    for s in ranked:
-        gain = s.get("holdout_improvement" if on_holdout else "improvement") or 0.0
-        ideas = s.get("recipe_changes") or {}
-        if gain <= 0 or s.get("author") == report.get("recipe_author") or not ideas:
-            continue
+    for config, source in candidates:
         try:
-            mixed = carried_recipe(spec, {**recipe, **ideas})
+            checked = carried_recipe(spec, config)
         except ValueError:
             continue
-        if mixed not in seen:
-            seen.append(mixed)
-            out.append(RoundStart(mixed, f"{winner} with {s['author']}'s {describe(ideas)}"))
+        if checked not in seen:
+            seen.append(checked)
+            out.append(RoundStart(checked, source))
+    return out
+
+
+def _near_misses(
+    spec: TaskSpec,
+    recipe: Config,
+    winner: str,
+    shared: Sequence[SharedLedger],
+    taken: list[Config | None],
+) -> list[RoundStart]:
+    """The winning recipe with each change a shared ledger measured better than its best but
+    did not keep (its gain within that search's noise), largest gain first: another look on a
+    new parent for the ideas that nearly made it."""
+    sign = -1.0 if spec.lower_is_better else 1.0
+    found = []
+    for ledger in shared:
+        by_id = {r.id: r for r in ledger.records}
+        for r in ledger.records:
+            parent = by_id.get(r.parent) if r.parent is not None else None
+            if r.status != "discard" or r.metric is None or parent is None or not r.changes:
+                continue
+            gain = sign * (r.metric - (parent.metric if parent.metric is not None else r.metric))
+            if gain > 0:
+                found.append((gain, ledger.source, r.changes))
+    out = []
+    for _, source, changes in sorted(found, key=lambda f: -f[0]):
+        try:
+            config = carried_recipe(spec, {**recipe, **changes})
+        except ValueError:
+            continue
+        if config not in taken:
+            taken.append(config)
+            out.append(
+                RoundStart(config, f"{winner} with {source}'s near miss {describe(changes)}")
+            )
     return out
 
 

@@ -97,6 +97,12 @@ class Budget:
     def describe(self) -> str:
         return f"{self.seconds:g} s" if self.seconds is not None else f"{self.steps} steps"
 
+    def scaled(self, fraction: float) -> Budget:
+        """``fraction`` of this budget (at least one step): a proxy run's."""
+        if self.seconds is not None:
+            return Budget(seconds=self.seconds * fraction)
+        return Budget(steps=max(1, round((self.steps or 1) * fraction)))
+
 
 def _data(task: str, options: Mapping[str, object]) -> TaskData:
     return _cached_data(task, tuple(sorted(options.items())))

@@ -35,7 +35,10 @@ class Record:
     ``spread`` is their mean pairwise difference. A candidate that went to confirmation on fresh
     seeds has the previous best's runs on them in ``parent_runs``. Kept, it has its fresh-seed
     runs in ``runs`` (nothing was selected on them) and the runs it was selected on in
-    ``screen_runs``; discarded, all of them in ``runs``, the fresh ones last.
+    ``screen_runs``; discarded, all of them in ``runs``, the fresh ones last. With the
+    promotion ladder, a candidate first runs at the proxy budget (``proxy_runs``) beside the
+    best's proxy runs (``proxy_parent_runs``); only one that beats the proxy noise runs at
+    the full budget (``rung`` says where it was decided).
     """
 
     id: int
@@ -55,6 +58,12 @@ class Record:
     seeds: list[int] = field(default_factory=list)  # empty in ledgers from before: s, s+1, ...
     screen_runs: list[float] = field(default_factory=list)
     parent_runs: list[float] = field(default_factory=list)
+    # the promotion ladder (``Settings.proxy``): the candidate's proxy run and the best's proxy
+    # runs it was screened against; ``rung`` is where it was decided ("proxy": it did not beat
+    # the noise there and never ran at the full budget)
+    rung: str = "full"
+    proxy_runs: list[float] = field(default_factory=list)
+    proxy_parent_runs: list[float] = field(default_factory=list)
 
     def tsv_row(self) -> str:
         cells = (

@@ -22,7 +22,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import KW_ONLY, asdict, dataclass, field
+from dataclasses import KW_ONLY, asdict, dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,7 @@ from magnet_market.autoresearch.errors import (
     RunMismatchError,
 )
 from magnet_market.autoresearch.evaluate import Budget, task_definition
-from magnet_market.autoresearch.keep import confirm, decide, noise, screen, spread
+from magnet_market.autoresearch.keep import confirm, decide, improvement, noise, screen, spread
 from magnet_market.autoresearch.ledger import Ledger, Record, Status, measured_spreads
 from magnet_market.autoresearch.plot import plot_progress
 from magnet_market.autoresearch.proposers import (
@@ -125,6 +125,11 @@ class Settings:
             pooled (``keep.confirm``). A candidate selected as the best of many on
             the same seeds is lucky on them: its runs there overstate it, and a best that
             looks better than it is blocks the real gains after it (winner's curse).
+        proxy: the promotion ladder: a candidate first trains this fraction of the budget on
+            the first seed, beside the best's proxy runs on the first two seeds; only one
+            whose proxy run beats the best's same-seed proxy run by more than the proxy noise
+            (the mean spread of the bests' proxy runs) is run at the full budget. ``None``:
+            every candidate runs at the full budget.
     """
 
     task: str
@@ -140,6 +145,7 @@ class Settings:
     data: dict[str, Any] = field(default_factory=dict)
     seeds: int = 2
     confirm: bool = False
+    proxy: float | None = None
 
     def experiment_timeout(self, kept_run_seconds: float | None = None) -> float:
         """Seconds before a run is killed as hung: ``timeout``, else from the budget.
@@ -170,6 +176,7 @@ class Settings:
             "data": self.data,
             "seeds": self.seeds,
             "confirm": self.confirm,
+            "proxy": self.proxy,
         }
 
 
@@ -217,6 +224,8 @@ class Autoresearch:
             raise ConfigurationError("trials_per_phase must be >= 1")
         if settings.seeds < 2:
             raise ConfigurationError("seeds must be >= 2 (two runs measure a spread)")
+        if settings.proxy is not None and not 0 < settings.proxy < 1:
+            raise ConfigurationError(f"proxy must be a fraction in (0, 1), got {settings.proxy}")
         self.settings = settings
         self.out_dir = Path(out_dir)
         self.space = space or SPACES[settings.task]
@@ -336,6 +345,10 @@ class Autoresearch:
         except ConfigurationError as exc:
             return trial.invalid(str(exc))
         seeds = self._seeds_of(best)[: self.settings.seeds]
+        if self.settings.proxy is not None:
+            trial = self._screen_at_proxy(trial, seeds, best, records)
+            if trial.status is not None:
+                return trial
         first = self._run(trial.config, seeds[0], partial(self._should_prune, proposal))
         trial = trial.ran([first])
         if first.status == "crash":
@@ -352,6 +365,38 @@ class Autoresearch:
         if failed := _first_failure(seeds[1:], rest):
             return trial.crashed(failed)
         return self._compare(trial, seeds, best, records)
+
+    def _screen_at_proxy(
+        self, trial: Trial, seeds: list[int], best: Record, records: list[Record]
+    ) -> Trial:
+        """The ladder's first rung: the candidate's proxy run on the first seed against the
+        best's on the same seed; decided (discarded) there unless it beats the proxy noise,
+        returned undecided to run at the full budget otherwise."""
+        proxy = self._proxy_budget()
+        best_runs = _earlier_proxy(best, records)
+        if best_runs is None:
+            outcomes = [self._run(best.config, seed, budget=proxy) for seed in seeds[:2]]
+            trial = trial.ran_best(outcomes)
+            if _first_failure(seeds[:2], outcomes):  # no proxy reference: the full rung decides
+                return trial
+            best_runs = [_metric(o) for o in outcomes]
+        run = self._run(trial.config, seeds[0], budget=proxy)
+        trial = trial.proxied(run, best_runs)
+        where = f"proxy ({proxy.describe()}) seed {seeds[0]}"
+        if run.status != "ok":
+            return trial.decided("crash", f"{where}: {run.reason}", ending="fail", rung="proxy")
+        spreads = [spread(r) for r in _proxy_references(records, best.id, best_runs)]
+        level = max(sum(spreads) / len(spreads), self.settings.min_improvement)
+        gain = improvement(_metric(run), best_runs[0], self.task.direction)
+        if gain > level:  # promoted: the full rung decides
+            note = f"{where}: gain {gain:+.4g} > proxy noise {level:.4g}, promoted"
+            return replace(trial, description=f"{trial.description}; {note}")
+        why = f"{where}: gain {gain:+.4g} <= proxy noise {level:.4g}"
+        return trial.decided("discard", why, ending="pruned", rung="proxy")
+
+    def _proxy_budget(self) -> Budget:
+        assert self.settings.proxy is not None  # only the ladder asks
+        return self.settings.budget.scaled(self.settings.proxy)
 
     def _compare(
         self, trial: Trial, seeds: list[int], best: Record, records: list[Record]
@@ -454,13 +499,18 @@ class Autoresearch:
         return record.seeds or [self.settings.seed + i for i in range(len(record.runs))]
 
     def _run(
-        self, config: Config, seed: int, prune: Callable[[int, float], bool] | None = None
+        self,
+        config: Config,
+        seed: int,
+        prune: Callable[[int, float], bool] | None = None,
+        budget: Budget | None = None,
     ) -> RunOutcome:
-        """One run of ``config`` on ``seed`` under the budget, in a child process."""
+        """One run of ``config`` on ``seed`` under the budget (or ``budget``: a proxy's), in a
+        child process."""
         return run_isolated(
             self.task.name,
             config,
-            self.settings.budget,
+            budget or self.settings.budget,
             seed,
             timeout=self.settings.experiment_timeout(self._kept_run_seconds),
             threads=self.settings.threads,
@@ -522,7 +572,7 @@ class Autoresearch:
                 identity["init_sha256"] = hashlib.file_digest(f, "sha256").hexdigest()
         if path.exists():
             # folders from before --seeds and --confirm, and before the checkpoint's hash
-            found = {"seeds": 2, "confirm": False, **json.loads(path.read_text())}
+            found = {"seeds": 2, "confirm": False, "proxy": None, **json.loads(path.read_text())}
             found.setdefault("init_sha256", identity.get("init_sha256"))
             differ = sorted(k for k in identity if found.get(k) != identity[k])
             if differ:
@@ -552,6 +602,26 @@ def _earlier_confirmation(best: Record, records: list[Record]) -> list[float] | 
     """The best's runs on the fresh seeds from an earlier confirmation against it (runs are
     deterministic per seed, so they need not run again), or None."""
     return next((r.parent_runs for r in records if r.parent == best.id and r.parent_runs), None)
+
+
+def _earlier_proxy(best: Record, records: list[Record]) -> list[float] | None:
+    """The best's proxy runs from an earlier candidate screened against it, or None."""
+    return next(
+        (r.proxy_parent_runs for r in records if r.parent == best.id and r.proxy_parent_runs),
+        None,
+    )
+
+
+def _proxy_references(
+    records: list[Record], best_id: int, best_runs: list[float]
+) -> list[list[float]]:
+    """Every best's proxy runs measured so far, once each (their spreads are the proxy
+    noise), the current best's included."""
+    seen: dict[int | None, list[float]] = {best_id: best_runs}
+    for r in records:
+        if r.proxy_parent_runs and r.parent not in seen:
+            seen[r.parent] = r.proxy_parent_runs
+    return list(seen.values())
 
 
 def _first_failure(seeds: list[int], outcomes: list[RunOutcome]) -> str:

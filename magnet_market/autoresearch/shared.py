@@ -142,9 +142,12 @@ def _check(r: Record, space: SearchSpace) -> str:
             return f"configuration has no {name}"
         if reason := knob.reject_reason(r.config[name]):
             return f"{name}: {reason}"
-    if r.status != "crash" and not _finite(r.metric):
+    if r.rung not in ("full", "proxy"):
+        return f"rung {show(r.rung)} is not 'full' or 'proxy'"
+    if r.status != "crash" and r.rung == "full" and not _finite(r.metric):
         return f"a {r.status} row needs a finite metric, got {show(r.metric)}"
-    if not isinstance(r.runs, list) or not all(_finite(v) for v in r.runs):
+    numbers = (r.runs, r.proxy_runs, r.proxy_parent_runs)
+    if not all(isinstance(v, list) and all(_finite(x) for x in v) for v in numbers):
         return "runs must be finite numbers"
     return ""
 

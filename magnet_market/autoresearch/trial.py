@@ -43,6 +43,9 @@ class Trial:
     runs: tuple[float, ...] | None = None
     screen_runs: tuple[float, ...] = ()
     parent_runs: tuple[float, ...] = ()
+    rung: str = "full"
+    proxy_runs: tuple[float, ...] = ()
+    proxy_parent_runs: tuple[float, ...] = ()
 
     @property
     def metrics(self) -> list[float]:
@@ -66,6 +69,16 @@ class Trial:
         """With runs of the best that this trial's confirmation needed."""
         return replace(self, overhead=(*self.overhead, *outcomes))
 
+    def proxied(self, run: RunOutcome, best_runs: Iterable[float]) -> Trial:
+        """With its proxy run (its cost counts in the trial's time) and the best's proxy runs
+        it is screened against."""
+        return replace(
+            self,
+            overhead=(*self.overhead, run),
+            proxy_runs=(*self.proxy_runs, *([] if run.metric is None else [run.metric])),
+            proxy_parent_runs=tuple(best_runs),
+        )
+
     def refused(self, reason: str) -> Trial:
         """The proposer's answer was refused: nothing ran."""
         return replace(self, status="crash", description=f"refused proposal: {reason}")
@@ -85,6 +98,7 @@ class Trial:
         *,
         ending: Ending = "complete",
         value: float | None = None,
+        rung: str = "full",
         seeds: Iterable[int] = (),
         runs: Iterable[float] | None = None,
         screen_runs: Iterable[float] = (),
@@ -97,6 +111,7 @@ class Trial:
             description=f"{self.description}; {why}",
             ending=ending,
             value=value,
+            rung=rung,
             seeds=tuple(seeds),
             runs=None if runs is None else tuple(runs),
             screen_runs=tuple(screen_runs),
@@ -131,4 +146,7 @@ class Trial:
             seeds=list(self.seeds)[: len(scored)],
             screen_runs=list(self.screen_runs),
             parent_runs=list(self.parent_runs),
+            rung=self.rung,
+            proxy_runs=list(self.proxy_runs),
+            proxy_parent_runs=list(self.proxy_parent_runs),
         )

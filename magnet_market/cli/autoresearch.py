@@ -158,6 +158,14 @@ def _config_table(config: dict) -> Table:
     "Default: on for digits and series (noise-bound), off for tinylm (a run costs a minute).",
 )
 @click.option(
+    "--proxy",
+    type=click.FloatRange(min=0, max=1, min_open=True, max_open=True),
+    default=None,
+    help="Promotion ladder: screen each candidate with a run of this fraction of the budget "
+    "first; only one beating the best's same-seed proxy run by more than the proxy noise runs "
+    "at the full budget. Default: off.",
+)
+@click.option(
     "--threads",
     type=click.IntRange(min=1),
     default=1,
@@ -199,6 +207,7 @@ def autoresearch(
     seed: int,
     seeds: int | None,
     confirm: bool | None,
+    proxy: float | None,
     threads: int,
     timeout: float | None,
     min_improvement: float,
@@ -231,6 +240,7 @@ def autoresearch(
         init=init,
         seeds=seeds or DEFAULT_SEEDS[task],
         confirm=DEFAULT_CONFIRM[task] if confirm is None else confirm,
+        proxy=proxy,
     )
     loop = Autoresearch(settings, out, space=space)
     console = Console(highlight=False)

@@ -123,6 +123,9 @@ class Search(_Strict):
 
     trials: int = Field(default=4, ge=0, le=10_000)
     budget_seconds: float | None = Field(default=None, gt=0, le=86_400)
+    # the promotion ladder: candidates first train this fraction of the budget and run at the
+    # full budget only when they beat the noise there (None: every candidate runs in full)
+    proxy: float | None = Field(default=None, gt=0, lt=1)
     space: dict[str, Any] = Field(default_factory=dict)
 
 

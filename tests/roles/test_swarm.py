@@ -15,7 +15,8 @@ from magnet_market.app.swarm import (
     shared_ledgers,
     swarm_place,
 )
-from magnet_market.autoresearch.shared import MAX_LEDGER_BYTES
+from magnet_market.autoresearch import Record
+from magnet_market.autoresearch.shared import MAX_LEDGER_BYTES, SharedLedger
 from magnet_market.chain.events import EventReader
 from magnet_market.diloco.ideas import Idea
 from magnet_market.storage import LocalStore, StorageError
@@ -103,7 +104,7 @@ def _accepted(author: str, improvement: float, ideas: dict, ledger: str | None =
     }
 
 
-def test_later_places_start_from_the_winner_with_another_contributor_s_idea(task, market):
+def test_later_places_start_from_the_winner_with_another_s_idea_or_from_its_recipe(task, market):
     spec, published, store, coordinator = task
     winner = {**spec.default_recipe(), "optim.lr": 0.006}
     report = {
@@ -111,7 +112,10 @@ def test_later_places_start_from_the_winner_with_another_contributor_s_idea(task
         "recipe_author": "0xa",
         "submissions": [
             _accepted("0xa", 0.03, {"optim.lr": 0.006}),
-            _accepted("0xb", 0.02, {"optim.warmup_steps": 40}),
+            {
+                **_accepted("0xb", 0.02, {"optim.warmup_steps": 40}),
+                "recipe": {**spec.default_recipe(), "optim.warmup_steps": 40},
+            },
             _accepted("0xc", 0.01, {"optim.lr": 5.0}),  # not a recipe this task could keep
             _accepted("0xd", -0.01, {"train.batch_size": 16}),  # it did not help
             _accepted("0xf", 0.01, {"train.batch_size": 32}),  # no change to the winner
@@ -120,14 +124,16 @@ def test_later_places_start_from_the_winner_with_another_contributor_s_idea(task
     }
     _post_round0(task, report)
     reader = EventReader(coordinator)
-    starts = [round_start(store, reader, spec, published.task_id, 1, place) for place in range(4)]
+    starts = [round_start(store, reader, spec, published.task_id, 1, place) for place in range(5)]
     assert [s.config for s in starts] == [
         winner,
         {**winner, "optim.warmup_steps": 40},
         {**winner, "train.batch_size": 64},
+        {**spec.default_recipe(), "optim.warmup_steps": 40},  # then the others' own recipes
         winner,  # more places than starts: round again
     ]
     assert starts[1].source == "round 0's winner 0xa with 0xb's optim.warmup_steps=40"
+    assert starts[3].source == "the recipe of round 0's 0xb"
 
 
 def test_shared_ledgers_are_fetched_by_cid_capped_and_read_row_by_row(task, tmp_path):
@@ -216,3 +222,47 @@ def test_an_unfetchable_report_stops_judging(task):
     _post_round0(task, None)  # pinned in another store only
     with pytest.raises(StorageError):
         published_ideas(store, EventReader(coordinator), spec, published.task_id, 1)
+
+
+def test_places_past_the_reports_starts_take_the_near_misses_of_the_shared_ledgers(task):
+    spec, published, store, coordinator = task
+    winner = {**spec.default_recipe(), "optim.lr": 0.006}
+    _post_round0(task, {"recipe": winner, "recipe_author": "0xa", "submissions": []})
+
+    def row(id_, parent, changes, metric, status="discard"):
+        return Record(
+            id=id_,
+            parent=parent,
+            phase="p",
+            status=status,
+            description="",
+            config={**spec.default_recipe(), **changes},
+            changes=changes,
+            metric=metric,
+        )
+
+    ledger = SharedLedger(
+        source="0xb in round 0",
+        records=(
+            row(0, None, {}, 0.80, "keep"),
+            row(1, 0, {"optim.warmup_steps": 40}, 0.81),  # better, within the noise: a near miss
+            row(2, 0, {"optim.weight_decay": 0.2}, 0.83),  # a larger near miss: first
+            row(3, 0, {"optim.beta1": 0.85}, 0.79),  # worse: not one
+            row(4, 0, {"optim.lr": 5.0}, 0.9),  # outside the space: left out
+        ),
+    )
+    reader = EventReader(coordinator)
+    starts = [
+        round_start(store, reader, spec, published.task_id, 1, place, [ledger])
+        for place in range(4)
+    ]
+    assert [s.config for s in starts] == [
+        winner,
+        {**winner, "optim.weight_decay": 0.2},
+        {**winner, "optim.warmup_steps": 40},
+        winner,
+    ]
+    assert (
+        starts[1].source
+        == "round 0's winner 0xa with 0xb in round 0's near miss optim.weight_decay=0.2"
+    )
