@@ -29,6 +29,7 @@ from magnet_market.autoresearch.proposers import (
     Proposal,
     ProposalContext,
     _decode_reply,
+    swarm_facts,
 )
 
 PREFIX = "chat:"
@@ -141,6 +142,8 @@ class ChatProposer:
         }
         if len(ctx.history) > len(recent):
             facts["older_experiments_not_shown"] = len(ctx.history) - len(recent)
+        if swarm := swarm_facts(ctx):
+            facts["swarm"] = swarm  # other contributors' results on these knobs
         body: dict[str, Any] = {
             "messages": [
                 {"role": "system", "content": _SYSTEM},

@@ -71,6 +71,29 @@ class ProposalContext:
     shared: tuple[SharedLedger, ...] = ()  # other contributors' published experiments
 
 
+_MAX_SHARED = 30  # shared experiments shown to an external or chat proposer per request
+
+
+def swarm_facts(ctx: ProposalContext) -> list[dict[str, Any]]:
+    """What other contributors measured on this phase's knobs, as a proposer's request shows
+    it: each shared experiment's values and this search's best moved by its measured gain
+    (``shared.prior_trials``), the largest gains first."""
+    priors = sorted(
+        prior_trials(ctx.shared, ctx.phase, ctx.best),
+        key=lambda p: p.value,
+        reverse=ctx.direction == "maximize",
+    )
+    return [
+        {
+            "source": p.source,
+            "values": p.params,
+            "metric_here": p.value,
+            "same_parent": p.same_parent,
+        }
+        for p in priors[:_MAX_SHARED]
+    ]
+
+
 class Proposer(Protocol):
     """Proposes changes; hears how each ended (values are the task metric)."""
 
@@ -267,6 +290,7 @@ class CommandProposer:
                 {k: v for k, v in dataclasses.asdict(r).items() if k not in ("config", "curve")}
                 for r in ctx.history
             ],
+            "swarm": swarm_facts(ctx),
             "reply_with": {"changes": {"<knob>": "<value>"}, "description": "<why>"},
         }
 

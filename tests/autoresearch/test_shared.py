@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 
 import optuna
 import pytest
 
 from magnet_market.autoresearch import Ledger, Record
-from magnet_market.autoresearch.proposers import OptunaProposer
+from magnet_market.autoresearch.chat import ChatProposer
+from magnet_market.autoresearch.proposers import CommandProposer, OptunaProposer, swarm_facts
 from magnet_market.autoresearch.shared import (
     MAX_LEDGER_BYTES,
     MAX_ROWS,
@@ -164,3 +166,25 @@ def test_a_configuration_measured_on_the_same_parent_is_not_run_again(tmp_path):
 
 def test_one_measured_on_an_earlier_parent_informs_but_may_run_again(tmp_path):
     assert _tried_width(tmp_path, same_parent=False) == [{"model.hidden": 64}]
+
+
+def test_external_and_chat_proposers_see_the_swarm_s_results_on_the_phase():
+    theirs = SharedLedger(
+        source="0xabc",
+        records=(
+            _row(0, None, {}, 0.80, phase="baseline", status="keep"),
+            _row(1, 0, {"model.hidden": 64}, 0.78),
+            _row(2, 0, {"model.hidden": 128}, 0.83),
+        ),
+    )
+    ctx = dataclasses.replace(_ctx("width"), shared=(theirs,))
+    facts = swarm_facts(ctx)
+    assert [(f["values"], f["metric_here"]) for f in facts] == [  # best first: maximize
+        ({"model.hidden": 128}, pytest.approx(BEST.metric + 0.03)),
+        ({"model.hidden": 64}, pytest.approx(BEST.metric - 0.02)),
+    ]
+    assert CommandProposer(sys.executable).request(ctx)["swarm"] == facts
+    chat = ChatProposer("chat:http://127.0.0.1:9/v1")
+    user = json.loads(chat.request(ctx)["messages"][1]["content"])
+    assert user["swarm"] == json.loads(json.dumps(facts))
+    assert "swarm" not in json.loads(chat.request(_ctx("width"))["messages"][1]["content"])
