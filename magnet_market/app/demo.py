@@ -125,6 +125,8 @@ class DemoResult:
                 if s["status"] != "accepted"
             ],
             "total_paid_wei": sum(self.rewards.values()),
+            # whose published recipe each next round's search started from
+            "recipe_winner_per_round": [r.report.get("recipe_author") for r in self.rounds],
             "disputes": self.disputes,
             "metric": self.metric,
             "accounts": self.accounts,

@@ -94,6 +94,8 @@ def test_demo_on_another_chain_and_node_then_its_dashboard(tmp_path, ipfs_node, 
     accounts = summary["accounts"]
     assert payer.address not in accounts.values()  # fresh role accounts, not the payer's
     assert set(summary["slashed"]) == {accounts["liar"], accounts["corrupt"]}
+    # only accepted work publishes a recipe the next round may start from
+    assert set(summary["recipe_winner_per_round"]) <= {accounts["honest"], None}
     # The coordinator credited round 1 to a Sybil; the validator caught it and the vote
     # replaced the credits, so the stake went to the validator and the honest were paid.
     (dispute,) = summary["disputes"]
