@@ -27,6 +27,7 @@ from magnet_market.app.ledger import (
 )
 from magnet_market.app.reports import PinnedRound, ReportError, load_posted
 from magnet_market.app.session import Session
+from magnet_market.app.swarm import TriedLine, tried
 from magnet_market.autoresearch.config import describe
 from magnet_market.chain.errors import TaskNotFound
 from magnet_market.chain.types import (
@@ -156,6 +157,7 @@ class SubmissionLine:
     kept: str | None = None  # what its search changed in the recipe it started from
     ledger_cid: str | None = None  # its published experiment ledger (who tried what)
     winning_recipe: bool = False  # the recipe the next round starts from
+    tried: list[TriedLine] | str | None = None  # the ledger's experiments, or why unread
 
 
 @dataclass(frozen=True)
@@ -743,7 +745,13 @@ class MarketView:
                 submissions=[],
                 report_error=str(e),
             )
-        return _posted_round(pinned, claimed)
+        posted = _posted_round(pinned, claimed)
+        store = self.session.store
+        lines = [
+            replace(s, tried=tried(store, s.ledger_cid)) if s.ledger_cid else s
+            for s in posted.submissions
+        ]
+        return replace(posted, submissions=lines)
 
 
 def _posted_round(pinned: PinnedRound, claimed: set[str]) -> PostedRound:

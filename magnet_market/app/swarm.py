@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -222,6 +223,42 @@ def published_ideas(
             ):
                 ideas.append(Idea(str(s.get("author")), earlier, changes))
     return first_published(ideas)
+
+
+@dataclass(frozen=True)
+class TriedLine:
+    """One experiment of a published ledger, as the dashboard lists who tried what."""
+
+    phase: str
+    changes: str
+    status: str
+    metric: float | None
+
+
+def tried(store: ContentStore, cid: str, limit: int = 100) -> list[TriedLine] | str:
+    """The experiments of the ledger ``cid`` (the first ``limit``; rows that are not ledger
+    rows skipped), or why it cannot be read."""
+    try:
+        lines = _fetch_capped(store, cid).decode().splitlines()
+    except (StorageError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
+        return f"ledger {cid}: {exc}"
+    out = []
+    for line in lines[:limit]:
+        try:
+            row = json.loads(line)
+            changes = row.get("changes") or {}
+            metric = row.get("metric")
+            out.append(
+                TriedLine(
+                    phase=str(row["phase"])[:64],
+                    changes=describe(changes)[:200] if isinstance(changes, dict) else "?",
+                    status=str(row["status"])[:16],
+                    metric=float(metric) if isinstance(metric, int | float) else None,
+                )
+            )
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
+            continue
+    return out
 
 
 def _fetch_capped(store: ContentStore, cid: str) -> bytes:

@@ -10,10 +10,12 @@ import pytest
 from magnet_market.app import Session, Sponsor
 from magnet_market.app.swarm import (
     RoundStart,
+    TriedLine,
     published_ideas,
     round_start,
     shared_ledgers,
     swarm_place,
+    tried,
 )
 from magnet_market.autoresearch import Record
 from magnet_market.autoresearch.shared import MAX_LEDGER_BYTES, SharedLedger
@@ -266,3 +268,19 @@ def test_places_past_the_reports_starts_take_the_near_misses_of_the_shared_ledge
         starts[1].source
         == "round 0's winner 0xa with 0xb in round 0's near miss optim.weight_decay=0.2"
     )
+
+
+def test_the_dashboard_lists_a_published_ledger_s_experiments(task, tmp_path):
+    store = task[2]
+    rows = [
+        {"phase": "baseline", "status": "keep", "changes": {}, "metric": 0.8},
+        {"phase": "lr", "status": "discard", "changes": {"optim.lr": 0.006}, "metric": None},
+    ]
+    text = "\n".join([json.dumps(r) for r in rows] + ["not json", "[1]", '{"phase": 1}']) + "\n"
+    cid = str(store.add_bytes(text.encode()))
+    assert tried(store, cid) == [
+        TriedLine("baseline", "no change", "keep", 0.8),
+        TriedLine("lr", "optim.lr=0.006", "discard", None),
+    ]
+    missing = str(LocalStore(tmp_path / "other").add_bytes(b"x"))
+    assert tried(store, missing).startswith(f"ledger {missing}: ")
