@@ -29,7 +29,7 @@ from magnet_market.autoresearch.proposers import (
     Proposal,
     ProposalContext,
     _decode_reply,
-    swarm_facts,
+    proposal_facts,
 )
 
 PREFIX = "chat:"
@@ -122,12 +122,7 @@ class ChatProposer:
         """The chat completions request body (the key goes in a header, never here)."""
         recent = ctx.history[-_HISTORY:]
         facts: dict[str, Any] = {
-            "task": ctx.task,
-            "metric": ctx.metric,
-            "direction": ctx.direction,
-            "phase": ctx.phase.name,
-            "knobs": {k: ctx.space.knobs[k].model_dump() for k in ctx.phase.knobs},
-            "best": {"id": ctx.best.id, "metric": ctx.best.metric, "config": ctx.best.config},
+            **proposal_facts(ctx),
             "history": [
                 {
                     "id": r.id,
@@ -142,8 +137,6 @@ class ChatProposer:
         }
         if len(ctx.history) > len(recent):
             facts["older_experiments_not_shown"] = len(ctx.history) - len(recent)
-        if swarm := swarm_facts(ctx):
-            facts["swarm"] = swarm  # other contributors' results on these knobs
         body: dict[str, Any] = {
             "messages": [
                 {"role": "system", "content": _SYSTEM},

@@ -94,6 +94,22 @@ def swarm_facts(ctx: ProposalContext) -> list[dict[str, Any]]:
     ]
 
 
+def proposal_facts(ctx: ProposalContext) -> dict[str, Any]:
+    """What an external or chat proposer is told besides the history: the task, the phase's
+    knobs, the current best and, when there are any, the swarm's results on the knobs."""
+    facts: dict[str, Any] = {
+        "task": ctx.task,
+        "metric": ctx.metric,
+        "direction": ctx.direction,
+        "phase": ctx.phase.name,
+        "knobs": {k: ctx.space.knobs[k].model_dump() for k in ctx.phase.knobs},
+        "best": {"id": ctx.best.id, "metric": ctx.best.metric, "config": ctx.best.config},
+    }
+    if swarm := swarm_facts(ctx):
+        facts["swarm"] = swarm
+    return facts
+
+
 class Proposer(Protocol):
     """Proposes changes; hears how each ended (values are the task metric)."""
 
@@ -280,17 +296,11 @@ class CommandProposer:
     def request(self, ctx: ProposalContext) -> dict[str, Any]:
         """The JSON document the command gets on stdin."""
         return {
-            "task": ctx.task,
-            "metric": ctx.metric,
-            "direction": ctx.direction,
-            "phase": ctx.phase.name,
-            "knobs": {k: ctx.space.knobs[k].model_dump() for k in ctx.phase.knobs},
-            "best": {"id": ctx.best.id, "metric": ctx.best.metric, "config": ctx.best.config},
+            **proposal_facts(ctx),
             "history": [
                 {k: v for k, v in dataclasses.asdict(r).items() if k not in ("config", "curve")}
                 for r in ctx.history
             ],
-            "swarm": swarm_facts(ctx),
             "reply_with": {"changes": {"<knob>": "<value>"}, "description": "<why>"},
         }
 

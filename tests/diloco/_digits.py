@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import torch
@@ -9,6 +10,7 @@ import torch
 from magnet_market.bitnet.checkpoint import Checkpoint, load, load_into
 from magnet_market.bitnet.model import ClassifierConfig, build_model
 from magnet_market.bitnet.train import OptimConfig, TrainConfig, train, training_checkpoint
+from magnet_market.diloco.verify import Submission
 from magnet_market.tasks import DigitsData
 
 CONFIG = ClassifierConfig(hidden=16, n_layers=1)
@@ -45,3 +47,10 @@ def tamper(src: Path, dst: Path, **changes) -> Path:
     for k, v in changes.items():
         setattr(ck, k, v)
     return ck.save(dst)
+
+
+def with_search(sub: Submission, path: Path, search: dict) -> Submission:
+    """``sub`` with ``search`` as its checkpoint's published search metadata (a copy at
+    ``path``)."""
+    extra = {**load(sub.path).extra, "search": json.dumps(search)}
+    return Submission(sub.cid, sub.author, tamper(sub.path, path, extra=extra))

@@ -7,11 +7,11 @@ import json
 
 import pytest
 
-from magnet_market.bitnet.checkpoint import load
 from magnet_market.diloco.ideas import Idea, adopts, credit_ideas, first_published
-from magnet_market.diloco.round import RoundConfig, run_round
-from magnet_market.diloco.verify import Submission, VerifyRules
-from tests.diloco._digits import CONFIG, INNER_STEPS, PARENT_CID, tamper
+from magnet_market.diloco.round import RoundConfig
+from magnet_market.diloco.verify import Submission
+from tests.diloco._digits import with_search
+from tests.diloco.test_round import REWARD, go
 from tests.diloco.test_round import setup as setup
 
 LR = Idea("0xb", 0, {"optim.lr": 0.006})
@@ -52,32 +52,15 @@ def test_the_pool_is_split_by_the_improvement_each_idea_was_attributed():
 
 
 def _with_recipes(setup, recipes: list[dict]) -> list[Submission]:
-    _, _, subs, tmp = setup
-    out = []
-    for i, (sub, recipe) in enumerate(zip(subs, recipes, strict=True)):
-        search = json.dumps({"recipe": recipe, "changes": {}})
-        path = tamper(
-            sub.path, tmp / f"idea{i}.safetensors", extra={**load(sub.path).extra, "search": search}
-        )
-        out.append(Submission(sub.cid, sub.author, path))
-    return out
+    subs, tmp = setup[2], setup[3]
+    return [
+        with_search(sub, tmp / f"idea{i}.safetensors", {"recipe": recipe, "changes": {}})
+        for i, (sub, recipe) in enumerate(zip(subs, recipes, strict=True))
+    ]
 
 
 def _round(setup, subs, ideas, share_bps):
-    data, parent, _, tmp = setup
-    return run_round(
-        task_id=7,
-        round_index=2,
-        parent_path=parent,
-        parent_cid=PARENT_CID,
-        model_config=CONFIG,
-        submissions=subs,
-        evaluate=data.evaluate,
-        reward_wei=10**18,
-        out=tmp / "ideas.safetensors",
-        config=RoundConfig(rules=VerifyRules(max_steps=INNER_STEPS), idea_share_bps=share_bps),
-        ideas=ideas,
-    ).report
+    return go(setup, "ideas.safetensors", subs, ideas, idea_share_bps=share_bps).report
 
 
 def test_a_round_pays_the_ideas_its_accepted_work_adopted_in_the_same_credits(setup):
@@ -93,8 +76,8 @@ def test_a_round_pays_the_ideas_its_accepted_work_adopted_in_the_same_credits(se
     assert (line.author, line.adopted_by, line.credit_wei) == ("0xs", ("0x0", "0x1"), 10**17)
     assert line.score == pytest.approx(sum(s.improvement for s in rep.submissions[:2]))
     credits = rep.credits()
-    assert credits["0xs"] == 10**17 and sum(credits.values()) == rep.credited_wei == 10**18
-    assert sum(s.credit_wei for s in rep.submissions) == 9 * 10**17
+    assert credits["0xs"] == 10**17 and sum(credits.values()) == rep.credited_wei == REWARD
+    assert sum(s.credit_wei for s in rep.submissions) == REWARD - 10**17
     assert json.loads(rep.to_json())["ideas"][0]["credit_wei"] == str(10**17)
 
 
@@ -102,10 +85,10 @@ def test_without_an_adopted_idea_or_a_share_the_whole_reward_pays_the_work(setup
     subs = _with_recipes(setup, [BASE] * 5)
     for ideas, bps in (([Idea("0xs", 0, {"optim.lr": 0.006})], 1_000), ([], 1_000)):
         rep = _round(setup, subs, ideas, share_bps=bps)
-        assert rep.ideas == () and sum(s.credit_wei for s in rep.submissions) == 10**18
+        assert rep.ideas == () and sum(s.credit_wei for s in rep.submissions) == REWARD
     lr = _with_recipes(setup, [{**BASE, "optim.lr": 0.006}] * 5)
     rep = _round(setup, lr, [Idea("0xs", 0, {"optim.lr": 0.006})], share_bps=0)
-    assert rep.ideas == () and sum(s.credit_wei for s in rep.submissions) == 10**18
+    assert rep.ideas == () and sum(s.credit_wei for s in rep.submissions) == REWARD
 
 
 def test_idea_share_is_bounded():

@@ -7,11 +7,9 @@ import json
 
 import pytest
 
-from magnet_market.bitnet.checkpoint import load
 from magnet_market.diloco.published import MAX_KNOBS, PublishedSearch, published_search
-from magnet_market.diloco.round import RoundConfig, run_round
-from magnet_market.diloco.verify import Submission, VerifyRules
-from tests.diloco._digits import CONFIG, INNER_STEPS, PARENT_CID, tamper
+from tests.diloco._digits import with_search
+from tests.diloco.test_round import go
 from tests.diloco.test_round import setup as setup
 
 LEDGER = "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"
@@ -73,25 +71,16 @@ def test_unreadable_search_metadata_publishes_nothing(text):
 
 
 def test_the_report_lists_accepted_searches_and_names_the_most_improving_recipe(setup):
-    data, parent, subs, tmp = setup
-    published = []
-    for i, sub in enumerate(subs):
-        recipe = {**RECIPE, "optim.lr": 0.001 * (i + 1)}
-        extra = {**load(sub.path).extra, **_search(recipe=recipe, ledger=LEDGER)}
-        path = tamper(sub.path, tmp / f"pub{i}.safetensors", extra=extra)
-        published.append(Submission(sub.cid, sub.author, path))
-    rep = run_round(
-        task_id=7,
-        round_index=1,
-        parent_path=parent,
-        parent_cid=PARENT_CID,
-        model_config=CONFIG,
-        submissions=published,
-        evaluate=data.evaluate,
-        reward_wei=10**18,
-        out=tmp / "published.safetensors",
-        config=RoundConfig(rules=VerifyRules(max_steps=INNER_STEPS)),
-    ).report
+    subs, tmp = setup[2], setup[3]
+    published = [
+        with_search(
+            sub,
+            tmp / f"pub{i}.safetensors",
+            {"recipe": {**RECIPE, "optim.lr": 0.001 * (i + 1)}, "ledger": LEDGER},
+        )
+        for i, sub in enumerate(subs)
+    ]
+    rep = go(setup, "published.safetensors", published).report
     listed = [(s.status, s.recipe is not None, s.ledger_cid) for s in rep.submissions]
     assert listed == [("accepted", True, LEDGER)] * 3 + [
         ("dishonest", False, None),

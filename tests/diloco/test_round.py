@@ -37,7 +37,8 @@ def setup(tmp_path_factory):
     return data, parent, subs, tmp
 
 
-def go(setup, out_name, **config):
+def go(setup, out_name, submissions=None, ideas=(), **config):
+    """The round on ``setup``'s submissions (or ``submissions``) with ``config``'s rules."""
     data, parent, subs, tmp = setup
     return run_round(
         task_id=7,
@@ -45,11 +46,12 @@ def go(setup, out_name, **config):
         parent_path=parent,
         parent_cid=PARENT_CID,
         model_config=CONFIG,
-        submissions=subs,
+        submissions=subs if submissions is None else submissions,
         evaluate=data.evaluate,
         reward_wei=REWARD,
         out=tmp / out_name,
         config=RoundConfig(rules=VerifyRules(max_steps=INNER_STEPS), **config),
+        ideas=ideas,
     )
 
 
