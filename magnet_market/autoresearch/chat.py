@@ -22,14 +22,13 @@ from typing import Any
 
 import httpx
 
-from magnet_market.autoresearch.config import describe, diff
 from magnet_market.autoresearch.errors import ConfigurationError, ProposalRejectedError
 from magnet_market.autoresearch.proposers import (
     Ending,
     Proposal,
     ProposalContext,
-    _decode_reply,
     proposal_facts,
+    proposal_from_reply,
 )
 
 PREFIX = "chat:"
@@ -157,14 +156,7 @@ class ChatProposer:
             raise ProposalRejectedError(
                 f"chat model reply holds no JSON object: {self._quote(content)}"
             )
-        reply = _decode_reply(found.encode())
-        ctx.space.check_changes(reply.changes, ctx.phase)
-        if not diff(ctx.best.config, reply.changes):
-            raise ProposalRejectedError(
-                f"the proposed {describe(reply.changes)} is the current best; its value is known"
-            )
-        text = describe(reply.changes) + (f" ({reply.note})" if reply.note else "")
-        return Proposal(changes=dict(reply.changes), description=text)
+        return proposal_from_reply(found.encode(), ctx)
 
     def should_prune(self, proposal: Proposal, k: int, value: float) -> bool:
         return False

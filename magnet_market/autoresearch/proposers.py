@@ -305,14 +305,7 @@ class CommandProposer:
         }
 
     def propose(self, ctx: ProposalContext) -> Proposal | None:
-        reply = _decode_reply(self._ask(ctx))
-        ctx.space.check_changes(reply.changes, ctx.phase)
-        if not diff(ctx.best.config, reply.changes):
-            raise ProposalRejectedError(
-                f"the proposed {describe(reply.changes)} is the current best; its value is known"
-            )
-        text = describe(reply.changes) + (f" ({reply.note})" if reply.note else "")
-        return Proposal(changes=dict(reply.changes), description=text)
+        return proposal_from_reply(self._ask(ctx), ctx)
 
     def _ask(self, ctx: ProposalContext) -> bytes:
         """The command's stdout for this request (a refusal if it does not answer)."""
@@ -356,6 +349,19 @@ class CommandReply:
 
     changes: Any
     note: str
+
+
+def proposal_from_reply(reply_bytes: bytes, ctx: ProposalContext) -> Proposal:
+    """An external or chat proposer's reply as a proposal inside ``ctx``'s phase, or a
+    :class:`ProposalRejectedError` saying why not."""
+    reply = _decode_reply(reply_bytes)
+    ctx.space.check_changes(reply.changes, ctx.phase)
+    if not diff(ctx.best.config, reply.changes):
+        raise ProposalRejectedError(
+            f"the proposed {describe(reply.changes)} is the current best; its value is known"
+        )
+    text = describe(reply.changes) + (f" ({reply.note})" if reply.note else "")
+    return Proposal(changes=dict(reply.changes), description=text)
 
 
 def _decode_reply(stdout: bytes) -> CommandReply:
