@@ -87,11 +87,10 @@ def _other_starts(
     """The starts past the first, best first: the winning recipe with each other improving
     contribution's ideas applied, then those contributions' own recipes (each only once, and
     only if this task could keep it)."""
-    on_holdout = report.get("credited_on", "val") != "val"
     winner = f"round {round_}'s winner {report.get('recipe_author')}"
 
     def gain(s: Mapping[str, Any]) -> float:
-        return s.get("holdout_improvement" if on_holdout else "improvement") or 0.0
+        return credited_gain(report, s)
 
     others = sorted(
         (
@@ -198,13 +197,22 @@ def shared_ledgers(
     return out
 
 
+def credited_gain(report: Mapping[str, Any], line: Mapping[str, Any]) -> float:
+    """A report line's improvement on the split its round was credited on (0 if none)."""
+    on_holdout = report.get("credited_on", "val") != "val"
+    gain = line.get("holdout_improvement" if on_holdout else "improvement")
+    return float(gain) if isinstance(gain, int | float) else 0.0
+
+
 def published_ideas(
     store: ContentStore, reader: EventReader, spec: TaskSpec, task_id: int, round_: int
 ) -> list[Idea]:
-    """The ideas published before round ``round_``: each accepted contribution's changes in
-    the earlier reports that set some knob away from the spec's recipe, each credited to its
-    first publisher. A malformed report publishes none: every judge reads the same pinned
-    bytes, so every judge leaves out the same ones. A report that cannot be fetched is an error
+    """The ideas published before round ``round_``: in the earlier reports, the changes of
+    each accepted contribution that improved (squatting on a value takes work that helped)
+    setting some knob away from the spec's recipe, each credited to its first publisher.
+
+    A malformed report publishes none: every judge reads the same pinned bytes, so every judge
+    leaves out the same ones. A report that cannot be fetched is an error
     (:class:`~magnet_market.storage.StorageError`): judging without it would credit otherwise.
     """
     default = spec.default_recipe()
@@ -218,6 +226,7 @@ def published_ideas(
             changes = s.get("recipe_changes")
             if (
                 s.get("status") == "accepted"
+                and credited_gain(report, s) > 0
                 and isinstance(changes, dict)
                 and any(default.get(k) != v for k, v in changes.items())
             ):

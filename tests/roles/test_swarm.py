@@ -200,6 +200,7 @@ def test_published_ideas_are_the_accepted_changes_away_from_the_spec_s_recipe(ta
             {**_accepted("0xd", 0.01, {"optim.warmup_steps": 40}), "status": "rejected"},
             _accepted("0xe", 0.01, ["optim.lr", 0.006]),  # a hostile report's line: skipped
             _accepted("0xf", 0.01, {"optim.warmup_steps": 40}),
+            _accepted("0xg", 0.0, {"train.batch_size": 64}),  # did not improve: squatting
         ],
     }
     _post_round0(task, report)
