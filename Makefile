@@ -81,10 +81,15 @@ lint: install
 	$(VENV)/bin/mypy
 	$(VENV)/bin/deptry magnet_market tests benchmarks scripts
 	$(PY) -m magnet_market.chain.compile --check
-	rm -rf build/contracts build/interfaces
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/slither . --compile-force-framework brownie \
+	rm -rf build/contracts build/interfaces && mkdir -p build
+	$(PY) -m magnet_market.chain.brownie_setup  # the shim of this checkout, whoever wrote one last
+	set -o pipefail; PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/slither . \
+		--compile-force-framework brownie \
 		--filter-paths "node_modules|contracts/test" --exclude-dependencies \
-		--exclude-informational --exclude-low --exclude-optimization --fail-medium
+		--exclude-informational --exclude-low --exclude-optimization --fail-medium 2>&1 \
+		| tee build/slither.log
+	@! grep -q "analyzed (0 contracts" build/slither.log || \
+		{ echo "slither analyzed no contract: the compile failed (build/slither.log)"; exit 1; }
 
 clean:
 	rm -rf $(VENV) node_modules build
