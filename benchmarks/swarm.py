@@ -13,8 +13,9 @@ store (sponsor, K contributors and the coordinator as the roles run them, in thr
   at the first phase, knowing nothing but its own experiments of the round.
 
 Same accounts, seeds, task and trials per contributor and round, so both arms run the same
-number of experiments of the same length (the CPU minutes of the searches are printed to show
-it). Figures, medians over seeds:
+number of experiments of the same length; the batch size is the task's, not searched, so every
+experiment and every round trains the same examples per step in both arms: equal compute (the
+CPU minutes of the searches are printed to show it). Figures, medians over seeds:
 
 * ``swarm_loss``, ``isolated_loss``: the merged model's validation loss after the last round;
   ``swarm_wins``: seeds where sharing ends lower;
@@ -44,7 +45,7 @@ from _report import emit  # sibling module: these scripts run as `python benchma
 from magnet_market.app import Session, Sponsor
 from magnet_market.app.contributor import Contributor
 from magnet_market.app.coordinator import Coordinator
-from magnet_market.autoresearch import Ledger
+from magnet_market.autoresearch import SPACES, Ledger
 from magnet_market.chain.accounts import devnet_account
 from magnet_market.chain.client import MarketClient
 from magnet_market.chain.connection import Connection
@@ -56,6 +57,7 @@ from magnet_market.storage import LocalStore
 from magnet_market.tasks.spec import parse_spec
 
 ARMS = ("swarm", "isolated")
+FIXED_BATCH_SPACE = SPACES["tinylm"].without("train.batch_size").model_dump(exclude_none=True)
 
 
 def task_spec(seed: int, contributors: int, rounds: int, trials: int) -> dict:
@@ -68,7 +70,9 @@ def task_spec(seed: int, contributors: int, rounds: int, trials: int) -> dict:
         "inner_steps": 60,
         "batch_size": 16,
         "model": {"seq_len": 64, "d_model": 64, "n_layers": 2, "n_heads": 4},
-        "search": {"trials": trials, "proxy": 0.5},
+        # the batch is the task's, not a knob: every arm's experiments and rounds train the
+        # same examples per step, so equal trials are equal compute
+        "search": {"trials": trials, "proxy": 0.5, "space": FIXED_BATCH_SPACE},
         "verification": {"claim_tolerance": 0.05, "regression_tolerance": 0.05},
         "market": {
             "bounty": "4ether",
