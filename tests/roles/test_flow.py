@@ -110,14 +110,22 @@ def _check_published_searches(store, posted, searches, people):
         winner = max(accepted, key=lambda s: s.improvement)
         assert winner.improvement > 0
         assert (p.report.recipe_author, p.report.recipe) == (winner.author, winner.recipe)
+    winner = posted[0].report.recipe_author
     for (round_, who), searched in searches.items():
         if round_ == 0:
             assert searched["started_from"] == "spec"
         elif who == people[0].address:  # the first to join starts from the winner as it is
             assert searched["started_from"] == f"round 0's winner {posted[0].report.recipe_author}"
-        else:  # the others from it, or from it with the other's ideas
-            assert searched["started_from"].startswith(
-                f"round 0's winner {posted[0].report.recipe_author}"
+        else:  # the others from it with the other's ideas, or from the other's recipe
+            other = next(a for a in (people[0].address, people[1].address) if a != winner)
+            assert (
+                searched["started_from"].startswith(
+                    (
+                        f"round 0's winner {winner} with {other}'s",
+                        f"the recipe of round 0's {other}",
+                    )
+                )
+                or searched["started_from"] == f"round 0's winner {winner}"
             )
 
 
