@@ -373,7 +373,7 @@ class Autoresearch:
         best's on the same seed; decided (discarded) there unless it beats the proxy noise,
         returned undecided to run at the full budget otherwise."""
         proxy = self._proxy_budget()
-        best_runs = _earlier_proxy(best, records)
+        best_runs = _runs_of_best(best, records, "proxy_parent_runs")
         if best_runs is None:
             outcomes = [self._run(best.config, seed, budget=proxy) for seed in seeds[:2]]
             trial = trial.ran_best(outcomes)
@@ -386,7 +386,7 @@ class Autoresearch:
         if run.status != "ok":
             return trial.decided("crash", f"{where}: {run.reason}", ending="fail", rung="proxy")
         spreads = [spread(r) for r in _proxy_references(records, best.id, best_runs)]
-        level = max(sum(spreads) / len(spreads), self.settings.min_improvement)
+        level = noise(spreads, self.settings.min_improvement)  # the mean proxy spread
         gain = improvement(_metric(run), best_runs[0], self.task.direction)
         if gain > level:  # promoted: the full rung decides
             note = f"{where}: gain {gain:+.4g} > proxy noise {level:.4g}, promoted"
@@ -420,7 +420,7 @@ class Autoresearch:
         a candidate picked as the best of many on the same seeds is partly the luckiest."""
         n = self.settings.seeds
         fresh = [max(self._seeds_of(best)) + 1 + i for i in range(n)]
-        parent_runs = _earlier_confirmation(best, records)
+        parent_runs = _runs_of_best(best, records, "parent_runs")
         if parent_runs is None:
             reruns = self._run_seeds(best.config, fresh)
             trial = trial.ran_best(reruns)
@@ -598,17 +598,12 @@ def best_of(records: list[Record]) -> Record:
     return next(r for r in reversed(records) if r.status == "keep")
 
 
-def _earlier_confirmation(best: Record, records: list[Record]) -> list[float] | None:
-    """The best's runs on the fresh seeds from an earlier confirmation against it (runs are
-    deterministic per seed, so they need not run again), or None."""
-    return next((r.parent_runs for r in records if r.parent == best.id and r.parent_runs), None)
-
-
-def _earlier_proxy(best: Record, records: list[Record]) -> list[float] | None:
-    """The best's proxy runs from an earlier candidate screened against it, or None."""
+def _runs_of_best(best: Record, records: list[Record], field: str) -> list[float] | None:
+    """The best's runs that an earlier candidate measured beside it and recorded in ``field``
+    (``parent_runs``: a confirmation's fresh seeds; ``proxy_parent_runs``: the ladder's proxy
+    runs). Runs are deterministic per seed, so they need not run again; None if none did."""
     return next(
-        (r.proxy_parent_runs for r in records if r.parent == best.id and r.proxy_parent_runs),
-        None,
+        (getattr(r, field) for r in records if r.parent == best.id and getattr(r, field)), None
     )
 
 

@@ -196,15 +196,16 @@ def _credit_ideas(
 ) -> list[IdeaCredit]:
     """The idea share of the reward, split among the ideas of the round's contributors that
     the accepted work adopted; none when no adopted idea scored (``ideas.py``)."""
+    pool = reward_wei * cfg.idea_share_bps // 10_000
+    if not pool:
+        return []
     revealed = {s.author.lower() for s in submissions}
     eligible = [i for i in ideas if i.author.lower() in revealed]
     adopters = [
         (judged[i].author, judged[i].search.recipe, judged[i].improvement or 0.0) for i in accepted
     ]
-    pool = reward_wei * cfg.idea_share_bps // 10_000
-    lines = credit_ideas(eligible, adopters, pool)
-    scored = [line for line in lines if line.score > 0]
-    return scored if pool and scored and any(line.credit_wei for line in scored) else []
+    # scores > 0 share the whole pool (largest remainder); the others were credited nothing
+    return [line for line in credit_ideas(eligible, adopters, pool) if line.score > 0]
 
 
 def _recipe_winner(judged: Sequence[Verdict], accepted: Sequence[int]) -> int | None:
