@@ -23,7 +23,12 @@ from typing import Any
 
 from magnet_market.app.reports import ReportError, load_round
 from magnet_market.autoresearch.config import Config, describe
-from magnet_market.autoresearch.shared import MAX_LEDGER_BYTES, SharedLedger, read_shared_ledger
+from magnet_market.autoresearch.shared import (
+    MAX_LEDGER_BYTES,
+    SharedLedger,
+    measured_changes,
+    read_shared_ledger,
+)
 from magnet_market.chain.events import EventReader
 from magnet_market.diloco.ideas import Idea, first_published
 from magnet_market.storage import ContentStore, StorageError
@@ -137,16 +142,12 @@ def _near_misses(
     did not keep (its gain within that search's noise), largest gain first: another look on a
     new parent for the ideas that nearly made it."""
     sign = -1.0 if spec.lower_is_better else 1.0
-    found = []
-    for ledger in shared:
-        by_id = {r.id: r for r in ledger.records}
-        for r in ledger.records:
-            parent = by_id.get(r.parent) if r.parent is not None else None
-            if r.status != "discard" or r.metric is None or parent is None or not r.changes:
-                continue
-            gain = sign * (r.metric - (parent.metric if parent.metric is not None else r.metric))
-            if gain > 0:
-                found.append((gain, ledger.source, r.changes))
+    found = [
+        (sign * moved, ledger.source, r.changes)
+        for ledger in shared
+        for r, moved in measured_changes(ledger)
+        if r.status == "discard" and sign * moved > 0
+    ]
     out = []
     for _, source, changes in sorted(found, key=lambda f: -f[0]):
         try:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,33 +79,33 @@ def read_shared_ledger(
     )
 
 
+def measured_changes(ledger: SharedLedger) -> Iterator[tuple[Record, float]]:
+    """Each decided experiment of ``ledger`` that changed something, with how far its metric
+    moved from the best it was compared with (in the metric's units, signed as measured)."""
+    by_id = {r.id: r for r in ledger.records}
+    for r in ledger.records:
+        parent = by_id.get(r.parent) if r.parent is not None else None
+        if r.status == "crash" or r.metric is None or not r.changes:
+            continue
+        if parent is not None and parent.metric is not None:
+            yield r, r.metric - parent.metric
+
+
 def prior_trials(ledgers: Iterable[SharedLedger], phase: Phase, best: Record) -> list[Prior]:
     """What the shared ledgers measured on ``phase``'s knobs alone, as this search's priors."""
     if best.metric is None:
         return []
-    priors = []
-    for ledger in ledgers:
-        by_id = {r.id: r for r in ledger.records}
-        for r in ledger.records:
-            parent = by_id.get(r.parent) if r.parent is not None else None
-            if (
-                r.status == "crash"
-                or r.metric is None
-                or parent is None
-                or parent.metric is None
-                or not r.changes
-                or not set(r.changes) <= set(phase.knobs)
-            ):
-                continue
-            priors.append(
-                Prior(
-                    params={k: r.config[k] for k in phase.knobs},
-                    value=best.metric + (r.metric - parent.metric),
-                    same_parent=ledger.same_parent,
-                    source=ledger.source,
-                )
-            )
-    return priors
+    return [
+        Prior(
+            params={k: r.config[k] for k in phase.knobs},
+            value=best.metric + moved,
+            same_parent=ledger.same_parent,
+            source=ledger.source,
+        )
+        for ledger in ledgers
+        for r, moved in measured_changes(ledger)
+        if set(r.changes) <= set(phase.knobs)
+    ]
 
 
 def _row(line: str, space: SearchSpace) -> tuple[Record | None, str]:
