@@ -21,7 +21,13 @@ from magnet_market.app.ledger import TaskLedger, task_ledger
 from magnet_market.app.reports import load_posted
 from magnet_market.app.role import Role
 from magnet_market.app.session import Session
-from magnet_market.app.swarm import RoundStart, round_start, shared_ledgers, swarm_place
+from magnet_market.app.swarm import (
+    RoundStart,
+    earlier_reports,
+    round_start,
+    shared_ledgers,
+    swarm_place,
+)
 from magnet_market.autoresearch.config import describe
 from magnet_market.autoresearch.shared import SharedLedger
 from magnet_market.bitnet import checkpoint
@@ -276,8 +282,9 @@ class Contributor(Role):
         start, shared, offset = RoundStart(None, "spec"), [], 0
         if self.swarm:
             place = swarm_place(self.reader, task_id, self.address)
-            shared = shared_ledgers(self.store, self.reader, spec, task_id, round_, parent)
-            start = round_start(self.store, self.reader, spec, task_id, round_, place, shared)
+            reports = earlier_reports(self.store, self.reader, task_id, round_)
+            shared = shared_ledgers(self.store, spec, reports, parent)
+            start = round_start(spec, reports, place, shared)
             offset = swarm_offset(spec, place)
         if start.refused:
             say(f"round {round_}: {start.refused}; starting from the spec's recipe")

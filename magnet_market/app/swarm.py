@@ -54,32 +54,54 @@ def swarm_place(reader: EventReader, task_id: int, address: str) -> int:
     return lowered.index(address.lower()) if address.lower() in lowered else len(joined)
 
 
+@dataclass(frozen=True)
+class EarlierRound:
+    """A posted round's pinned report as the swarm reads it (``None``, and why, if it could
+    not be read)."""
+
+    round: int
+    report: Mapping[str, Any] | None
+    error: str = ""
+
+
+def earlier_reports(
+    store: ContentStore, reader: EventReader, task_id: int, round_: int
+) -> list[EarlierRound]:
+    """The reports of the rounds before ``round_``, read once for everything the swarm takes
+    from them."""
+    out = []
+    for earlier in range(round_):
+        try:
+            out.append(EarlierRound(earlier, load_round(store, reader, task_id, earlier).report))
+        except (ReportError, StorageError) as exc:
+            out.append(EarlierRound(earlier, None, str(exc)))
+    return out
+
+
 def round_start(
-    store: ContentStore,
-    reader: EventReader,
     spec: TaskSpec,
-    task_id: int,
-    round_: int,
+    reports: Sequence[EarlierRound],
     place: int = 0,
     shared: Sequence[SharedLedger] = (),
 ) -> RoundStart:
-    """The recipe the contributor at ``place`` starts round ``round_`` from: the latest winning
-    recipe a report names, for places past the first with an idea of that round applied (then
-    another contribution's recipe, then a change the ``shared`` ledgers measured as a gain but
-    did not keep), checked against the task (:func:`~magnet_market.tuning.carried_recipe`)."""
-    for earlier in range(round_ - 1, -1, -1):
-        try:
-            report = load_round(store, reader, task_id, earlier).report
-        except (ReportError, StorageError) as exc:
-            return RoundStart(None, "spec", f"round {earlier}'s report is unreadable: {exc}")
+    """The recipe the contributor at ``place`` starts its round from: the latest winning
+    recipe the earlier ``reports`` name, for places past the first with an idea of that round
+    applied (then another contribution's recipe, then a change the ``shared`` ledgers measured
+    as a gain but did not keep), checked against the task
+    (:func:`~magnet_market.tuning.carried_recipe`)."""
+    for earlier in reversed(reports):
+        report = earlier.report
+        if report is None:
+            why = f"round {earlier.round}'s report is unreadable: {earlier.error}"
+            return RoundStart(None, "spec", why)
         if report.get("recipe") is None:
             continue
-        winner = f"round {earlier}'s winner {report.get('recipe_author')}"
+        winner = f"round {earlier.round}'s winner {report.get('recipe_author')}"
         try:
             recipe = carried_recipe(spec, report["recipe"])
         except ValueError as exc:
             return RoundStart(None, "spec", f"refused {winner}'s recipe: {exc}")
-        starts = [RoundStart(recipe, winner), *_other_starts(spec, report, recipe, earlier)]
+        starts = [RoundStart(recipe, winner), *_other_starts(spec, report, recipe, earlier.round)]
         if place >= len(starts):
             starts += _near_misses(spec, recipe, winner, shared, [s.config for s in starts])
         return starts[place % len(starts)]
@@ -163,30 +185,23 @@ def _near_misses(
 
 
 def shared_ledgers(
-    store: ContentStore,
-    reader: EventReader,
-    spec: TaskSpec,
-    task_id: int,
-    round_: int,
-    parent: str,
+    store: ContentStore, spec: TaskSpec, reports: Sequence[EarlierRound], parent: str
 ) -> list[SharedLedger]:
-    """The experiment ledgers accepted contributions published in rounds before ``round_``,
+    """The experiment ledgers accepted contributions published in the earlier ``reports``,
     each fetched by its CID (verified, at most ``MAX_LEDGER_BYTES``) and read row by row
     against the task's search space; an unreadable one is a ledger with its reason."""
     space = spec.search_space()
     out = []
-    for earlier in range(round_):
-        try:
-            report = load_round(store, reader, task_id, earlier).report
-        except (ReportError, StorageError) as exc:
-            out.append(_unread(f"round {earlier}'s report", f"unreadable: {exc}"))
+    for earlier in reports:
+        if earlier.report is None:
+            out.append(_unread(f"round {earlier.round}'s report", f"unreadable: {earlier.error}"))
             continue
-        same_parent = report.get("parent_cid") == parent
-        for s in report.get("submissions", []):
+        same_parent = earlier.report.get("parent_cid") == parent
+        for s in earlier.report.get("submissions", []):
             cid = s.get("ledger_cid")
             if s.get("status") != "accepted" or not cid:
                 continue
-            source = f"{s.get('author')} in round {earlier}"
+            source = f"{s.get('author')} in round {earlier.round}"
             try:
                 data = _fetch_capped(store, cid)
             except (StorageError, ValueError) as exc:

@@ -11,6 +11,7 @@ from magnet_market.app import Session, Sponsor
 from magnet_market.app.swarm import (
     RoundStart,
     TriedLine,
+    earlier_reports,
     published_ideas,
     round_start,
     shared_ledgers,
@@ -49,12 +50,14 @@ def _post_round0(task, report: dict | None) -> RoundStart:
     elsewhere = LocalStore(store.root.parent / "elsewhere")
     cid = str((store if report is not None else elsewhere).add_bytes(document))
     coordinator.post_round(published.task_id, published.base_cid, cid, bytes(32), 0)
-    return round_start(store, EventReader(coordinator), spec, published.task_id, 1)
+    return round_start(spec, earlier_reports(store, EventReader(coordinator), published.task_id, 1))
 
 
 def test_round_zero_starts_from_the_spec(task):
     spec, published, store, coordinator = task
-    start = round_start(store, EventReader(coordinator), spec, published.task_id, 0)
+    start = round_start(
+        spec, earlier_reports(store, EventReader(coordinator), published.task_id, 0)
+    )
     assert start == RoundStart(None, "spec")
 
 
@@ -126,7 +129,8 @@ def test_later_places_start_from_the_winner_with_another_s_idea_or_from_its_reci
     }
     _post_round0(task, report)
     reader = EventReader(coordinator)
-    starts = [round_start(store, reader, spec, published.task_id, 1, place) for place in range(5)]
+    reports = earlier_reports(store, reader, published.task_id, 1)
+    starts = [round_start(spec, reports, place) for place in range(5)]
     assert [s.config for s in starts] == [
         winner,
         {**winner, "optim.warmup_steps": 40},
@@ -160,9 +164,8 @@ def test_shared_ledgers_are_fetched_by_cid_capped_and_read_row_by_row(task, tmp_
         + [{"author": "0xr", "status": "rejected", "ledger_cid": str(cids[0])}],
     }
     _post_round0(task, report)
-    shared = shared_ledgers(
-        store, EventReader(coordinator), spec, published.task_id, 1, published.base_cid
-    )
+    reports = earlier_reports(store, EventReader(coordinator), published.task_id, 1)
+    shared = shared_ledgers(store, spec, reports, published.base_cid)
     assert [(s.source, len(s.records), s.same_parent) for s in shared] == [
         ("0x0 in round 0", 1, True),
         ("0x1 in round 0", 0, False),
@@ -173,9 +176,7 @@ def test_shared_ledgers_are_fetched_by_cid_capped_and_read_row_by_row(task, tmp_
         f"ledger {cids[1]}: over the {MAX_LEDGER_BYTES}-byte cap of a ledger",
     )
     assert shared[2].refused[0].startswith(f"ledger {missing}: ")
-    other_parent = shared_ledgers(
-        store, EventReader(coordinator), spec, published.task_id, 1, "bafyanother"
-    )
+    other_parent = shared_ledgers(store, spec, reports, "bafyanother")
     assert not other_parent[0].same_parent
 
 
@@ -256,7 +257,7 @@ def test_places_past_the_reports_starts_take_the_near_misses_of_the_shared_ledge
     )
     reader = EventReader(coordinator)
     starts = [
-        round_start(store, reader, spec, published.task_id, 1, place, [ledger])
+        round_start(spec, earlier_reports(store, reader, published.task_id, 1), place, [ledger])
         for place in range(4)
     ]
     assert [s.config for s in starts] == [
