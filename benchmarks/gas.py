@@ -4,7 +4,7 @@
     python benchmarks/gas.py --json     # one JSON object
     python benchmarks/gas.py --contributors 100   # a quicker run
 
-Targets (market v0.5.0, those of v0.4.0): claim ≤ 70k, commit ≤ 50k, reveal ≤ 70k, postRound
+Targets (market v0.6.0, those of v0.4.0): claim ≤ 70k, commit ≤ 50k, reveal ≤ 70k, postRound
 ≤ 125k and the same for 10 and 1,000 contributors (with the coordinator's stake checked; no
 slashes posted), claimReward ≤ 65k with a 1,000-leaf tree, vote ≤ 70k. Figures are gasUsed of
 the transaction (including the 21k base), measured for the last contributor of each round;

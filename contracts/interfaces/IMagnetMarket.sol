@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// MAGNET Market (interfaces/IMagnetMarket.sol) v0.5.0
+// MAGNET Market (interfaces/IMagnetMarket.sol) v0.6.0
 pragma solidity ^0.8.24;
 
 /// @notice Types, errors and events of the MAGNET training marketplace.

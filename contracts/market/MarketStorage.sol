@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// MAGNET Market (market/MarketStorage.sol) v0.5.0
+// MAGNET Market (market/MarketStorage.sol) v0.6.0
 pragma solidity ^0.8.24;
 
 import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
@@ -46,6 +46,10 @@ abstract contract MarketStorage is IMagnetMarket, Ownable2Step, ReentrancyGuard 
     uint96 internal immutable _validatorStake;
     uint32 internal immutable _quorum;
     uint16 internal immutable _coordinatorStakeBps;
+
+    /// @notice The block this market was deployed in: where a reader's event scan starts, so a
+    /// market known only by its address is never scanned from block 0.
+    uint256 public immutable deploymentBlock;
 
     // ─────────────────────────────────────────────────────────────── storage
 
@@ -204,6 +208,7 @@ abstract contract MarketStorage is IMagnetMarket, Ownable2Step, ReentrancyGuard 
         _validatorStake = marketRules.validatorStake;
         _quorum = marketRules.quorum;
         _coordinatorStakeBps = marketRules.coordinatorStakeBps;
+        deploymentBlock = block.number;
     }
 
     // ─────────────────────────────────────────────────────────────── modifiers

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// MAGNET Market (market/TaskEscrow.sol) v0.5.0
+// MAGNET Market (market/TaskEscrow.sol) v0.6.0
 pragma solidity ^0.8.24;
 
 import {MarketStorage} from "./MarketStorage.sol";

@@ -353,6 +353,14 @@ class MarketClient:
         """The floors every task on this market inherits."""
         return Floors(*self.call(self.contract.functions.floors()))
 
+    def deployment_block(self) -> int | None:
+        """The block the market was deployed in (contract 0.6.0 on); ``None`` for an older
+        market, which has no such view (its readers scan from block 0)."""
+        try:
+            return int(self.call(self.contract.functions.deploymentBlock()))
+        except UnknownRevertError:
+            return None
+
     def _dispute_bond(self, task_id: int, round_: int) -> int:
         """The bond a challenge locks: the open dispute's, else the task's claim bond."""
         dispute = self.dispute(task_id, round_)

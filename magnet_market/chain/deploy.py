@@ -111,22 +111,26 @@ def find_deployment(connection: Connection) -> Deployment:
     chain_id = connection.chain_id
     override = os.environ.get("MAGNET_MARKET_ADDRESS")
     if override:
-        record = Deployment(
-            connection.network.name, chain_id, to_checksum_address(override), 0, "", "", "", ""
+        address = to_checksum_address(override)
+        _require_code(connection, address)
+        block = MarketClient(connection, address).deployment_block()
+        return Deployment(connection.network.name, chain_id, address, block or 0, "", "", "", "")
+    path = deployment_path(connection.network, chain_id)
+    if not path.is_file():
+        raise DeploymentNotFoundError(
+            f"no market deployed on {connection.network.name} (chain {chain_id}) yet: "
+            f"run `magnet deploy --network {connection.network.name}` "
+            "or set MAGNET_MARKET_ADDRESS"
         )
-    else:
-        path = deployment_path(connection.network, chain_id)
-        if not path.is_file():
-            raise DeploymentNotFoundError(
-                f"no market deployed on {connection.network.name} (chain {chain_id}) yet: "
-                f"run `magnet deploy --network {connection.network.name}` "
-                "or set MAGNET_MARKET_ADDRESS"
-            )
-        record = Deployment.load(path)
-    code = connection.rpc(lambda: connection.w3.eth.get_code(record.address))
+    record = Deployment.load(path)
+    _require_code(connection, record.address)
+    return record
+
+
+def _require_code(connection: Connection, address: str) -> None:
+    code = connection.rpc(lambda: connection.w3.eth.get_code(address))
     if not code:
         raise DeploymentNotFoundError(
-            f"no contract code at {record.address} on {connection.network.name}: the chain was "
-            "reset (devnet restarted without --state?); deploy again"
+            f"no contract code at {address} on {connection.network.name}: the chain was "
+            "reset (devnet restarted without --state?) or the address is wrong; deploy again"
         )
-    return record

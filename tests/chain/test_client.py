@@ -123,12 +123,28 @@ def test_read_only_client_refuses_to_send(market):
         reader.task(1)
 
 
-def test_market_address_from_the_environment(connection, market, monkeypatch):
-    monkeypatch.setenv("MAGNET_MARKET_ADDRESS", market.address)
-    assert find_deployment(connection).address == market.address
+def test_market_address_from_the_environment(connection, actors, monkeypatch):
+    """The address alone is enough: the market says where its events start."""
+    connection.w3.provider.make_request("anvil_mine", [7])  # the market is not at block 0 or 1
+    record = deploy_market(connection, actors.owner, save=False)
+    monkeypatch.setenv("MAGNET_MARKET_ADDRESS", record.address)
+    found = find_deployment(connection)
+    assert (found.address, found.block) == (record.address, record.block)
+    assert found.block >= 7
     monkeypatch.setenv("MAGNET_MARKET_ADDRESS", "0x" + "12" * 20)
     with pytest.raises(errors.DeploymentNotFoundError, match="no contract code"):
         find_deployment(connection)
+
+
+def test_a_market_without_the_deployment_block_view_is_scanned_from_zero(market, monkeypatch):
+    """A market of 0.5.0 or older has no ``deploymentBlock``: its call reverts without data, which
+    must mean "scan from 0", not a failed command. Any contract without the view stands in."""
+    artifact = load_artifact("ForceSend")
+    factory = market.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
+    older = market.transact(factory.constructor())["contractAddress"]
+    assert MarketClient(market.connection, older).deployment_block() is None
+    monkeypatch.setenv("MAGNET_MARKET_ADDRESS", older)
+    assert find_deployment(market.connection).block == 0
 
 
 def test_the_event_reader_replays_every_market_event():
