@@ -27,7 +27,13 @@ def magnet_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test gets its own MAGNET_HOME, so nothing touches the user's ~/.magnet."""
     home = tmp_path / "magnet-home"
     monkeypatch.setenv("MAGNET_HOME", str(home))
-    for var in ("MAGNET_PRIVATE_KEY", "MAGNET_NETWORK", "MAGNET_MARKET_ADDRESS", "MAGNET_RPC_URL"):
+    for var in (
+        "MAGNET_PRIVATE_KEY",
+        "MAGNET_NETWORK",
+        "MAGNET_MARKET_ADDRESS",
+        "MAGNET_RPC_URL",
+        "MAGNET_CONFIRMATIONS",
+    ):
         monkeypatch.delenv(var, raising=False)
     return home
 

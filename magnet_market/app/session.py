@@ -18,6 +18,7 @@ from magnet_market.chain.accounts import resolve_signer
 from magnet_market.chain.client import MarketClient
 from magnet_market.chain.connection import Connection
 from magnet_market.chain.deploy import Deployment, find_deployment
+from magnet_market.chain.event_cache import EventCache, cache_path
 from magnet_market.chain.events import EventReader
 from magnet_market.config import Network, magnet_home, resolve_network
 from magnet_market.errors import ConfigError
@@ -154,12 +155,12 @@ class Session:
 
     @cached_property
     def events(self) -> EventReader:
-        """The market's events, scanned from its deployment block."""
-        return EventReader(self.market, from_block=self.from_block)
-
-    def events_from(self, block: int) -> EventReader:
-        """The market's events from ``block`` on (for readers that follow the chain's head)."""
-        return EventReader(self.market, from_block=block)
+        """The market's events, scanned from its deployment block once and kept on disk
+        (``$MAGNET_HOME/cache/events``): later reads, and later runs, read only new blocks."""
+        market = self.market
+        cache = EventCache(cache_path(market.connection.chain_id, market.address))
+        confirmations = self.network.confirmations
+        return EventReader(market, self.from_block, cache=cache, confirmations=confirmations)
 
     def head(self) -> int:
         """The chain's latest block number."""
@@ -196,6 +197,9 @@ class Session:
         store = self.__dict__.get("store")
         if isinstance(store, KuboStore) and store is not self.given_store:
             store.close()
+        events = self.__dict__.get("events")
+        if events is not None:
+            events.cache.close()
 
     def __enter__(self) -> Session:
         return self

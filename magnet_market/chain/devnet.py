@@ -25,6 +25,8 @@ from magnet_market.config import DEVNET_CHAIN_ID
 from magnet_market.processes import spawn, stop_child
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+#: Block states the devnet keeps (reads at older blocks fail; nothing here makes them).
+DEVNET_STATES_KEPT = 256
 
 
 def anvil_binary() -> str:
@@ -94,6 +96,9 @@ class Devnet:
             "--chain-id", str(self.chain_id),
             "--accounts", str(self.accounts),
             "--mnemonic", DEVNET_MNEMONIC,
+            # the last 256 blocks' states in memory and none on disk: anvil otherwise writes
+            # about 0.2 MB per block under ~/.foundry and leaves it there when it stops
+            "--prune-history", str(DEVNET_STATES_KEPT),
         ]  # fmt: skip
         if self.state_path is not None:
             cmd += ["--state", str(self.state_path)]

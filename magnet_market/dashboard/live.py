@@ -52,6 +52,6 @@ class ChainPulse:
         old = self._pulse or Pulse(session.from_block - 1, 0, None)
         if head <= old.block:
             return old
-        new = session.events_from(old.block + 1).all(to_block=head)
+        new = session.events.all(to_block=head, from_block=old.block + 1)
         last = new[-1]["blockNumber"] if new else old.last_event_block
         return Pulse(head, old.events + len(new), last)

@@ -41,7 +41,16 @@ def test_public_networks_need_url_and_chain_id(monkeypatch):
     with pytest.raises(ConfigError, match="MAGNET_CHAIN_ID"):
         resolve_network("hooti")
     monkeypatch.setenv("MAGNET_CHAIN_ID", "0x1f")
-    assert resolve_network("hooti") == Network("hooti", "http://127.0.0.1:1", 31)
+    assert resolve_network("hooti") == Network("hooti", "http://127.0.0.1:1", 31, 3)
+    monkeypatch.setenv("MAGNET_CONFIRMATIONS", "12")
+    assert resolve_network("hooti").confirmations == 12
+    assert resolve_network("http://127.0.0.1:2").confirmations == 12
+    for bad in ("-1", "two", "1.5"):
+        monkeypatch.setenv("MAGNET_CONFIRMATIONS", bad)
+        with pytest.raises(ConfigError, match="MAGNET_CONFIRMATIONS must be a whole number"):
+            resolve_network("devnet")
+    monkeypatch.delenv("MAGNET_CONFIRMATIONS")
+    assert resolve_network("devnet").confirmations == 0
     with pytest.raises(ConfigError, match="unknown network"):
         resolve_network("mainnet-please")
 
