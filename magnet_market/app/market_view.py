@@ -130,6 +130,8 @@ class TaskRow:
     stake_needed: int  # what posting the current round needs (0 once every round is posted)
     slashes_pending: int
     open_disputes: int
+    round_budget: int  # what the current round may credit (0 once every round is posted)
+    joinable: bool  # a claim now gets a slot and at least one round to work in
 
 
 @dataclass(frozen=True)
@@ -473,6 +475,18 @@ class MarketView:
             count = self.market.task_count()
             return [self._row(self.market.task(t), clock, rules) for t in range(count, 0, -1)]
 
+    def open_tasks(self, kind: str | None = None, min_round_budget: int = 0) -> list[TaskRow]:
+        """The tasks a contributor can join now (optionally of one ``kind``, and whose current
+        round may credit at least ``min_round_budget`` wei), the richest round first."""
+        rows = [
+            row
+            for row in self.tasks()
+            if row.joinable
+            and (kind is None or row.kind == kind)
+            and row.round_budget >= min_round_budget
+        ]
+        return sorted(rows, key=lambda row: (-row.round_budget, row.task_id))
+
     def task_infos(self) -> list[TaskInfo]:
         """Every task as the contract holds it, oldest first."""
         with self._lock:
@@ -633,6 +647,8 @@ class MarketView:
             current = self.market.round(info.task_id, info.current_round)
             stake_needed = _stake_needed(rules, info)
         spec = self._spec(info.spec_cid)
+        submitting = current is not None and current.phase is RoundPhase.SUBMITTING
+        rounds_to_work = info.rounds - info.current_round - (0 if submitting else 1)
         return TaskRow(
             task_id=info.task_id,
             status=info.status.name.lower(),
@@ -654,6 +670,10 @@ class MarketView:
             name=spec.name if spec else None,
             kind=spec.kind if spec else None,
             dataset=spec.dataset if spec else None,
+            round_budget=_round_budget(info),
+            joinable=not closed
+            and info.contributor_count < info.max_contributors
+            and rounds_to_work > 0,
         )
 
     def _spec(self, cid: str) -> TaskSpec | None:

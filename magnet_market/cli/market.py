@@ -43,7 +43,7 @@ from magnet_market.cli._common import (
     tx_line,
     with_session,
 )
-from magnet_market.tasks.spec import load_spec, parse_market
+from magnet_market.tasks.spec import TASK_KINDS, load_spec, parse_market
 
 
 def _task_dict(task: TaskInfo) -> dict[str, object]:
@@ -185,25 +185,54 @@ def task_fund(session: Session, task_id: int, amount: int) -> None:
 
 @task.command("list")
 @with_session(store=True)
+@click.option(
+    "--open",
+    "open_only",
+    is_flag=True,
+    help="Only tasks you can join now: a free slot and a round left to work in (richest first).",
+)
+@click.option("--kind", type=click.Choice(TASK_KINDS), default=None, help="Only this kind.")
+@click.option(
+    "--min-reward-per-round",
+    type=WEI,
+    default=None,
+    help="Only tasks whose current round may credit at least this (e.g. 0.5ether).",
+)
 @json_option
-def task_list(session: Session, as_json: bool) -> None:
-    """List every task (with its name and kind when the store holds its spec)."""
+def task_list(
+    session: Session,
+    open_only: bool,
+    kind: str | None,
+    min_reward_per_round: int | None,
+    as_json: bool,
+) -> None:
+    """List the market's tasks (with name and kind when the store holds their specs)."""
     view = MarketView(session)
+    least = min_reward_per_round or 0
+    if open_only:
+        rows = view.open_tasks(kind, least)
+    else:
+        rows = [
+            row
+            for row in reversed(view.tasks())
+            if (kind is None or row.kind == kind) and row.round_budget >= least
+        ]
     if as_json:
-        emit_json([_task_dict(t) for t in view.task_infos()])
+        emit_json([asdict(r) for r in rows])
         return
-    table = Table(title=f"tasks on {session.network.name}")
-    for col in ("id", "task", "status", "round", "escrow", "reserved", "slots"):
+    title = "open tasks" if open_only else "tasks"
+    table = Table(title=f"{title} on {session.network.name}")
+    for col in ("id", "task", "status", "round", "round reward", "escrow", "slots"):
         table.add_column(col)
     table.add_column("spec", overflow="fold")
-    for t in reversed(view.tasks()):
+    for t in rows:
         table.add_row(
             str(t.task_id),
             f"{t.name} ({t.kind})" if t.name else "?",
-            t.status,
+            t.phase if t.status == "open" else t.status,
             f"{t.round}/{t.rounds}",
+            format_ether(t.round_budget),
             format_ether(t.escrow),
-            format_ether(t.reserved),
             f"{t.contributors}/{t.max_contributors}",
             t.spec_cid,
         )

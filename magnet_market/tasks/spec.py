@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -55,6 +55,9 @@ _MODEL_KIND = {
     "series": "classifier",
 }
 #: Kinds whose data is a sponsor's dataset, named by ``dataset`` (a CID); the others are built in.
+TaskKind = Literal["tinylm", "digits", "tabular", "text", "series"]
+#: Every kind of task, as a spec (and ``magnet task list --kind``) spells it.
+TASK_KINDS: tuple[str, ...] = get_args(TaskKind)
 DATASET_KINDS = frozenset({"tabular", "text", "series"})
 
 
@@ -134,7 +137,7 @@ class TaskSpec(_Strict):
 
     version: Literal[1] = 1
     name: str = Field(..., min_length=1, max_length=100)
-    kind: Literal["tinylm", "digits", "tabular", "text", "series"]
+    kind: TaskKind
     dataset: str | None = Field(default=None, min_length=1, max_length=200)
     seed: int = Field(default=0, ge=0)
     rounds: int = Field(..., ge=1, le=120)
