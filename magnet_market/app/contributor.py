@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -34,6 +34,7 @@ from magnet_market.bitnet import checkpoint
 from magnet_market.bitnet.checkpoint import Checkpoint
 from magnet_market.bitnet.model import build_model
 from magnet_market.bitnet.train import train
+from magnet_market.chain.errors import ContractRevertError
 from magnet_market.chain.merkle import CreditTree
 from magnet_market.chain.submission import Submitted, scale_metric, submit_checkpoint
 from magnet_market.chain.types import DisputeOutcome, RoundPhase, TaskStatus
@@ -55,6 +56,15 @@ class ContributorSummary:
     rounds: tuple[RoundWork, ...]
     rewards: int
     withdrawn: int
+
+
+@dataclass
+class _TaskWork:
+    """What this run did in one task so far."""
+
+    task_id: int
+    rounds: list[RoundWork] = field(default_factory=list)
+    rewards: int = 0
 
 
 @dataclass(frozen=True)
@@ -221,31 +231,108 @@ class Contributor(Role):
         say = on_progress or (lambda _: None)
         if self.join(task_id):
             say(f"joined task {task_id}")
-        rounds: list[RoundWork] = []
-        rewards = 0
+        work = _TaskWork(task_id)
+        self._loop(lambda: self._advance(work, say, claim_bias, corrupt), poll, say)
+        return self._finish(work, say)
+
+    def run_auto(
+        self,
+        open_tasks: Callable[[], list[int]],
+        max_tasks: int = 1,
+        poll: float = 1.0,
+        on_progress: Callable[[str], None] | None = None,
+        keep_watching: bool = False,
+    ) -> list[ContributorSummary]:
+        """Find work: join tasks from ``open_tasks()`` (the ones to prefer first) while fewer
+        than ``max_tasks`` are held, work their rounds, and move on as they close.
+
+        Restartable: the tasks an earlier run joined and did not finish (their claim bond is
+        still held) are taken up again first. Returns the finished tasks once nothing held is
+        unfinished and no open task is left (never, with ``keep_watching``).
+        """
+        if max_tasks < 1:
+            raise ValueError(f"max_tasks must be >= 1, got {max_tasks}")
+        say = on_progress or (lambda _: None)
+        held = {t: _TaskWork(t) for t in self.unfinished_tasks()}
+        if held:
+            say(f"taking up tasks {sorted(held)} again")
+        done: list[ContributorSummary] = []
 
         def step() -> bool | None:
-            nonlocal rewards
-            info = self.client.task(task_id)
-            if info.status is TaskStatus.OPEN and self._should_work(task_id, info.current_round):
-                work = self.work_round(task_id, claim_bias, corrupt, say)
-                say(f"round {work.round}: revealed {work.cid} ({work.metric:.4f})")
-                rounds.append(work)
-                return False
-            booked = self.claim_rewards(task_id)
-            if booked:
-                say(f"reward claimed: {booked} wei")
-            rewards += booked
-            return True if info.status is TaskStatus.CLOSED else None
+            if len(held) < max_tasks:
+                self._take(open_tasks(), held, max_tasks, say)
+            for work in list(held.values()):
+                outcome = self._advance(work, say)
+                if outcome is True:
+                    done.append(self._finish(work, say))
+                    del held[work.task_id]
+                if outcome is not None:
+                    return False  # something happened: look again at once
+            return None if held or keep_watching else True
 
         self._loop(step, poll, say)
+        return done
+
+    def unfinished_tasks(self) -> list[int]:
+        """Tasks this account joined whose claim bond is still held (not yet finished)."""
+        joined = self.reader.get("ContributorJoined", contributor=self.address)
+        tasks = sorted({int(e["args"]["taskId"]) for e in joined})
+        return [t for t in tasks if self.client.contributor(t, self.address)["bond"]]
+
+    def _take(
+        self,
+        candidates: list[int],
+        held: dict[int, _TaskWork],
+        most: int,
+        say: Callable[[str], None],
+    ) -> None:
+        """Join candidates, in order, until ``most`` tasks are held; a task that filled up or
+        moved on since it was listed is skipped."""
+        for task_id in candidates:
+            if len(held) >= most:
+                return
+            if task_id in held:
+                continue
+            try:
+                if self.join(task_id):
+                    say(f"joined task {task_id}")
+            except ContractRevertError as e:
+                say(f"task {task_id} not joined: {e}")
+                continue
+            held[task_id] = _TaskWork(task_id)
+
+    def _advance(
+        self,
+        work: _TaskWork,
+        say: Callable[[str], None],
+        claim_bias: float = 0.0,
+        corrupt: bool = False,
+    ) -> bool | None:
+        """One step in a task: work its round if it takes our submission (False), else claim
+        what is owed; True once the task is closed, None while there is nothing to do yet."""
+        task_id = work.task_id
+        info = self.client.task(task_id)
+        if info.status is TaskStatus.OPEN and self._should_work(task_id, info.current_round):
+            done = self.work_round(task_id, claim_bias, corrupt, say)
+            say(f"task {task_id} round {done.round}: revealed {done.cid} ({done.metric:.4f})")
+            work.rounds.append(done)
+            return False
+        booked = self.claim_rewards(task_id)
+        if booked:
+            say(f"task {task_id}: reward claimed: {booked} wei")
+        work.rewards += booked
+        return True if info.status is TaskStatus.CLOSED else None
+
+    def _finish(self, work: _TaskWork, say: Callable[[str], None]) -> ContributorSummary:
+        """The task is closed: take back overturned slashes, the bond, and withdraw."""
+        task_id = work.task_id
         if self.revert_slashes(task_id):
-            say("slashes of overturned rounds given back")
+            say(f"task {task_id}: slashes of overturned rounds given back")
         if self.client.contributor(task_id, self.address)["bond"]:
             self.release_bond(task_id)
         withdrawn, _ = self.withdraw()
-        say(f"withdrew {withdrawn} wei")
-        return ContributorSummary(task_id, tuple(rounds), rewards, withdrawn)
+        say(f"task {task_id}: withdrew {withdrawn} wei")
+        return ContributorSummary(task_id, tuple(work.rounds), work.rewards, withdrawn)
 
     def _should_work(self, task_id: int, round_: int) -> bool:
         """This round still takes our submission and we have not revealed one."""

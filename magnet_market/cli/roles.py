@@ -27,12 +27,22 @@ from magnet_market.cli._common import (
     tx_line,
     with_session,
 )
+from magnet_market.tasks.spec import TASK_KINDS
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def role_options(f: F) -> F:
     """A session with its store, TASK_ID, --workdir and --poll: what every role command takes."""
+    return _role_options(f, task_required=True)
+
+
+def role_options_task_or_auto(f: F) -> F:
+    """:func:`role_options` with TASK_ID optional (the contributor's ``--auto`` finds tasks)."""
+    return _role_options(f, task_required=False)
+
+
+def _role_options(f: F, task_required: bool) -> F:
     f = click.option(
         "--poll", default=1.0, show_default=True, help="Seconds between chain checks."
     )(f)
@@ -42,7 +52,7 @@ def role_options(f: F) -> F:
         default=None,
         help="Scratch folder for checkpoints (default: $MAGNET_HOME/work/<role>).",
     )(f)
-    f = click.argument("task_id", type=int)(f)
+    f = click.argument("task_id", type=int, required=task_required)(f)
     return with_session(store=True)(f)
 
 
@@ -52,7 +62,26 @@ def contributor() -> None:
 
 
 @contributor.command("run")
-@role_options
+@role_options_task_or_auto
+@click.option(
+    "--auto",
+    is_flag=True,
+    help="Find the work: join open tasks (richest round first), train them, move on as they "
+    "close; take up again the tasks an earlier run left unfinished. Ends when none is left.",
+)
+@click.option("--max-tasks", default=1, show_default=True, help="With --auto: tasks held at once.")
+@click.option(
+    "--kind", type=click.Choice(TASK_KINDS), default=None, help="With --auto: only this kind."
+)
+@click.option(
+    "--min-reward-per-round",
+    type=WEI,
+    default=None,
+    help="With --auto: only tasks whose current round may credit at least this.",
+)
+@click.option(
+    "--keep-watching", is_flag=True, help="With --auto: wait for new tasks instead of ending."
+)
 @click.option(
     "--claim-bias",
     default=0.0,
@@ -74,16 +103,29 @@ def contributor() -> None:
 @json_option
 def contributor_run(
     session: Session,
-    task_id: int,
+    task_id: int | None,
     workdir: Path | None,
     poll: float,
+    auto: bool,
+    max_tasks: int,
+    kind: str | None,
+    min_reward_per_round: int | None,
+    keep_watching: bool,
     claim_bias: float,
     corrupt: bool,
     isolated: bool,
     as_json: bool,
 ) -> None:
-    """Claim a slot in TASK_ID, train every round, claim rewards and withdraw (restartable)."""
+    """Claim a slot in TASK_ID, train every round, claim rewards and withdraw (restartable);
+    or, with --auto and no TASK_ID, find open tasks and do the same for each."""
+    if auto == (task_id is not None):
+        raise click.UsageError("give either TASK_ID or --auto")
     worker = Contributor(session, workdir, swarm=not isolated)
+    if task_id is None:
+        _run_auto(
+            session, worker, max_tasks, kind, min_reward_per_round, keep_watching, poll, as_json
+        )
+        return
     summary = worker.run(
         task_id, claim_bias=claim_bias, poll=poll, on_progress=console.print, corrupt=corrupt
     )
@@ -94,6 +136,31 @@ def contributor_run(
         f"[green]✓[/] {len(summary.rounds)} rounds, rewards {format_ether(summary.rewards)}, "
         f"withdrew {format_ether(summary.withdrawn)}"
     )
+
+
+def _run_auto(
+    session: Session,
+    worker: Contributor,
+    max_tasks: int,
+    kind: str | None,
+    least: int | None,
+    keep_watching: bool,
+    poll: float,
+    as_json: bool,
+) -> None:
+    if max_tasks < 1:
+        raise click.BadParameter("must be at least 1", param_hint="--max-tasks")
+    view = MarketView(session)
+
+    def open_tasks() -> list[int]:  # a task whose spec the store cannot give cannot be trained
+        return [r.task_id for r in view.open_tasks(kind, least or 0) if r.kind is not None]
+
+    done = worker.run_auto(open_tasks, max_tasks, poll, console.print, keep_watching)
+    if as_json:
+        emit_json([asdict(s) for s in done])
+        return
+    rewards = sum(s.rewards for s in done)
+    console.print(f"[green]✓[/] {len(done)} tasks finished, rewards {format_ether(rewards)}")
 
 
 @main.group()
