@@ -432,6 +432,8 @@ class MarketClient:
             lambda: self.w3.eth.send_raw_transaction(signed.raw_transaction)
         )
         receipt = self._wait_for_receipt(tx_hash)
+        if self.connection.network.confirmations:
+            receipt = self._wait_for_confirmations(tx_hash, receipt)
         if receipt["status"] != 1:
             # Mined but reverted (state changed after the estimate): replay it for the reason.
             replay = cast(TxParams, {k: tx[k] for k in ("from", "to", "value", "data") if k in tx})
@@ -455,6 +457,33 @@ class MarketClient:
                     ) from None
             time.sleep(delay)
             delay = min(delay * 2, 1.0)
+
+    def _wait_for_confirmations(self, tx_hash: HexBytes, receipt: TxReceipt) -> TxReceipt:
+        """The receipt once the network's ``confirmations`` blocks follow its block, read again
+        then: a reorganisation may have moved the transaction to another block, or back to the
+        pool (then it is waited for again), so what a role saw mined stays mined."""
+        depth = self.connection.network.confirmations
+        deadline = time.monotonic() + self.receipt_timeout
+        while True:
+            head = self.connection.rpc(lambda: self.w3.eth.block_number)
+            if head >= receipt["blockNumber"] + depth:
+                try:
+                    again = self.connection.rpc(
+                        lambda: self.w3.eth.get_transaction_receipt(tx_hash)
+                    )
+                except TransactionNotFound:
+                    receipt = self._wait_for_receipt(tx_hash)
+                    continue
+                if again["blockHash"] == receipt["blockHash"]:
+                    return again
+                receipt = again
+                continue
+            if time.monotonic() >= deadline:
+                raise TransactionTimeoutError(
+                    f"transaction 0x{bytes(tx_hash).hex()} not {depth} blocks deep "
+                    f"within {self.receipt_timeout}s"
+                )
+            time.sleep(0.5)
 
     def _fees(self) -> TxParams:
         block = self.connection.rpc(lambda: self.w3.eth.get_block("latest"))

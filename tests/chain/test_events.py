@@ -179,3 +179,15 @@ def test_confirmations_hold_back_the_newest_blocks(node, actors, tmp_path):
     assert _fundings(reader, task) == [FUND]
     with pytest.raises(ValueError, match="confirmations must be >= 0"):
         EventReader(market, confirmations=-1)
+
+
+def test_a_transaction_returns_once_it_is_confirmed(actors):
+    """On a network with confirmations, a role's transaction is done only once that many
+    blocks follow it (anvil mining a block a second, as a public chain does)."""
+    with Devnet(block_time=1) as node:
+        conn = Connection(Network("devnet", node.url, 31337, confirmations=2))
+        record = deploy_market(conn, actors.owner, save=False)
+        assert conn.w3.eth.block_number >= record.block + 2
+        receipt = MarketClient(conn, record.address, actors.owner).pause()
+        assert conn.w3.eth.block_number >= receipt["blockNumber"] + 2
+        assert conn.w3.eth.get_transaction_receipt(receipt["transactionHash"]) == receipt
