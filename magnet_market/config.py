@@ -69,11 +69,11 @@ def resolve_network(name: str | None = None) -> Network:
         url = os.environ.get("MAGNET_DEVNET_URL", DEVNET_DEFAULT_URL)
         return Network("devnet", url, DEVNET_CHAIN_ID, _confirmations_from_env(0))
     if name in PUBLIC_NETWORKS:
-        url = os.environ.get("MAGNET_RPC_URL")
-        if not url:
+        rpc_url = os.environ.get("MAGNET_RPC_URL")
+        if not rpc_url:
             raise ConfigError(f"network {name!r} needs MAGNET_RPC_URL (the node's JSON-RPC URL)")
         chain_id = _chain_id_from_env(required_for=name)
-        return Network(name, url, chain_id, _confirmations_from_env(PUBLIC_CONFIRMATIONS))
+        return Network(name, rpc_url, chain_id, _confirmations_from_env(PUBLIC_CONFIRMATIONS))
     if name.startswith(("http://", "https://")):
         chain_id = _chain_id_from_env(required_for=None)
         return Network(name, name, chain_id, _confirmations_from_env(0))

@@ -127,7 +127,7 @@ def find_deployment(connection: Connection) -> Deployment:
     return record
 
 
-def _require_code(connection: Connection, address: str) -> None:
+def _require_code(connection: Connection, address: ChecksumAddress) -> None:
     code = connection.rpc(lambda: connection.w3.eth.get_code(address))
     if not code:
         raise DeploymentNotFoundError(

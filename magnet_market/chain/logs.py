@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from web3.exceptions import Web3RPCError
 from web3.types import FilterParams, LogReceipt
 
 from magnet_market.chain.connection import Connection
 from magnet_market.chain.errors import ChainError
+
+if TYPE_CHECKING:  # eth_typing comes with web3; only its types are used here
+    from eth_typing import ChecksumAddress
 
 #: Words providers use when a log query spans too many blocks or returns too many logs.
 RANGE_REFUSAL = re.compile(
@@ -92,7 +96,9 @@ class LogFetcher:
         policy: the span policy (shared with a cache that remembers it across runs).
     """
 
-    def __init__(self, connection: Connection, address: str, policy: SpanPolicy | None = None):
+    def __init__(
+        self, connection: Connection, address: ChecksumAddress, policy: SpanPolicy | None = None
+    ) -> None:
         self.connection = connection
         self.address = address
         self.policy = policy or SpanPolicy()
