@@ -34,6 +34,7 @@ from rich.console import Console
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _report import emit  # sibling module: these scripts run as `python benchmarks/NAME.py`
+
 from magnet_market.chain.accounts import devnet_account
 from magnet_market.chain.client import MarketClient
 from magnet_market.chain.connection import Connection
