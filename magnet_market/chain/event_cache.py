@@ -97,11 +97,15 @@ class EventCache:
             self._set(start=start, scanned_to=start - 1, tip_hash="")
 
     def extend(self, logs: list[LogReceipt], scanned_to: int, tip_hash: str, span: int) -> None:
-        """Add the logs of the blocks after the covered ones, through ``scanned_to``."""
+        """Add the logs of the blocks after the covered ones, through ``scanned_to``. Another
+        reader of the file may have scanned further meanwhile: the coverage never goes back."""
         rows = [_row(log) for log in logs]
         with self._db:
             self._db.executemany("INSERT OR REPLACE INTO logs VALUES (?,?,?,?,?,?,?,?)", rows)
-            self._set(scanned_to=scanned_to, tip_hash=tip_hash, span=span)
+            cover = self.coverage()
+            if cover is None or scanned_to > cover.scanned_to:
+                self._set(scanned_to=scanned_to, tip_hash=tip_hash)
+            self._set(span=span)
 
     def roll_back(self, block: int, block_hash: str) -> None:
         """Drop the logs after ``block``, whose hash is ``block_hash`` on the chain now."""
@@ -124,10 +128,11 @@ class EventCache:
 
     # ───────────────────────────────────────────────────────── the logs
 
-    def logs(self, after: int = -1) -> list[LogReceipt]:
-        """The cached logs of blocks after ``after``, in chain order."""
+    def logs(self, after: int, through: int) -> list[LogReceipt]:
+        """The cached logs of blocks ``after + 1 .. through``, in chain order."""
         rows = self._db.execute(
-            "SELECT * FROM logs WHERE block > ? ORDER BY block, log_index", (after,)
+            "SELECT * FROM logs WHERE block > ? AND block <= ? ORDER BY block, log_index",
+            (after, through),
         )
         return [_log(row) for row in rows]
 

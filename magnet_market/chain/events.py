@@ -221,9 +221,9 @@ class EventReader:
             assert cover is not None
             self._held = None
         if self._held is None or self._to > cover.scanned_to:
-            self._held = self._hold(self.cache.logs())
+            self._held = self._hold(self.cache.logs(cover.start - 1, cover.scanned_to))
         elif self._to < cover.scanned_to:  # another reader of the file scanned further
-            self._held += self._hold(self.cache.logs(after=self._to))
+            self._held += self._hold(self.cache.logs(self._to, cover.scanned_to))
         self._to = cover.scanned_to
         if confirmed <= cover.scanned_to:
             return

@@ -145,7 +145,7 @@ def test_a_reorg_rolls_the_cache_back(node, actors, tmp_path):
     assert _fundings(reader, task) == [FUND, 3 * FUND]
     # the file holds the new chain: a fresh reader of it agrees without a full scan
     assert _fundings(EventReader(market, cache=EventCache(path)), task) == [FUND, 3 * FUND]
-    for log in reader.cache.logs():  # nothing of the abandoned blocks is left in the file
+    for log in reader.cache.logs(-1, market.w3.eth.block_number):  # nothing abandoned is left
         assert market.w3.eth.get_block(log["blockNumber"])["hash"] == log["blockHash"]
 
 
@@ -191,3 +191,24 @@ def test_a_transaction_returns_once_it_is_confirmed(actors):
         receipt = MarketClient(conn, record.address, actors.owner).pause()
         assert conn.w3.eth.block_number >= receipt["blockNumber"] + 2
         assert conn.w3.eth.get_transaction_receipt(receipt["transactionHash"]) == receipt
+
+
+def test_readers_sharing_the_file_never_double_an_event(node, actors, tmp_path):
+    """Roles of one machine share the cache file; one that keeps fewer blocks (more
+    confirmations) must not take the file's coverage back under the other's events."""
+    market = _market(node.url, actors)
+    task = create_task(market, actors.sponsor, actors.coordinator)
+    funder = market.with_signer(actors.funder)
+    path = tmp_path / "events.sqlite"
+    eager = EventReader(market, cache=EventCache(path))
+    careful = EventReader(market, cache=EventCache(path), confirmations=2)
+    funder.fund(task, FUND)
+    assert _fundings(eager, task) == [FUND]
+    funder.fund(task, 2 * FUND)
+    assert _fundings(careful, task) == []  # both fundings are under 2 confirmations
+    funder.fund(task, 3 * FUND)
+    assert _fundings(eager, task) == [FUND, 2 * FUND, 3 * FUND]
+    _mine(market, 2)
+    assert _fundings(careful, task) == [FUND, 2 * FUND, 3 * FUND]
+    funder.fund(task, 4 * FUND)
+    assert _fundings(eager, task) == [FUND, 2 * FUND, 3 * FUND, 4 * FUND]
