@@ -16,6 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import httpx
 
@@ -106,13 +107,21 @@ class Devnet:
             cmd += ["--block-time", str(self.block_time)]
         return cmd
 
+    def popen_options(self) -> dict[str, Any]:
+        """Extra ``Popen`` arguments of the node's process (none for anvil)."""
+        return {}
+
     def start(self) -> Devnet:
         """Start anvil and wait until it answers ``eth_chainId``."""
         if self._process is not None:
             raise DevnetError("devnet already started")
         with self.log_path.open("ab") as log:
             self._process = spawn(
-                self.command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+                self.command(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                **self.popen_options(),
             )
         try:
             self._wait_ready(self._process)
@@ -125,11 +134,11 @@ class Devnet:
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if process.poll() is not None:
-                raise DevnetError(f"anvil exited with {process.returncode}: {self.log_tail()}")
+                raise DevnetError(f"the devnet exited with {process.returncode}: {self.log_tail()}")
             if self._answers():
                 return
             time.sleep(0.05)
-        raise DevnetError(f"anvil did not answer on {self.url} within {self.startup_timeout}s")
+        raise DevnetError(f"the devnet did not answer on {self.url} within {self.startup_timeout}s")
 
     def stop(self) -> None:
         """Stop anvil gracefully (SIGINT lets it dump ``state_path``), killing it if it hangs.

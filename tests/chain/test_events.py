@@ -181,18 +181,6 @@ def test_confirmations_hold_back_the_newest_blocks(node, actors, tmp_path):
         EventReader(market, confirmations=-1)
 
 
-def test_a_transaction_returns_once_it_is_confirmed(actors):
-    """On a network with confirmations, a role's transaction is done only once that many
-    blocks follow it (anvil mining a block a second, as a public chain does)."""
-    with Devnet(block_time=1) as node:
-        conn = Connection(Network("devnet", node.url, 31337, confirmations=2))
-        record = deploy_market(conn, actors.owner, save=False)
-        assert conn.w3.eth.block_number >= record.block + 2
-        receipt = MarketClient(conn, record.address, actors.owner).pause()
-        assert conn.w3.eth.block_number >= receipt["blockNumber"] + 2
-        assert conn.w3.eth.get_transaction_receipt(receipt["transactionHash"]) == receipt
-
-
 def test_readers_sharing_the_file_never_double_an_event(node, actors, tmp_path):
     """Roles of one machine share the cache file; one that keeps fewer blocks (more
     confirmations) must not take the file's coverage back under the other's events."""
