@@ -19,3 +19,14 @@ def run_magnet(args: list[str], env: dict[str, str], timeout: float) -> subproce
         cwd=ROOT,
         timeout=timeout,
     )
+
+
+def start_magnet(args: list[str], env: dict[str, str]) -> subprocess.Popen:
+    """``magnet ARGS`` started in the background (a role), its output piped as text."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "magnet_market.cli", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )

@@ -5,36 +5,24 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 
 from magnet_market.chain.client import MarketClient
 from magnet_market.chain.connection import Connection
 from magnet_market.chain.deploy import find_deployment
 from magnet_market.chain.types import TaskStatus
 from magnet_market.cli import main
+from tests._magnet import start_magnet
+from tests.roles.test_processes import SPEC_TOML
 
-SPEC_TOML = """
-name = "digits-auto-{name}"
-kind = "digits"
-rounds = 1
-inner_steps = 30
-batch_size = 32
 
-[model]
-hidden = 32
-n_layers = 1
-
-[search]
-trials = 0
-
-[market]
-bounty = "{bounty}"
-max_contributors = 1
-
-[market.timing]
-submit = 900
-challenge = 0
-"""
+def _spec(name: str, bounty: str) -> str:
+    """The processes test's one-round digits task, with one seat and time to wait for it."""
+    return (
+        SPEC_TOML.replace('"digits-processes"', f'"digits-auto-{name}"')
+        .replace('bounty = "1ether"', f'bounty = "{bounty}"')
+        .replace("max_contributors = 2", "max_contributors = 1")
+        .replace("challenge = 0", "submit = 900\nchallenge = 0")
+    )
 
 
 def test_auto_takes_up_its_unfinished_task_then_finds_the_next(
@@ -44,7 +32,7 @@ def test_auto_takes_up_its_unfinished_task_then_finds_the_next(
     store = ["--store", str(tmp_path / "store")]
     for name, bounty in (("small", "1ether"), ("rich", "2ether"), ("other", "3ether")):
         spec = tmp_path / f"{name}.toml"
-        spec.write_text(SPEC_TOML.format(name=name, bounty=bounty))
+        spec.write_text(_spec(name, bounty))
         created = runner.invoke(
             main,
             ["task", "create", str(spec), *store, "--account", "devnet:1",
@@ -61,13 +49,7 @@ def test_auto_takes_up_its_unfinished_task_then_finds_the_next(
     }
 
     def magnet(*args: str) -> subprocess.Popen:
-        return subprocess.Popen(
-            [sys.executable, "-m", "magnet_market.cli", *args, *store, "--poll", "0.2"],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        return start_magnet([*args, *store, "--poll", "0.2"], env)
 
     auto = magnet("contributor", "run", "--auto", "--account", "devnet:5", "--json")
     coordinators = [

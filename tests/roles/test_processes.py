@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 
 from magnet_market.app.auditor import verify_task
 from magnet_market.chain.client import MarketClient
@@ -14,6 +13,7 @@ from magnet_market.chain.deploy import find_deployment
 from magnet_market.chain.events import EventReader
 from magnet_market.chain.types import TaskStatus
 from magnet_market.cli import main
+from tests._magnet import start_magnet
 
 SPEC_TOML = """
 name = "digits-processes"
@@ -56,13 +56,7 @@ def test_roles_as_processes(runner, devnet_network, actors, tmp_path, magnet_hom
     }
 
     def magnet(*args: str) -> subprocess.Popen:
-        return subprocess.Popen(
-            [sys.executable, "-m", "magnet_market.cli", *args, *store, "--poll", "0.2"],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        return start_magnet([*args, *store, "--poll", "0.2"], env)
 
     procs = [
         magnet("contributor", "run", "1", "--account", f"devnet:{i}", "--json") for i in (5, 6)
