@@ -4,8 +4,10 @@
     python benchmarks/events.py --json     # one JSON object
     python benchmarks/events.py --blocks 10000 --events 1000    # a quicker run
 
-A devnet of its own gets ``--blocks`` blocks with ``--events`` market events spread over them
-(``TaskFunded``, a hundred per funding block). Every read goes through a loopback relay that
+A devnet of its own (Hardhat's node by default: it mines 100,000 empty blocks at once, where
+anvil's ``anvil_mine`` slows down with the chain's length; ``--engine anvil`` for anvil) gets
+``--blocks`` blocks with ``--events`` market events spread over them (``TaskFunded``, a hundred
+per funding block). Every read goes through a loopback relay that
 counts the JSON-RPC requests and adds ``--latency-ms`` to each answer, a provider's round trip
 (:class:`~magnet_market.chain.relay.RpcRelay`):
 
@@ -42,6 +44,7 @@ from magnet_market.chain.deploy import deploy_market
 from magnet_market.chain.devnet import Devnet
 from magnet_market.chain.event_cache import EventCache
 from magnet_market.chain.events import EVENT_NAMES, EventReader
+from magnet_market.chain.hardhat import HardhatDevnet
 from magnet_market.chain.relay import RpcRelay
 from magnet_market.chain.types import Timing
 from magnet_market.config import Network
@@ -55,7 +58,14 @@ def _network(url: str) -> Network:
     return Network("devnet", url, 31337)
 
 
-def _fill(market: MarketClient, task_id: int, blocks: int, events: int, log: Console) -> None:
+#: How each engine mines N empty blocks at once.
+MINE_MANY = {"hardhat": "hardhat_mine", "anvil": "anvil_mine"}
+ENGINES = {"hardhat": HardhatDevnet, "anvil": Devnet}
+
+
+def _fill(
+    market: MarketClient, task_id: int, blocks: int, events: int, engine: str, log: Console
+) -> None:
     """Append ``blocks`` blocks to the chain, ``events`` of the market's events among them:
     funding blocks of a hundred ``fund`` transactions, spread evenly, the rest empty."""
     w3 = market.w3
@@ -68,9 +78,9 @@ def _fill(market: MarketClient, task_id: int, blocks: int, events: int, log: Con
         for _ in range(EVENTS_PER_BLOCK):
             tx = {"from": funder, "to": market.address, "value": 10**12, "data": data}
             w3.eth.send_transaction({**tx, "gas": 120_000})
-        w3.provider.make_request("anvil_mine", [1])
+        w3.provider.make_request("evm_mine", [])
         if gap:
-            w3.provider.make_request("anvil_mine", [gap])
+            w3.provider.make_request(MINE_MANY[engine], [hex(gap)])
         if batch % 10 == 9:
             log.print(f"  {batch + 1}/{batches} funding blocks, head {w3.eth.block_number}")
     w3.provider.make_request("evm_setAutomine", [True])
@@ -105,6 +115,7 @@ def _read_v1(relay: RpcRelay, market: MarketClient, start: int) -> tuple[float, 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--engine", choices=sorted(ENGINES), default="hardhat", help="the devnet")
     p.add_argument("--blocks", type=int, default=100_000, help="blocks on the chain")
     p.add_argument("--events", type=int, default=10_000, help="market events among them")
     p.add_argument("--new-blocks", type=int, default=1_000, help="blocks before the warm read")
@@ -121,7 +132,8 @@ def main() -> None:
         "cap": args.cap,
         "latency_ms": args.latency_ms,
     }
-    with Devnet() as node, tempfile.TemporaryDirectory(prefix="magnet-events-") as tmp:
+    engine = ENGINES[args.engine]()
+    with engine as node, tempfile.TemporaryDirectory(prefix="magnet-events-") as tmp:
         conn = Connection(_network(node.url))
         owner = devnet_account(0)
         deployment = deploy_market(conn, owner, save=False)
@@ -131,10 +143,10 @@ def main() -> None:
             "bafkreispec", devnet_account(2).address, 1, 10**18, 10**16, 5, timing, None, None
         )
         log.print(f"filling {args.blocks} blocks with {args.events} events")
-        _fill(market, task_id, args.blocks, args.events, log)
+        _fill(market, task_id, args.blocks, args.events, args.engine, log)
         for start in ("cold", "warm"):
             if start == "warm":
-                _fill(market, task_id, args.new_blocks, EVENTS_PER_BLOCK, log)
+                _fill(market, task_id, args.new_blocks, EVENTS_PER_BLOCK, args.engine, log)
             for suffix, cap in (("", None), ("_capped", args.cap)):
                 cache = Path(tmp) / f"events{suffix}.sqlite"  # the warm read finds the cold's
                 with RpcRelay(node.url, cap, args.latency_ms / 1000) as relay:
@@ -155,7 +167,7 @@ def main() -> None:
         "warm_vs_cold_time": figures["warm_scan_s"] / figures["cold_scan_s"],
         "seconds": time.perf_counter() - began,
     }
-    emit(figures, args.json)
+    emit({"engine": args.engine, **figures}, args.json)
 
 
 if __name__ == "__main__":
