@@ -9,6 +9,7 @@ reused from the work folder, and
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,10 @@ from magnet_market.errors import MagnetError
 from magnet_market.tasks.data import TaskData, task_data
 from magnet_market.tasks.spec import TaskSpec
 from magnet_market.tuning import swarm_offset, tune
+
+#: Seconds between looks for open tasks while ``run_auto`` waits for one or holds fewer than it
+#: may (each look reads every task of the market).
+LOOK_FOR_TASKS_EVERY = 30.0
 
 
 class ContributorError(MagnetError, RuntimeError):
@@ -257,15 +262,19 @@ class Contributor(Role):
         if held:
             say(f"taking up tasks {sorted(held)} again")
         done: list[ContributorSummary] = []
+        next_look = 0.0  # listing open tasks reads every task: not at every poll
 
         def step() -> bool | None:
-            if len(held) < max_tasks:
+            nonlocal next_look
+            if len(held) < max_tasks and time.monotonic() >= next_look:
                 self._take(open_tasks(), held, max_tasks, say)
+                next_look = time.monotonic() + LOOK_FOR_TASKS_EVERY
             for work in list(held.values()):
                 outcome = self._advance(work, say)
                 if outcome is True:
                     done.append(self._finish(work, say))
                     del held[work.task_id]
+                    next_look = 0.0  # a free place: look for the next task at once
                 if outcome is not None:
                     return False  # something happened: look again at once
             return None if held or keep_watching else True
