@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,7 +67,10 @@ class EventCache:
         # roles of one machine may share the file: wait for another writer rather than fail
         # (its reader serializes its own threads: the dashboard's requests share one reader)
         self._db = sqlite3.connect(
-            str(path) if path else ":memory:", timeout=30.0, check_same_thread=False
+            str(path) if path else ":memory:",
+            timeout=30.0,
+            check_same_thread=False,
+            isolation_level=None,  # transactions are explicit: see _writing
         )
         if path is not None:
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -91,7 +96,7 @@ class EventCache:
 
     def reset(self, start: int) -> None:
         """Forget every log: the next scan starts at ``start``."""
-        with self._db:
+        with self._writing():
             self._db.execute("DELETE FROM logs")
             self._db.execute("DELETE FROM meta WHERE key != 'span'")
             self._set(start=start, scanned_to=start - 1, tip_hash="")
@@ -100,7 +105,7 @@ class EventCache:
         """Add the logs of the blocks after the covered ones, through ``scanned_to``. Another
         reader of the file may have scanned further meanwhile: the coverage never goes back."""
         rows = [_row(log) for log in logs]
-        with self._db:
+        with self._writing():
             self._db.executemany("INSERT OR REPLACE INTO logs VALUES (?,?,?,?,?,?,?,?)", rows)
             cover = self.coverage()
             if cover is None or scanned_to > cover.scanned_to:
@@ -109,7 +114,7 @@ class EventCache:
 
     def roll_back(self, block: int, block_hash: str) -> None:
         """Drop the logs after ``block``, whose hash is ``block_hash`` on the chain now."""
-        with self._db:
+        with self._writing():
             self._db.execute("DELETE FROM logs WHERE block > ?", (block,))
             self._set(scanned_to=block, tip_hash=block_hash)
 
@@ -138,6 +143,19 @@ class EventCache:
 
     def __len__(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM logs").fetchone()[0])
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """One write transaction that takes the file's write lock first (waiting for another
+        process's, up to the timeout), so it never reads a snapshot another writer then makes
+        stale: that upgrade fails at once with "database is locked", whatever the timeout."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
 
     def _meta(self) -> dict[str, str]:
         return dict(self._db.execute("SELECT key, value FROM meta").fetchall())

@@ -7,6 +7,7 @@ refuses log spans like a provider; reorganisations use anvil's own ``anvil_reorg
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -200,3 +201,23 @@ def test_readers_sharing_the_file_never_double_an_event(node, actors, tmp_path):
     assert _fundings(careful, task) == [FUND, 2 * FUND, 3 * FUND]
     funder.fund(task, 4 * FUND)
     assert _fundings(eager, task) == [FUND, 2 * FUND, 3 * FUND, 4 * FUND]
+
+
+def test_writers_sharing_the_cache_file_never_find_it_locked(tmp_path):
+    """Roles of one machine write the file at once, often with no new logs: a write that
+    first read a snapshot another writer then changed used to fail at once ("database is
+    locked"), whatever the timeout. Four writers, 300 extensions each, none refused."""
+    path = tmp_path / "events.sqlite"
+    EventCache(path).reset(0)
+
+    def writer(offset: int) -> None:
+        cache = EventCache(path)
+        for n in range(300):
+            cache.extend([], 4 * n + offset, f"0x{n:064x}", 1_000)
+            assert cache.coverage() is not None
+        cache.close()
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(writer, range(4)))
+    cover = EventCache(path).coverage()
+    assert cover is not None and cover.scanned_to == 4 * 299 + 3  # it never went back

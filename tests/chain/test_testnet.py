@@ -15,7 +15,8 @@ TESTNET_CHAIN_ID = 7_777
 
 
 def test_keystore_deploy_and_task_on_a_foreign_chain(runner, monkeypatch):
-    with Devnet(chain_id=TESTNET_CHAIN_ID) as node:
+    # a block a second, as a public chain: HOOTi's default 3 confirmations are waited for
+    with Devnet(chain_id=TESTNET_CHAIN_ID, block_time=1) as node:
         monkeypatch.setenv("MAGNET_RPC_URL", node.url)
         monkeypatch.setenv("MAGNET_CHAIN_ID", str(TESTNET_CHAIN_ID))
         monkeypatch.setenv("MAGNET_KEYSTORE_PASSWORD", "correct horse")
@@ -36,6 +37,7 @@ def test_keystore_deploy_and_task_on_a_foreign_chain(runner, monkeypatch):
         assert deployed.exit_code == 0, deployed.output
         record = json.loads(deployed.stdout)
         assert (record["chain_id"], record["deployer"]) == (TESTNET_CHAIN_ID, address)
+        assert conn.w3.eth.block_number >= record["block"] + 3  # done only once confirmed
 
         args = ["--network", "hooti-testnet", "--account", "deployer"]
         task = runner.invoke(
