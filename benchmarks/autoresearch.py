@@ -177,7 +177,7 @@ def main() -> None:
     p.add_argument(
         "--tinylm-proxy",
         type=float,
-        default=0.5,
+        default=0.25,
         help="the promotion ladder's proxy fraction of the budget (0: no ladder)",
     )
     p.add_argument(
