@@ -141,9 +141,6 @@ class EventCache:
         )
         return [_log(row) for row in rows]
 
-    def __len__(self) -> int:
-        return int(self._db.execute("SELECT COUNT(*) FROM logs").fetchone()[0])
-
     @contextmanager
     def _writing(self) -> Iterator[None]:
         """One write transaction that takes the file's write lock first (waiting for another

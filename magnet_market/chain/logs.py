@@ -102,7 +102,6 @@ class LogFetcher:
         self.connection = connection
         self.address = address
         self.policy = policy or SpanPolicy()
-        self.requests = 0  # eth_getLogs requests sent, refused ones included
 
     def fetch(self, start: int, end: int) -> list[LogReceipt]:
         """Every log of the address in blocks ``start..end`` (inclusive), in chain order."""
@@ -125,7 +124,6 @@ class LogFetcher:
         return logs
 
     def _get_logs(self, start: int, end: int) -> list[LogReceipt]:
-        self.requests += 1
         query: FilterParams = {"address": self.address, "fromBlock": start, "toBlock": end}
         w3 = self.connection.w3
         return list(self.connection.rpc(lambda: w3.eth.get_logs(query)))
