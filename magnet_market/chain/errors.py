@@ -46,6 +46,10 @@ class TransactionTimeoutError(ChainError, TimeoutError):
     """A sent transaction was not mined within the timeout."""
 
 
+class LogQueryRefusedError(ChainError):
+    """The node refuses ``eth_getLogs`` even for a single block."""
+
+
 class DevnetError(ChainError, RuntimeError):
     """The local anvil node could not start or died."""
 

@@ -63,7 +63,6 @@ class EventCache:
     def __init__(self, path: Path | None = None) -> None:
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
         # roles of one machine may share the file: wait for another writer rather than fail
         # (its reader serializes its own threads: the dashboard's requests share one reader)
         self._db = sqlite3.connect(
@@ -94,12 +93,13 @@ class EventCache:
         value = self._meta().get("span")
         return int(value) if value else None
 
-    def reset(self, start: int) -> None:
-        """Forget every log: the next scan starts at ``start``."""
+    def reset(self, start: int) -> Coverage:
+        """Forget every log: the next scan starts at ``start``. Returns the (empty) coverage."""
         with self._writing():
             self._db.execute("DELETE FROM logs")
             self._db.execute("DELETE FROM meta WHERE key != 'span'")
             self._set(start=start, scanned_to=start - 1, tip_hash="")
+        return Coverage(start, start - 1, "")
 
     def extend(self, logs: list[LogReceipt], scanned_to: int, tip_hash: str, span: int) -> None:
         """Add the logs of the blocks after the covered ones, through ``scanned_to``. Another
@@ -112,11 +112,14 @@ class EventCache:
                 self._set(scanned_to=scanned_to, tip_hash=tip_hash)
             self._set(span=span)
 
-    def roll_back(self, block: int, block_hash: str) -> None:
-        """Drop the logs after ``block``, whose hash is ``block_hash`` on the chain now."""
+    def roll_back(self, block: int, block_hash: str) -> Coverage:
+        """Drop the logs after ``block``, whose hash is ``block_hash`` on the chain now.
+        Returns the coverage left."""
         with self._writing():
             self._db.execute("DELETE FROM logs WHERE block > ?", (block,))
             self._set(scanned_to=block, tip_hash=block_hash)
+            start = int(self._meta()["start"])
+        return Coverage(start, block, block_hash)
 
     def anchors(self, limit: int) -> list[tuple[int, str]]:
         """Up to ``limit`` newest blocks whose hash the cache knows (the tip, blocks with

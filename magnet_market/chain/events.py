@@ -23,7 +23,7 @@ from web3.exceptions import BlockNotFound
 from web3.types import EventData, LogReceipt
 
 from magnet_market.chain.client import MarketClient
-from magnet_market.chain.event_cache import EventCache
+from magnet_market.chain.event_cache import Coverage, EventCache
 from magnet_market.chain.logs import LogFetcher, SpanPolicy
 
 #: Event names of the contract, in the order a replay should consider them within one block.
@@ -211,15 +211,9 @@ class EventReader:
         """Bring the cache (and the logs held from it) up to block ``confirmed``."""
         cover = self.cache.coverage()
         if cover is None or cover.start > self.from_block:
-            self.cache.reset(self.from_block)
-            cover = self.cache.coverage()
-            assert cover is not None
-            self._held = None
+            cover, self._held = self.cache.reset(self.from_block), None
         elif cover.tip_hash and self._hash(cover.scanned_to) != cover.tip_hash:
-            self._roll_back()
-            cover = self.cache.coverage()
-            assert cover is not None
-            self._held = None
+            cover, self._held = self._roll_back(), None
         if self._held is None or self._to > cover.scanned_to:
             self._held = self._hold(self.cache.logs(cover.start - 1, cover.scanned_to))
         elif self._to < cover.scanned_to:  # another reader of the file scanned further
@@ -233,13 +227,12 @@ class EventReader:
         self._held += self._hold(logs)
         self._to = confirmed
 
-    def _roll_back(self) -> None:
+    def _roll_back(self) -> Coverage:
         """Go back to the newest cached block still on the chain, or start over."""
         for block, known in self.cache.anchors(ROLLBACK_CHECKS):
             if self._hash(block) == known:
-                self.cache.roll_back(block, known)
-                return
-        self.cache.reset(self.from_block)
+                return self.cache.roll_back(block, known)
+        return self.cache.reset(self.from_block)
 
     def _hash(self, block: int) -> str:
         """Block ``block``'s hash on the chain now; ``""`` past the head (a devnet reverted to

@@ -17,7 +17,7 @@ from web3.exceptions import Web3RPCError
 from web3.types import FilterParams, LogReceipt
 
 from magnet_market.chain.connection import Connection
-from magnet_market.chain.errors import ChainError
+from magnet_market.chain.errors import LogQueryRefusedError
 
 if TYPE_CHECKING:  # eth_typing comes with web3; only its types are used here
     from eth_typing import ChecksumAddress
@@ -30,10 +30,6 @@ RANGE_REFUSAL = re.compile(
 
 #: Answers in a row after which a span the provider once refused is tried again.
 RETRY_REFUSED_AFTER = 16
-
-
-class LogQueryRefusedError(ChainError):
-    """The node refuses ``eth_getLogs`` even for a single block."""
 
 
 @dataclass

@@ -15,9 +15,10 @@ from magnet_market.chain.client import MarketClient
 from magnet_market.chain.connection import Connection
 from magnet_market.chain.deploy import deploy_market
 from magnet_market.chain.devnet import Devnet
+from magnet_market.chain.errors import LogQueryRefusedError
 from magnet_market.chain.event_cache import EventCache
 from magnet_market.chain.events import EventReader
-from magnet_market.chain.logs import LogQueryRefusedError, SpanPolicy
+from magnet_market.chain.logs import SpanPolicy
 from magnet_market.chain.relay import RpcRelay
 from magnet_market.config import Network
 from tests.chain.helpers import create_task

@@ -11,18 +11,17 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
+
+from magnet_market.chain.devnet import free_port
 
 
 def _loopback_repo(repo: Path, create: Callable[[bytes], int]) -> None:
     """A repository whose node listens on one loopback port and dials nobody."""
     create(str(repo).encode())
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     path = repo / "config"
     config = json.loads(path.read_text())
     config["Bootstrap"] = []
