@@ -475,17 +475,22 @@ class MarketView:
             count = self.market.task_count()
             return [self._row(self.market.task(t), clock, rules) for t in range(count, 0, -1)]
 
-    def open_tasks(self, kind: str | None = None, min_round_budget: int = 0) -> list[TaskRow]:
-        """The tasks a contributor can join now (optionally of one ``kind``, and whose current
-        round may credit at least ``min_round_budget`` wei), the richest round first."""
+    def find_tasks(
+        self, kind: str | None = None, min_round_budget: int = 0, open_only: bool = False
+    ) -> list[TaskRow]:
+        """The tasks of one ``kind`` (any, if ``None``) whose current round may credit at least
+        ``min_round_budget`` wei, oldest first; with ``open_only``, only those a contributor
+        can join now, the richest round first."""
         rows = [
             row
-            for row in self.tasks()
-            if row.joinable
-            and (kind is None or row.kind == kind)
+            for row in reversed(self.tasks())
+            if (kind is None or row.kind == kind)
             and row.round_budget >= min_round_budget
+            and (row.joinable or not open_only)
         ]
-        return sorted(rows, key=lambda row: (-row.round_budget, row.task_id))
+        if open_only:
+            rows.sort(key=lambda row: (-row.round_budget, row.task_id))
+        return rows
 
     def task_infos(self) -> list[TaskInfo]:
         """Every task as the contract holds it, oldest first."""

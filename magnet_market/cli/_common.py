@@ -22,6 +22,7 @@ from magnet_market.app import SlashReason
 from magnet_market.app.errors import BadRequestError
 from magnet_market.app.market_view import parse_address
 from magnet_market.app.session import Session
+from magnet_market.tasks.spec import TASK_KINDS
 from magnet_market.units import format_ether as format_ether
 from magnet_market.units import parse_wei
 
@@ -162,6 +163,19 @@ def with_session(store: bool = False) -> Callable[[F], F]:
         return store_options(wrapped) if store else wrapped
 
     return decorate
+
+
+def task_filter_options(f: F) -> F:
+    """``--kind`` and ``--min-reward-per-round``: which tasks a listing or a search takes."""
+    f = click.option(
+        "--min-reward-per-round",
+        type=WEI,
+        default=None,
+        help="Only tasks whose current round may credit at least this (e.g. 0.5ether).",
+    )(f)
+    return click.option(
+        "--kind", type=click.Choice(TASK_KINDS), default=None, help="Only tasks of this kind."
+    )(f)
 
 
 def json_option(f: F) -> F:

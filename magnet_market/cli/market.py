@@ -40,10 +40,11 @@ from magnet_market.cli._common import (
     key_value_table,
     out,
     print_table,
+    task_filter_options,
     tx_line,
     with_session,
 )
-from magnet_market.tasks.spec import TASK_KINDS, load_spec, parse_market
+from magnet_market.tasks.spec import load_spec, parse_market
 
 
 def _task_dict(task: TaskInfo) -> dict[str, object]:
@@ -191,13 +192,7 @@ def task_fund(session: Session, task_id: int, amount: int) -> None:
     is_flag=True,
     help="Only tasks you can join now: a free slot and a round left to work in (richest first).",
 )
-@click.option("--kind", type=click.Choice(TASK_KINDS), default=None, help="Only this kind.")
-@click.option(
-    "--min-reward-per-round",
-    type=WEI,
-    default=None,
-    help="Only tasks whose current round may credit at least this (e.g. 0.5ether).",
-)
+@task_filter_options
 @json_option
 def task_list(
     session: Session,
@@ -208,15 +203,7 @@ def task_list(
 ) -> None:
     """List the market's tasks (with name and kind when the store holds their specs)."""
     view = MarketView(session)
-    least = min_reward_per_round or 0
-    if open_only:
-        rows = view.open_tasks(kind, least)
-    else:
-        rows = [
-            row
-            for row in reversed(view.tasks())
-            if (kind is None or row.kind == kind) and row.round_budget >= least
-        ]
+    rows = view.find_tasks(kind, min_reward_per_round or 0, open_only)
     if as_json:
         emit_json([asdict(r) for r in rows])
         return

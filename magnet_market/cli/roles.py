@@ -24,10 +24,10 @@ from magnet_market.cli._common import (
     json_option,
     key_value_table,
     print_table,
+    task_filter_options,
     tx_line,
     with_session,
 )
-from magnet_market.tasks.spec import TASK_KINDS
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -66,19 +66,18 @@ def contributor() -> None:
 @click.option(
     "--auto",
     is_flag=True,
-    help="Find the work: join open tasks (richest round first), train them, move on as they "
-    "close; take up again the tasks an earlier run left unfinished. Ends when none is left.",
-)
-@click.option("--max-tasks", default=1, show_default=True, help="With --auto: tasks held at once.")
-@click.option(
-    "--kind", type=click.Choice(TASK_KINDS), default=None, help="With --auto: only this kind."
+    help="Find the work: join open tasks (richest round first; --kind and "
+    "--min-reward-per-round narrow them), train them, move on as they close; take up again the "
+    "tasks an earlier run left unfinished. Ends when none is left.",
 )
 @click.option(
-    "--min-reward-per-round",
-    type=WEI,
-    default=None,
-    help="With --auto: only tasks whose current round may credit at least this.",
+    "--max-tasks",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="With --auto: tasks held at once.",
 )
+@task_filter_options
 @click.option(
     "--keep-watching", is_flag=True, help="With --auto: wait for new tasks instead of ending."
 )
@@ -148,12 +147,11 @@ def _run_auto(
     poll: float,
     as_json: bool,
 ) -> None:
-    if max_tasks < 1:
-        raise click.BadParameter("must be at least 1", param_hint="--max-tasks")
     view = MarketView(session)
 
     def open_tasks() -> list[int]:  # a task whose spec the store cannot give cannot be trained
-        return [r.task_id for r in view.open_tasks(kind, least or 0) if r.kind is not None]
+        rows = view.find_tasks(kind, least or 0, open_only=True)
+        return [r.task_id for r in rows if r.kind is not None]
 
     done = worker.run_auto(open_tasks, max_tasks, poll, console.print, keep_watching)
     if as_json:

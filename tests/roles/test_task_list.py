@@ -17,7 +17,7 @@ DIGITS = {"name": "d", "kind": "digits", "rounds": 1, "inner_steps": 5, "market"
 
 
 def _open_ids(view: MarketView, kind: str | None = None, min_round_budget: int = 0) -> list[int]:
-    return [row.task_id for row in view.open_tasks(kind, min_round_budget)]
+    return [row.task_id for row in view.find_tasks(kind, min_round_budget, open_only=True)]
 
 
 def test_open_tasks_are_the_joinable_ones_richest_round_first(
