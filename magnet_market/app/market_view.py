@@ -191,6 +191,7 @@ class PostedRound:
     holdout_merged_metric: float | None = None
     holdout_forfeit: int = 0  # the sponsor's bond this round's budget took (key not revealed)
     ideas: list[IdeaLine] = field(default_factory=list)
+    merge_step: str | None = None  # "outer", or the merge guard's fallback: "average", "best"
 
 
 @dataclass(frozen=True)
@@ -823,6 +824,7 @@ def _posted_round(pinned: PinnedRound, claimed: set[str]) -> PostedRound:
         holdout_merged_metric=report.get("holdout_merged_metric"),
         holdout_forfeit=int(report.get("holdout_forfeit_wei", 0)),
         ideas=ideas,
+        merge_step=report.get("merge_step"),
     )
 
 

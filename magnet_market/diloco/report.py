@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 
+from magnet_market.diloco.guard import MergeAttempt
 from magnet_market.diloco.ideas import IdeaCredit
 from magnet_market.diloco.published import PublishedSearch, Recipe
 from magnet_market.diloco.verify import Check, Verdict
@@ -103,6 +104,10 @@ class RoundReport:
     recipe_author: str | None = None
     # earlier rounds' ideas the accepted work adopted, and their share of ``reward_wei``
     ideas: tuple[IdeaCredit, ...] = ()
+    # the merge step kept ("outer", "average" or "best"; None: nothing merged) and every step
+    # the merge guard measured on the way (``guard.py``)
+    merge_step: str | None = None
+    merge_attempts: tuple[MergeAttempt, ...] = ()
 
     def credits(self) -> dict[str, int]:
         """Wei per account: its contribution's credit plus its ideas' (the Merkle tree's)."""

@@ -24,8 +24,9 @@ from magnet_market.diloco.credit import (
     largest_remainder,
     leave_one_out_scores,
 )
+from magnet_market.diloco.guard import MergeAttempt, MergeStep, guarded_merge, merge_steps
 from magnet_market.diloco.ideas import MAX_IDEA_SHARE_BPS, Idea, IdeaCredit, credit_ideas
-from magnet_market.diloco.outer import DilocoMerger, OuterConfig
+from magnet_market.diloco.outer import OuterConfig
 from magnet_market.diloco.report import RoundReport, SubmissionReport
 from magnet_market.diloco.verify import (
     Evaluate,
@@ -49,6 +50,7 @@ class RoundConfig:
     weighting: str = "work"  # "equal" | "work" | "improvement"
     credit: str = "improvement"  # "improvement" | "leave_one_out"
     idea_share_bps: int = 0  # of the reward for the ideas the accepted work adopted (ideas.py)
+    guard: bool = True  # fall back from an outer step worse than the best it merged (guard.py)
 
     def __post_init__(self) -> None:
         if not 0 <= self.idea_share_bps <= MAX_IDEA_SHARE_BPS:
@@ -134,26 +136,45 @@ def run_round(
     ):
         weights[i] = w
     merged = [i for i in accepted if weights[i] > 0]
-    merger = DilocoMerger(cfg.outer, cfg.aggregation)
     merged_path, merged_metric = None, None
     paths = [submissions[i].path for i in merged]
     merged_weights = [weights[i] for i in merged]
+    step: MergeStep | None = None
+    attempts: tuple[MergeAttempt, ...] = ()
     if merged:
-        result = merger.merge(
-            parent_path, paths, out, weights=merged_weights, parent_cid=parent_cid
+        guarded = guarded_merge(
+            merge_steps(cfg.outer, cfg.guard),
+            cfg.aggregation,
+            parent_path,
+            paths,
+            merged_weights,
+            [_measured(verdicts[i]) for i in merged],
+            metric=metric,
+            tolerance=cfg.rules.regression_tolerance,
+            evaluate=lambda path: _evaluate_file(path, model_config, evaluate)[metric.name],
+            out=Path(out),
+            parent_cid=parent_cid,
         )
-        merged_path = result.path
-        merged_metric = _evaluate_file(merged_path, model_config, evaluate)[metric.name]
+        merged_path, merged_metric = guarded.path, guarded.metric
+        step, attempts = guarded.step, guarded.attempts
     credit_merged = measure(merged_path) if credit_split and merged_path else merged_metric
     scores = [0.0] * len(verdicts)
     if cfg.credit == "improvement":
         for i in accepted:
             scores[i] = max(0.0, judged[i].improvement or 0.0)
-    elif merged:
+    elif step is not None:
         if credit_merged is None:  # set above whenever anything was merged
             raise ValueError(f"no {metric.name} was measured for the merged checkpoint")
+        scores_of = [metric.improvement(0.0, _measured(verdicts[i])) for i in merged]
         without = _leave_one_out_metrics(
-            merger, parent_path, paths, merged_weights, measure, credit_parent
+            step,
+            cfg.aggregation,
+            parent_path,
+            paths,
+            merged_weights,
+            scores_of,
+            measure,
+            credit_parent,
         )
         for i, s in zip(merged, leave_one_out_scores(credit_merged, without, metric), strict=True):
             scores[i] = s
@@ -182,6 +203,8 @@ def run_round(
         recipe=None if winner is None else judged[winner].search.recipe,
         recipe_author=None if winner is None else judged[winner].author,
         ideas=tuple(idea_lines),
+        merge_step=step.name if step else None,
+        merge_attempts=attempts,
     )
     return RoundOutcome(report, merged_path)
 
@@ -236,20 +259,39 @@ def _drop(items: list, j: int) -> list:
     return items[:j] + items[j + 1 :]
 
 
+def _measured(verdict: Verdict) -> float:
+    """An accepted verdict's measured metric (every accepted verdict has one)."""
+    if verdict.measured is None:
+        raise ValueError(f"accepted submission {verdict.cid} has no measured metric")
+    return verdict.measured
+
+
 def _leave_one_out_metrics(
-    merger: DilocoMerger,
+    step: MergeStep,
+    aggregation: AggregationConfig,
     parent_path: str | Path,
     paths: list[Path],
     weights: list[float],
+    scores: list[float],
     measure: Callable[[Path], float],
     parent_metric: float,
 ) -> list[float]:
-    """Metric of the merge without each contribution in turn (the parent's if it was alone)."""
+    """Metric of the kept step's merge without each contribution in turn (the parent's if it
+    was alone)."""
     if len(paths) == 1:
         return [parent_metric]
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "without.safetensors"
         return [
-            measure(merger.merge(parent_path, _drop(paths, j), out, weights=_drop(weights, j)).path)
+            measure(
+                step.merge(
+                    aggregation,
+                    parent_path,
+                    _drop(paths, j),
+                    _drop(weights, j),
+                    _drop(scores, j),
+                    out,
+                ).path
+            )
             for j in range(len(paths))
         ]

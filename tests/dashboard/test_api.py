@@ -40,6 +40,17 @@ def test_tasks_list_matches_the_contract(api, finished):
     assert "digits-small" in page and "data bafk" not in page  # a task on built-in data
 
 
+def test_task_page_names_a_guarded_merge(api, finished):
+    """A round whose outer step the merge guard replaced says which step it kept."""
+    reader = _reader(finished)
+    steps = [
+        load_round(finished.store, reader, finished.task_id, r).report["merge_step"] for r in (0, 1)
+    ]
+    page = api.get(f"/tasks/{finished.task_id}").text
+    shown = re.findall(r'data-field="merge-step"[^>]*>(\w+)<', page)
+    assert shown == [s for s in steps if s != "outer"]
+
+
 def test_task_shows_reports_credits_and_slashes(api, finished):
     data = api.get(f"/api/tasks/{finished.task_id}").json()
     reader = _reader(finished)
@@ -48,6 +59,8 @@ def test_task_shows_reports_credits_and_slashes(api, finished):
     assert data["metric_points"] == [[r, p.report["merged_metric"]] for r, p in enumerate(pinned)]
     for view, p in zip(data["rounds"], pinned, strict=True):
         assert view["phase"] == "final"
+        assert view["posted"]["merge_step"] == p.report["merge_step"]
+        assert p.report["merge_step"] in ("outer", "average", "best")
         assert view["posted"]["report_cid"] == p.report_cid
         assert view["total_credited"] == p.total_credited
         verdicts = {s["author"]: s for s in view["posted"]["submissions"]}
