@@ -147,6 +147,13 @@ class Coordinator(Role):
                 say(f"round {info.current_round}: merging")
                 sybil = info.current_round in sybil_rounds
                 done = self.merge_round(task_id, credit_sybil=sybil)
+                attempts = done.report.merge_attempts
+                if len(attempts) > 1:
+                    tried = ", ".join(f"{a.step} {a.metric:.4f}" for a in attempts)
+                    say(
+                        f"round {done.round}: merge guard kept the {done.report.merge_step} step "
+                        f"(measured {tried}: the outer step was worse than the best contribution)"
+                    )
                 say(
                     f"round {done.round}: posted {done.merged_cid} "
                     f"(metric {done.report.merged_metric}), credited {done.total_credited} wei"

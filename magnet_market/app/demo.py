@@ -116,6 +116,9 @@ class DemoResult:
         return {
             "rounds": len(self.rounds),
             "val_loss_per_round": [r.report["merged_metric"] for r in self.rounds],
+            # "outer", or the merge guard's fallback ("average", "best") when the outer step
+            # measured worse than the best contribution it merged
+            "merge_step_per_round": [r.report.get("merge_step") for r in self.rounds],
             "payouts_verified": self.audit.ok,
             "slashed": sorted(self.slashed),
             "rejected": [

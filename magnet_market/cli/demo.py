@@ -118,7 +118,7 @@ def _render(result: DemoResult) -> None:
     """The rounds, the payouts and every payouts check, for humans."""
     table = Table(title=f"task {result.task_id}: rounds")
     metric = result.metric
-    columns = ["round", f"parent {metric}", f"merged {metric}", "credited", "submissions"]
+    columns = ["round", f"parent {metric}", f"merged {metric}", "step", "credited", "submissions"]
     if result.holdout is not None:
         columns.insert(3, f"merged {metric} on the holdout")
     for col in columns:
@@ -129,6 +129,7 @@ def _render(result: DemoResult) -> None:
             str(r.round),
             f"{r.report['parent_metric']:.4f}",
             f"{merged:.4f}" if merged is not None else "-",
+            r.report.get("merge_step") or "-",
             format_ether(r.total_credited),
             ", ".join(f"{s['author'][:8]}… {s['status']}" for s in r.report["submissions"]),
         ]

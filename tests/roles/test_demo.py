@@ -110,6 +110,8 @@ def test_demo_on_another_chain_and_node_then_its_dashboard(tmp_path, ipfs_node, 
     assert task["row"]["status"] == "closed" and task["metric"] == "balanced_accuracy"
     points = [value for _, value in task["metric_points"]]
     assert points == summary["val_loss_per_round"]
+    steps = [r["posted"]["merge_step"] for r in task["rounds"]]
+    assert steps == summary["merge_step_per_round"] and set(steps) <= {"outer", "average", "best"}
     assert payouts["ok"] is True
     assert len(runs) == 6  # three contributors, two rounds, one search each
 
