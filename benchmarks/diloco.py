@@ -7,7 +7,9 @@ Usage:
 
 Keys: loss_gap_pct (DiLoCo vs synchronous data-parallel, same examples and inner optimizer,
 % of the baseline's validation loss; both start from a checkpoint pretrained with the baseline
-recipe, as the DiLoCo paper does; ``loss_gap_pct_from_init`` is the same from random weights),
+recipe, as the DiLoCo paper does; ``loss_gap_pct_from_init`` is the same from random weights;
+each round's merge goes through the market's merge guard, ``loss_gap_pct_from_init_unguarded``
+is the outer step alone and ``merge_steps*`` list the step each round kept),
 comm_reduction (bytes the baseline sends / bytes DiLoCo sends, both counted as one fp32 copy
 of the model per worker per exchange: a gradient each step vs a checkpoint file each round),
 poisoned_gap_pct_robust / poisoned_gap_pct_mean (one of 4 workers sends its update x100: merged
@@ -40,6 +42,9 @@ from magnet_market.bitnet.checkpoint import Checkpoint, load, load_into
 from magnet_market.bitnet.model import TransformerConfig, build_model
 from magnet_market.bitnet.train import OptimConfig, TrainConfig, train, training_checkpoint
 from magnet_market.diloco import AggregationConfig, DilocoMerger
+from magnet_market.diloco.guard import guarded_merge, merge_steps
+from magnet_market.diloco.outer import OuterConfig
+from magnet_market.diloco.verify import Metric, VerifyRules
 from magnet_market.tasks import TinyLMData
 
 SEED = 0
@@ -155,18 +160,39 @@ def inner_round(
     return upload.save(work / f"r{rnd}w{worker}.safetensors")
 
 
-def diloco(s: Sizes, data: TinyLMData, parent: Path, work: Path, log) -> tuple[float, int, Path]:
-    """R rounds of K workers and a plain-mean outer step; returns loss, bytes, mid-run parent."""
-    sent, mid = 0, parent
-    merger = DilocoMerger(aggregation=MEAN)
+@dataclass(frozen=True)
+class DilocoRun:
+    """One DiLoCo run: final loss, bytes sent, the mid-run parent, the step each round kept."""
+
+    loss: float
+    sent: int
+    mid: Path
+    steps: list[str]
+
+
+def diloco(
+    s: Sizes, data: TinyLMData, parent: Path, work: Path, log, guard: bool = True
+) -> DilocoRun:
+    """R rounds of K workers and a plain-mean outer step, behind the market's merge guard
+    (``diloco.guard``: the outer step unless it measures worse than the best worker)."""
+    sent, mid, kept = 0, parent, []
+    steps = merge_steps(OuterConfig(), guard)
+    evaluate = functools.partial(evaluate_file, data=data)
+    loss = evaluate(parent)
     for rnd in range(s.rounds):
         subs = [inner_round(s, data, parent, w, rnd, work) for w in range(s.workers)]
         sent += sum(p.stat().st_size for p in subs)
-        parent = merger.merge(parent, subs, work / f"merged{rnd}.safetensors").path
+        merged = guarded_merge(
+            steps, MEAN, parent, subs, [1.0] * len(subs), [evaluate(p) for p in subs],
+            metric=Metric(), tolerance=VerifyRules().regression_tolerance, evaluate=evaluate,
+            out=work / f"merged{rnd}.safetensors",
+        )  # fmt: skip
+        parent, loss = merged.path, merged.metric
+        kept.append(merged.step.name)
         if rnd + 1 == s.rounds // 2:
             mid = parent
-        log(f"  round {rnd + 1}/{s.rounds}: val_loss {evaluate_file(parent, data):.4f}")
-    return evaluate_file(parent, data), sent, mid
+        log(f"  round {rnd + 1}/{s.rounds}: val_loss {loss:.4f} ({merged.step.name} step)")
+    return DilocoRun(loss, sent, mid, kept)
 
 
 # --------------------------------------------------------------------------- poisoning
@@ -272,18 +298,24 @@ def main(argv: list[str] | None = None) -> int:
         init = initial_checkpoint(s.model, work / "init.safetensors")
         start = pretrained_checkpoint(s, data, init, work / "pretrained.safetensors")
         log(f"pretrained {s.pretrain_steps} steps: val_loss {evaluate_file(start, data):.4f}")
-        for label, origin in (("", start), ("_from_init", init)):
+        baselines: dict[Path, tuple[float, int]] = {}  # origin -> loss, bytes
+        runs = [("", start, True), ("_from_init", init, True)]
+        runs.append(("_from_init_unguarded", init, False))  # what the guard changes
+        for label, origin, guard in runs:
+            if origin not in baselines:
+                t0 = time.perf_counter()
+                baselines[origin] = baseline(s, data, origin)
+                took = time.perf_counter() - t0
+                log(f"baseline{label}: val_loss {baselines[origin][0]:.4f} ({took:.0f} s)")
+            base_loss, base_bytes = baselines[origin]
             t0 = time.perf_counter()
-            base_loss, base_bytes = baseline(s, data, origin)
-            log(f"baseline{label}: val_loss {base_loss:.4f} ({time.perf_counter() - t0:.0f} s)")
-            t0 = time.perf_counter()
-            run_dir = work / f"diloco{label}"
-            dl_loss, dl_bytes, run_mid = diloco(s, data, origin, run_dir, log)
-            log(f"diloco{label}: val_loss {dl_loss:.4f} ({time.perf_counter() - t0:.0f} s)")
-            res[f"loss_gap_pct{label}"] = 100 * (dl_loss - base_loss) / base_loss
-            res[f"baseline_val_loss{label}"], res[f"diloco_val_loss{label}"] = base_loss, dl_loss
+            run = diloco(s, data, origin, work / f"diloco{label}", log, guard)
+            log(f"diloco{label}: val_loss {run.loss:.4f} ({time.perf_counter() - t0:.0f} s)")
+            res[f"loss_gap_pct{label}"] = 100 * (run.loss - base_loss) / base_loss
+            res[f"baseline_val_loss{label}"], res[f"diloco_val_loss{label}"] = base_loss, run.loss
+            res[f"merge_steps{label}"] = run.steps
             if not label:
-                res["comm_reduction"], mid = base_bytes / dl_bytes, run_mid
+                res["comm_reduction"], mid = base_bytes / run.sent, run.mid
         gaps = poisoned_gaps(s, data, mid, work)
         log(f"poisoned gaps (%): {gaps}")
         res["poisoned_gap_pct_robust"] = gaps["x100_robust"]
