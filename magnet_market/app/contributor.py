@@ -19,6 +19,12 @@ from web3.types import TxReceipt
 
 from magnet_market.app.content import fetch_spec, parent_cid, task_dataset
 from magnet_market.app.ledger import TaskLedger, task_ledger
+from magnet_market.app.moments import (
+    forget_moments_before,
+    keep_moments,
+    latest_moments,
+    round_folder,
+)
 from magnet_market.app.reports import load_posted
 from magnet_market.app.role import Role
 from magnet_market.app.session import Session
@@ -103,7 +109,7 @@ class Contributor(Role):
     def search_folder(self, task_id: int, round_: int) -> Path:
         """Where round ``round_``'s search keeps its ledger (one folder of runs for all rounds,
         so ``magnet dashboard --runs`` shows them)."""
-        return self.workdir / "autoresearch" / f"task{task_id}-round{round_}-{self.address}"
+        return round_folder(self.workdir / "autoresearch", task_id, round_, self.address)
 
     def claim(self, task_id: int) -> tuple[int, TxReceipt]:
         """Take a slot in ``task_id``, locking its claim bond; returns the bond and receipt."""
@@ -158,11 +164,12 @@ class Contributor(Role):
         if round_ >= spec.rounds:
             raise ContributorError(f"task {task_id} has no open round left")
         parent = parent_cid(self.reader, spec, task_id, round_)
-        path = self.workdir / f"task{task_id}-round{round_}-{self.address}.safetensors"
+        path = round_folder(self.workdir, task_id, round_, self.address).with_suffix(".safetensors")
         ckpt = checkpoint.load(path) if path.is_file() else None
         if ckpt is None or ckpt.parent_cid != parent:
             ckpt = self._train(spec, task_id, round_, parent, on_progress or (lambda _: None))
             ckpt.save(path)
+            forget_moments_before(self.workdir, task_id, round_, self.address)
         metric = ckpt.metrics[spec.metric]
         cid = str(self.store.add_path(_truncated_copy(path) if corrupt else path))
         submitted = self.submit(task_id, cid, metric + claim_bias)
@@ -366,7 +373,7 @@ class Contributor(Role):
     def _train(
         self, spec: TaskSpec, task_id: int, round_: int, parent: str, say: Callable[[str], None]
     ) -> Checkpoint:
-        folder = self.workdir / f"task{task_id}-round{round_}-{self.address}"
+        folder = round_folder(self.workdir, task_id, round_, self.address)
         parent_path = folder / "parent.safetensors"
         self.store.get_to_path(parent, parent_path)  # verified against its CID while streaming
         base = checkpoint.load(parent_path)
@@ -409,12 +416,27 @@ class Contributor(Role):
                 f"round {round_}: search kept {kept} "
                 f"({spec.metric} {recipe.default_metric:.4f} -> {recipe.best_metric:.4f})"
             )
-        say(f"round {round_}: training {spec.inner_steps} steps")
+        found = latest_moments(self.workdir, task_id, round_, self.address)
+        if found.refused:
+            say(f"round {round_}: {found.refused}; a fresh optimizer instead")
+        carried = found.moments
+        since = f" on its AdamW moments of round {carried.round}" if carried else ""
+        say(f"round {round_}: training {spec.inner_steps} steps{since}")
         model = build_model(base.config)
         checkpoint.load_into(model, base)
         torch.manual_seed(seed)
         cfg = recipe.train_config(spec.inner_steps, seed)
-        result = train(model, self.training_data(spec, dataset), cfg, parent_cid=parent)
+        result = train(
+            model,
+            self.training_data(spec, dataset),
+            cfg,
+            resume=carried.resume_from(base) if carried else None,
+            parent_cid=parent,
+            keep_optimizer=True,
+        )
+        keep_moments(
+            self.workdir, task_id, round_, self.address, result.optimizer_state, base.config
+        )
         submission = {"task_id": task_id, "round": round_, "author": self.address}
         # published with the checkpoint, whose CID binds it (``diloco.published``)
         ledger = str(self.store.add_path(recipe.ledger)) if recipe.ledger else None

@@ -158,6 +158,8 @@ class TrainResult:
     step: int
     seconds: float
     checkpoints: list[Path]
+    # the AdamW state at the end (``optimizer_tensors``), when asked for with ``keep_optimizer``
+    optimizer_state: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
 def make_optimizer(model: nn.Module, cfg: OptimConfig) -> torch.optim.AdamW:
@@ -212,6 +214,7 @@ def train(
     resume: Checkpoint | None = None,
     parent_cid: str = "",
     on_eval: Callable[[int, dict[str, float]], None] | None = None,
+    keep_optimizer: bool = False,
 ) -> TrainResult:
     """Train ``model`` in place on ``data``.
 
@@ -222,6 +225,8 @@ def train(
         resume: a ``train`` checkpoint of this run to continue from (model, AdamW state, step).
         parent_cid: recorded in every checkpoint written.
         on_eval: called with ``(step, metrics)`` after each evaluation.
+        keep_optimizer: return the final AdamW state too (a contributor carries its moments
+            into its next round).
 
     Returns:
         A :class:`TrainResult`; losses/lrs cover the steps run by this call.
@@ -298,7 +303,8 @@ def train(
         metrics = data.evaluate(model)
         if on_eval:
             on_eval(step, metrics)
-    return TrainResult(losses, lrs, metrics, step, time.perf_counter() - t0, ckpts)
+    kept = optimizer_tensors(model, opt) if keep_optimizer else {}
+    return TrainResult(losses, lrs, metrics, step, time.perf_counter() - t0, ckpts, kept)
 
 
 def training_checkpoint(

@@ -8,6 +8,7 @@ import pytest
 
 from magnet_market.app import Session, Sponsor
 from magnet_market.app.contributor import Contributor, ContributorError
+from magnet_market.app.moments import latest_moments
 from magnet_market.bitnet import checkpoint
 from magnet_market.bitnet.model import build_model
 from magnet_market.chain.events import EventReader
@@ -96,3 +97,41 @@ def test_later_rounds_need_the_previous_merge(market, actors, store, tmp_path):
             ),
             tmp_path,
         )
+
+
+def _moments(folder):
+    return checkpoint.load(folder / "optimizer.safetensors").tensors
+
+
+def test_a_contributor_carries_its_adamw_moments_into_its_next_round(
+    market, actors, store, tmp_path
+):
+    """Round 1 trains on the moments round 0 left (AdamW's step count goes on from 30 to 60);
+    round 0's are deleted once round 1's checkpoint is saved; an unreadable file is refused
+    with its reason (the round then trains with a fresh optimizer)."""
+    sponsor = market.with_signer(actors.sponsor)
+    task = Sponsor(Session.of_market(sponsor, store)).publish(
+        parse_spec(DIGITS_SPEC), actors.coordinator.address
+    )
+    who = actors.contributors[0]
+    work = tmp_path / "w"
+    alice = Contributor(Session.of_market(market.with_signer(who), store), work)
+    first = alice.work_round(task.task_id)
+    round0 = work / f"task1-round0-{who.address}"
+    kept = _moments(round0)
+    assert {k.rsplit(".", 1)[1] for k in kept} == {"step", "exp_avg", "exp_avg_sq"}
+    assert {float(v) for k, v in kept.items() if k.endswith(".step")} == {30.0}
+    coordinator = market.with_signer(actors.coordinator)
+    coordinator.stake_coordinator(task.task_id, market.task(task.task_id).escrow)
+    coordinator.post_round(task.task_id, first.cid, "bafyr", bytes(32), 0)  # round 1's parent
+    said: list[str] = []
+    second = alice.work_round(task.task_id, on_progress=said.append)
+    assert second.round == 1 and second.parent_cid == first.cid
+    assert any("training 30 steps on its AdamW moments of round 0" in line for line in said)
+    carried = _moments(work / f"task1-round1-{who.address}")
+    assert {float(v) for k, v in carried.items() if k.endswith(".step")} == {60.0}
+    assert not (round0 / "optimizer.safetensors").exists()  # round 1's checkpoint is saved
+
+    (round0 / "optimizer.safetensors").write_bytes(b"not a checkpoint")
+    found = latest_moments(work, task.task_id, 1, who.address)
+    assert found.moments is None and str(round0) in (found.refused or "")
