@@ -245,7 +245,7 @@ def make_merge_inputs(cfg: TransformerConfig, n: int, work: Path) -> tuple[Path,
     return parent, subs
 
 
-def _proc_status_mb(key: str) -> float:
+def proc_status_mb(key: str) -> float:
     """A ``/proc/self/status`` memory line in MiB (``VmHWM``: peak RSS of this process image)."""
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith(key + ":"):
@@ -267,11 +267,11 @@ def merge_in_child(parent: Path, subs: list[Path], out: Path) -> tuple[float, fl
 
 def merge_only(parent: str, out: str, subs: list[str]) -> None:
     torch.set_num_threads(1)
-    before = _proc_status_mb("VmRSS")  # interpreter, torch and our imports
+    before = proc_status_mb("VmRSS")  # interpreter, torch and our imports
     t0 = time.perf_counter()
     DilocoMerger().merge(parent, subs, out)
     seconds = time.perf_counter() - t0
-    peak = _proc_status_mb("VmHWM")
+    peak = proc_status_mb("VmHWM")
     print(json.dumps({"seconds": seconds, "rss_before_mb": before, "peak_rss_mb": peak}))
 
 

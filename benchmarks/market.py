@@ -44,6 +44,7 @@ from typing import Any
 
 import torch
 from _report import emit  # sibling module: these scripts run as `python benchmarks/NAME.py`
+from diloco import proc_status_mb  # the DiLoCo benchmark's peak-RSS reading
 
 from magnet_market.app.judging import round_config
 from magnet_market.app.reports import load_round
@@ -292,7 +293,7 @@ def judge_in_child(
 def judge_only(spec_json: str, parent: str, parent_cid: str, out: str, subs: list[str]) -> None:
     torch.set_num_threads(1)
     spec = parse_spec(json.loads(spec_json))
-    before = _proc_status_mb("VmRSS")
+    before = proc_status_mb("VmRSS")
     t0 = time.perf_counter()
     outcome = run_round(
         task_id=1,
@@ -308,16 +309,8 @@ def judge_only(spec_json: str, parent: str, parent_cid: str, out: str, subs: lis
     )
     seconds = time.perf_counter() - t0
     accepted = sum(s.status == "accepted" for s in outcome.report.submissions)
-    print(json.dumps({"seconds": seconds, "peak_rss_mb": _proc_status_mb("VmHWM"),
+    print(json.dumps({"seconds": seconds, "peak_rss_mb": proc_status_mb("VmHWM"),
                       "rss_before_mb": before, "accepted": accepted}))  # fmt: skip
-
-
-def _proc_status_mb(key: str) -> float:
-    """A ``/proc/self/status`` memory line in MiB (``VmHWM``: this process's peak RSS)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"{key} not in /proc/self/status (Linux only)")
 
 
 def judged_loss(spec: TaskSpec, path: Path) -> float:

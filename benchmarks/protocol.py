@@ -36,7 +36,7 @@ from pathlib import Path
 
 import torch
 from _report import emit  # sibling module: these scripts run as `python benchmarks/NAME.py`
-from diloco import SEED, initial_checkpoint  # the DiLoCo benchmark's seeded model
+from diloco import SEED, evaluate_file, initial_checkpoint  # sibling benchmark
 
 from magnet_market.bitnet.checkpoint import Checkpoint, load, load_into
 from magnet_market.bitnet.model import TransformerConfig, build_model
@@ -81,13 +81,6 @@ VARIANTS = {
     "carry_guard": Variant(RECIPE, carry=True, guard=True),
     "constant_guard": Variant(CONSTANT, carry=False, guard=True),
 }
-
-
-def evaluate_file(path: Path, data: TinyLMData) -> float:
-    ck = load(path)
-    model = build_model(ck.config)
-    load_into(model, ck)
-    return data.evaluate(model)["val_loss"]
 
 
 def synchronous(s: Sizes, data: TinyLMData, init: Path, optim: OptimConfig) -> float:

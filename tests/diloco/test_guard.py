@@ -8,9 +8,9 @@ import pytest
 
 from magnet_market.bitnet.checkpoint import load
 from magnet_market.diloco.outer import OuterConfig
-from magnet_market.diloco.round import RoundConfig, run_round, with_merged_cid
+from magnet_market.diloco.round import with_merged_cid
 from magnet_market.diloco.verify import Submission, VerifyRules
-from tests.diloco._digits import CONFIG, INNER_STEPS, PARENT_CID, tamper
+from tests.diloco._digits import tamper
 from tests.diloco.test_round import REWARD, go
 from tests.diloco.test_round import setup as setup
 
@@ -20,6 +20,15 @@ OVERSHOOT = OuterConfig(lr=4.0)  # far past one contribution's own weights
 
 def only_first(setup_):
     return setup_[2][:1]
+
+
+def idle(setup_, folder):
+    """An accepted "contribution" that is the parent unchanged (with the first one's metadata)."""
+    _, parent, subs, _ = setup_
+    path = tamper(
+        subs[0].path, folder / "idle.safetensors", fn=lambda t: {**t, **load(parent).tensors}
+    )
+    return Submission("bafyidle", "0xidle", path, claimed_metric=10.0)
 
 
 def test_one_contribution_that_the_outer_step_would_spoil(setup):
@@ -61,12 +70,8 @@ def test_a_do_nothing_partner_falls_back_to_the_best_contribution(setup, tmp_pat
     """A second accepted "contribution" that is the parent unchanged halves every step: the
     outer step and the average both fall short of the real work, so the best one alone is
     kept, and it gets the whole credit."""
-    _, parent, subs, _ = setup
-    idle_path = tamper(
-        subs[0].path, tmp_path / "idle.safetensors", fn=lambda t: {**t, **load(parent).tensors}
-    )
-    idle = Submission("bafyidle", "0xidle", idle_path, claimed_metric=10.0)
-    outcome = go(setup, "g-best.safetensors", [subs[0], idle])
+    subs = setup[2]
+    outcome = go(setup, "g-best.safetensors", [subs[0], idle(setup, tmp_path)])
     rep = outcome.report
     assert [s.status for s in rep.submissions] == ["accepted", "accepted"]
     assert [(a.step, a.kept) for a in rep.merge_attempts] == [
@@ -95,22 +100,7 @@ def test_the_guard_is_replayed_byte_for_byte(setup):
 
 def test_leave_one_out_credit_follows_the_kept_step(setup, tmp_path):
     """Under the "best" step, the work that was not kept changed nothing and earns nothing."""
-    data, parent, subs, tmp = setup
-    idle_path = tamper(
-        subs[0].path, tmp_path / "idle.safetensors", fn=lambda t: {**t, **load(parent).tensors}
-    )
-    outcome = run_round(
-        task_id=7,
-        round_index=1,
-        parent_path=parent,
-        parent_cid=PARENT_CID,
-        model_config=CONFIG,
-        submissions=[subs[0], Submission("bafyidle", "0xidle", idle_path, claimed_metric=10.0)],
-        evaluate=data.evaluate,
-        reward_wei=REWARD,
-        out=tmp / "g-loo.safetensors",
-        config=RoundConfig(rules=VerifyRules(max_steps=INNER_STEPS), credit="leave_one_out"),
-    )
-    rep = outcome.report
-    assert rep.merge_step == "best"
-    assert [s.credit_wei for s in rep.submissions] == [REWARD, 0]
+    subs = setup[2]
+    rep = go(setup, "g-loo.safetensors", [subs[0], idle(setup, tmp_path)], credit="leave_one_out")
+    assert rep.report.merge_step == "best"
+    assert [s.credit_wei for s in rep.report.submissions] == [REWARD, 0]
