@@ -69,6 +69,8 @@ bench: install
 	$(PY) benchmarks/storage.py
 	$(PY) benchmarks/bitnet.py
 	$(PY) benchmarks/diloco.py
+	$(PY) benchmarks/protocol.py
+	$(PY) benchmarks/market.py
 	$(PY) benchmarks/autoresearch.py
 
 # Layer rules (import-linter), types (mypy) and declared dependencies (deptry): see

@@ -142,7 +142,7 @@ class MarketRun:
     contributor_round_s: list[float]  # per round: the median contributor's start-to-commit
     coordinator_round_s: list[float]  # per round: last reveal to post
     gas_per_contributor_round: float
-    checkpoint_bytes: int
+    round_bytes: int  # a contributor's last round: the parent it fetched, the file it sent
 
 
 def run_market(s: Sizes, home: Path, log) -> MarketRun:
@@ -199,7 +199,7 @@ def run_market(s: Sizes, home: Path, log) -> MarketRun:
         contributor_round_s=contributor_s,
         coordinator_round_s=coordinator_s,
         gas_per_contributor_round=gas / (s.contributors * s.rounds),
-        checkpoint_bytes=final.stat().st_size,
+        round_bytes=last_parent.stat().st_size + last[0].stat().st_size,
     )
 
 
@@ -365,9 +365,7 @@ def main(argv: list[str] | None = None) -> int:
         / statistics.median(market.contributor_round_s),
         "coordinator_peak_rss_mb_k4": judged[4]["peak_rss_mb"],
         "coordinator_peak_rss_mb_k8": judged[8]["peak_rss_mb"],
-        "bytes_per_contributor_round_vs_ddp": 2
-        * market.checkpoint_bytes
-        / (s.inner_steps * grad_bytes),
+        "bytes_per_contributor_round_vs_ddp": market.round_bytes / (s.inner_steps * grad_bytes),
         "gas_per_contributor_round": market.gas_per_contributor_round,
         "params": params,
         "rounds": s.rounds,
@@ -384,7 +382,7 @@ def main(argv: list[str] | None = None) -> int:
         "coordinator_round_s": market.coordinator_round_s,
         "judge_s_k4": judged[4]["seconds"],
         "judge_s_k8": judged[8]["seconds"],
-        "checkpoint_bytes": market.checkpoint_bytes,
+        "contributor_round_bytes": market.round_bytes,
         "sizes": asdict(s),
     }
     emit({k: res.pop(k) for k in KEYS} | res, args.json)
