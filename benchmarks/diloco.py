@@ -120,12 +120,14 @@ def evaluate_file(path: Path, data: TinyLMData) -> float:
 # --------------------------------------------------------------------------- DiLoCo vs baseline
 
 
-def baseline(s: Sizes, data: TinyLMData, parent: Path) -> tuple[float, int]:
+def baseline(
+    s: Sizes, data: TinyLMData, parent: Path, optim: OptimConfig = INNER
+) -> tuple[float, int]:
     """Synchronous data-parallel: one model, global batch K x B, an all-reduce every step."""
     model = build_model(s.model)
     load_into(model, load(parent))
     cfg = TrainConfig(
-        steps=s.inner_steps * s.rounds, batch_size=s.workers * s.inner_batch, seed=SEED, optim=INNER
+        steps=s.inner_steps * s.rounds, batch_size=s.workers * s.inner_batch, seed=SEED, optim=optim
     )
     res = train(model, data, cfg)
     grad_bytes = 4 * sum(p.numel() for p in model.parameters())
@@ -133,25 +135,33 @@ def baseline(s: Sizes, data: TinyLMData, parent: Path) -> tuple[float, int]:
 
 
 def inner_round(
-    s: Sizes, data: TinyLMData, parent: Path, worker: int, rnd: int, work: Path
+    s: Sizes,
+    data: TinyLMData,
+    parent: Path,
+    worker: int,
+    rnd: int,
+    work: Path,
+    optim: OptimConfig = INNER,
+    carry: bool = True,
 ) -> Path:
-    """H inner steps of one worker; its AdamW state carries over between rounds (as in DiLoCo)."""
+    """H inner steps of one worker; with ``carry`` its AdamW state carries over between rounds
+    (as in DiLoCo), the schedule restarting each round."""
     state_dir = work / f"worker{worker}"
     own_state = state_dir / f"step{s.inner_steps:07d}.safetensors"
     model = build_model(s.model)
     resume = None
     ck = load(parent)
-    if own_state.exists():
-        optim = {k: v for k, v in load(own_state).tensors.items() if k.startswith("optim.")}
+    if carry and own_state.exists():
+        moments = {k: v for k, v in load(own_state).tensors.items() if k.startswith("optim.")}
         model_part = {k: v for k, v in ck.tensors.items() if k.startswith("model.")}
-        resume = Checkpoint({**model_part, **optim}, s.model)
+        resume = Checkpoint({**model_part, **moments}, s.model)
     else:
         load_into(model, ck)
     cfg = TrainConfig(
         steps=s.inner_steps,
         batch_size=s.inner_batch,
         seed=SEED + 1 + worker + s.workers * rnd,  # distinct data for every worker and round
-        optim=INNER,
+        optim=optim,
         checkpoint_every=s.inner_steps,
         checkpoint_dir=state_dir,
     )
@@ -162,25 +172,35 @@ def inner_round(
 
 @dataclass(frozen=True)
 class DilocoRun:
-    """One DiLoCo run: final loss, bytes sent, the mid-run parent, the step each round kept."""
+    """One DiLoCo run: final loss, bytes sent, the mid-run parent, the step each round kept and
+    the merged loss after each round."""
 
     loss: float
     sent: int
     mid: Path
     steps: list[str]
+    curve: list[float]
 
 
 def diloco(
-    s: Sizes, data: TinyLMData, parent: Path, work: Path, log, guard: bool = True
+    s: Sizes,
+    data: TinyLMData,
+    parent: Path,
+    work: Path,
+    log,
+    guard: bool = True,
+    optim: OptimConfig = INNER,
+    carry: bool = True,
 ) -> DilocoRun:
-    """R rounds of K workers and a plain-mean outer step, behind the market's merge guard
-    (``diloco.guard``: the outer step unless it measures worse than the best worker)."""
-    sent, mid, kept = 0, parent, []
+    """R rounds of K workers (``optim``; ``carry``: see ``inner_round``) and a plain-mean outer
+    step, behind the market's merge guard (``diloco.guard``: the outer step unless it measures
+    worse than the best worker)."""
+    sent, mid, kept, curve = 0, parent, [], []
     steps = merge_steps(OuterConfig(), guard)
     evaluate = functools.partial(evaluate_file, data=data)
     loss = evaluate(parent)
     for rnd in range(s.rounds):
-        subs = [inner_round(s, data, parent, w, rnd, work) for w in range(s.workers)]
+        subs = [inner_round(s, data, parent, w, rnd, work, optim, carry) for w in range(s.workers)]
         sent += sum(p.stat().st_size for p in subs)
         merged = guarded_merge(
             steps, MEAN, parent, subs, [1.0] * len(subs), [evaluate(p) for p in subs],
@@ -189,10 +209,11 @@ def diloco(
         )  # fmt: skip
         parent, loss = merged.path, merged.metric
         kept.append(merged.step.name)
+        curve.append(loss)
         if rnd + 1 == s.rounds // 2:
             mid = parent
         log(f"  round {rnd + 1}/{s.rounds}: val_loss {loss:.4f} ({merged.step.name} step)")
-    return DilocoRun(loss, sent, mid, kept)
+    return DilocoRun(loss, sent, mid, kept, curve)
 
 
 # --------------------------------------------------------------------------- poisoning

@@ -36,36 +36,17 @@ from pathlib import Path
 
 import torch
 from _report import emit  # sibling module: these scripts run as `python benchmarks/NAME.py`
-from diloco import SEED, evaluate_file, initial_checkpoint  # sibling benchmark
+from diloco import QUICK, SEED, Sizes, baseline, diloco, initial_checkpoint  # sibling benchmark
 
-from magnet_market.bitnet.checkpoint import Checkpoint, load, load_into
-from magnet_market.bitnet.model import TransformerConfig, build_model
-from magnet_market.bitnet.train import OptimConfig, TrainConfig, train, training_checkpoint
-from magnet_market.diloco import AggregationConfig
-from magnet_market.diloco.guard import guarded_merge, merge_steps
-from magnet_market.diloco.outer import OuterConfig
-from magnet_market.diloco.verify import Metric, VerifyRules
+from magnet_market.bitnet.train import OptimConfig
 from magnet_market.tasks import TinyLMData
 
 RECIPE = OptimConfig()  # the engine's BitNet recipe: what a task's contributors train with
 CONSTANT = dataclasses.replace(
     RECIPE, stage_split=1.0, stage1_final=1.0, stage2_lr=1.0, final_lr=1.0, weight_decay=0.0
 )
-MEAN = AggregationConfig(method="mean", clip_multiple=None)
-
-
-@dataclass(frozen=True)
-class Sizes:
-    workers: int = 4  # K
-    inner_steps: int = 50  # H
-    rounds: int = 10  # R
-    inner_batch: int = 8
-    model: TransformerConfig = dataclasses.field(
-        default_factory=lambda: TransformerConfig(d_model=128, n_layers=2, n_heads=4, seq_len=64)
-    )
-
-
-QUICK = Sizes(inner_steps=10, rounds=3)
+# the DiLoCo benchmark's sizes that apply here (its pretraining and big merge do not)
+SIZE_FIELDS = ("workers", "inner_steps", "rounds", "inner_batch", "model")
 
 
 @dataclass(frozen=True)
@@ -83,61 +64,6 @@ VARIANTS = {
 }
 
 
-def synchronous(s: Sizes, data: TinyLMData, init: Path, optim: OptimConfig) -> float:
-    model = build_model(s.model)
-    load_into(model, load(init))
-    steps = s.inner_steps * s.rounds
-    cfg = TrainConfig(steps=steps, batch_size=s.workers * s.inner_batch, seed=SEED, optim=optim)
-    return train(model, data, cfg).metrics["val_loss"]
-
-
-def inner_round(
-    s: Sizes, v: Variant, data: TinyLMData, parent: Path, worker: int, rnd: int, work: Path
-) -> Path:
-    """H steps of one worker from ``parent``; with ``carry``, on its own last AdamW state."""
-    state_dir = work / f"worker{worker}"
-    kept = sorted(state_dir.glob("*.safetensors"))
-    model = build_model(s.model)
-    ck, resume = load(parent), None
-    if v.carry and kept:
-        moments = {k: t for k, t in load(kept[-1]).tensors.items() if k.startswith("optim.")}
-        weights = {k: t for k, t in ck.tensors.items() if k.startswith("model.")}
-        resume = Checkpoint({**weights, **moments}, s.model)  # step 0: the schedule restarts
-    else:
-        load_into(model, ck)
-    for old in kept:
-        old.unlink()
-    cfg = TrainConfig(
-        steps=s.inner_steps,
-        batch_size=s.inner_batch,
-        seed=SEED + 1 + worker + s.workers * rnd,
-        optim=v.optim,
-        checkpoint_every=s.inner_steps,
-        checkpoint_dir=state_dir,
-    )
-    res = train(model, data, cfg, resume=resume, parent_cid=f"round{rnd}")
-    upload = training_checkpoint(model, None, res.step, f"round{rnd}", res.metrics, cfg)
-    return upload.save(work / f"r{rnd}w{worker}.safetensors")
-
-
-def run(s: Sizes, v: Variant, data: TinyLMData, init: Path, work: Path, log) -> dict:
-    evaluate = functools.partial(evaluate_file, data=data)
-    steps = merge_steps(OuterConfig(), v.guard)
-    parent, curve, kept = init, [], []
-    for rnd in range(s.rounds):
-        subs = [inner_round(s, v, data, parent, w, rnd, work) for w in range(s.workers)]
-        merged = guarded_merge(
-            steps, MEAN, parent, subs, [1.0] * len(subs), [evaluate(p) for p in subs],
-            metric=Metric(), tolerance=VerifyRules().regression_tolerance, evaluate=evaluate,
-            out=work / f"merged{rnd}.safetensors",
-        )  # fmt: skip
-        parent = merged.path
-        curve.append(round(merged.metric, 4))
-        kept.append(merged.step.name)
-        log(f"  round {rnd + 1}/{s.rounds}: val_loss {merged.metric:.4f} ({merged.step.name})")
-    return {"loss": curve[-1], "curve": curve, "steps": kept}
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", action="store_true", help="print one JSON object on stdout")
@@ -152,18 +78,19 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         init = initial_checkpoint(s.model, work / "init.safetensors")
-        sync = synchronous(s, data, init, RECIPE)
+        sync = baseline(s, data, init, RECIPE)[0]
         log(f"synchronous, the recipe's schedule over the run: val_loss {sync:.4f}")
         res["sync_val_loss"] = sync
-        res["sync_constant_val_loss"] = synchronous(s, data, init, CONSTANT)
+        res["sync_constant_val_loss"] = baseline(s, data, init, CONSTANT)[0]
         log(f"synchronous, constant lr: val_loss {res['sync_constant_val_loss']:.4f}")
-        for name, variant in VARIANTS.items():
-            log(f"{name}: {variant}")
-            out = run(s, variant, data, init, work / name, log)
-            res[f"gap_pct_{name}"] = 100 * (out["loss"] - sync) / sync
-            res[f"val_loss_per_round_{name}"] = out["curve"]
-            res[f"merge_steps_{name}"] = out["steps"]
-    res["sizes"] = dataclasses.asdict(s)
+        for name, v in VARIANTS.items():
+            log(f"{name}: {v}")
+            run = diloco(s, data, init, work / name, log, v.guard, v.optim, v.carry)
+            curve = [round(loss, 4) for loss in run.curve]
+            res[f"gap_pct_{name}"] = 100 * (curve[-1] - sync) / sync
+            res[f"val_loss_per_round_{name}"] = curve
+            res[f"merge_steps_{name}"] = run.steps
+    res["sizes"] = {k: v for k, v in dataclasses.asdict(s).items() if k in SIZE_FIELDS}
     gaps = [k for k in res if k.startswith("gap_pct_")]
     emit({k: res.pop(k) for k in gaps} | res, args.json)
     return 0
