@@ -63,6 +63,11 @@ def merge_steps(outer: OuterConfig, guard: bool) -> tuple[MergeStep, ...]:
     return first, MergeStep("average", DAMPED), MergeStep("best", DAMPED, best_only=True)
 
 
+def gains(measured: Sequence[float], metric: Metric) -> list[float]:
+    """Measured metrics as scores where higher is better (what ``MergeStep.merge`` ranks)."""
+    return [metric.improvement(0.0, m) for m in measured]
+
+
 @dataclass(frozen=True)
 class MergeAttempt:
     """One step the guard tried, what it measured, and whether it was kept."""
@@ -99,8 +104,8 @@ def guarded_merge(
     """Try ``steps`` in order and keep the first whose result, measured by ``evaluate``, is
     within ``tolerance`` of the best of ``measured`` (the merged contributions' metrics); the
     last step is kept whatever it measures."""
-    best = max(measured, key=lambda m: metric.improvement(0.0, m))
-    scores = [metric.improvement(0.0, m) for m in measured]
+    scores = gains(measured, metric)
+    best = measured[scores.index(max(scores))]
     attempts: list[MergeAttempt] = []
     for n, step in enumerate(steps):
         result = step.merge(aggregation, parent, paths, weights, scores, out, parent_cid)

@@ -24,7 +24,13 @@ from magnet_market.diloco.credit import (
     largest_remainder,
     leave_one_out_scores,
 )
-from magnet_market.diloco.guard import MergeAttempt, MergeStep, guarded_merge, merge_steps
+from magnet_market.diloco.guard import (
+    MergeAttempt,
+    MergeStep,
+    gains,
+    guarded_merge,
+    merge_steps,
+)
 from magnet_market.diloco.ideas import MAX_IDEA_SHARE_BPS, Idea, IdeaCredit, credit_ideas
 from magnet_market.diloco.outer import OuterConfig
 from magnet_market.diloco.report import RoundReport, SubmissionReport
@@ -139,6 +145,7 @@ def run_round(
     merged_path, merged_metric = None, None
     paths = [submissions[i].path for i in merged]
     merged_weights = [weights[i] for i in merged]
+    contribution_metrics = [_measured(verdicts[i]) for i in merged]
     step: MergeStep | None = None
     attempts: tuple[MergeAttempt, ...] = ()
     if merged:
@@ -148,7 +155,7 @@ def run_round(
             parent_path,
             paths,
             merged_weights,
-            [_measured(verdicts[i]) for i in merged],
+            contribution_metrics,
             metric=metric,
             tolerance=cfg.rules.regression_tolerance,
             evaluate=lambda path: _evaluate_file(path, model_config, evaluate)[metric.name],
@@ -165,14 +172,13 @@ def run_round(
     elif step is not None:
         if credit_merged is None:  # set above whenever anything was merged
             raise ValueError(f"no {metric.name} was measured for the merged checkpoint")
-        scores_of = [metric.improvement(0.0, _measured(verdicts[i])) for i in merged]
         without = _leave_one_out_metrics(
             step,
             cfg.aggregation,
             parent_path,
             paths,
             merged_weights,
-            scores_of,
+            gains(contribution_metrics, metric),
             measure,
             credit_parent,
         )
