@@ -143,9 +143,11 @@ def inner_round(
     work: Path,
     optim: OptimConfig = INNER,
     carry: bool = True,
+    run_schedule: bool = False,
 ) -> Path:
     """H inner steps of one worker; with ``carry`` its AdamW state carries over between rounds
-    (as in DiLoCo), the schedule restarting each round."""
+    (as in DiLoCo); with ``run_schedule`` round r trains steps r*H .. (r+1)*H of one schedule
+    over the run, else the schedule restarts each round."""
     state_dir = work / f"worker{worker}"
     own_state = state_dir / f"step{s.inner_steps:07d}.safetensors"
     model = build_model(s.model)
@@ -164,6 +166,8 @@ def inner_round(
         optim=optim,
         checkpoint_every=s.inner_steps,
         checkpoint_dir=state_dir,
+        schedule_offset=rnd * s.inner_steps if run_schedule else 0,
+        schedule_steps=s.rounds * s.inner_steps if run_schedule else None,
     )
     res = train(model, data, cfg, resume=resume, parent_cid=f"round{rnd}")
     upload = training_checkpoint(model, None, res.step, f"round{rnd}", res.metrics, cfg)
@@ -191,6 +195,7 @@ def diloco(
     guard: bool = True,
     optim: OptimConfig = INNER,
     carry: bool = True,
+    run_schedule: bool = False,
 ) -> DilocoRun:
     """R rounds of K workers (``optim``; ``carry``: see ``inner_round``) and a plain-mean outer
     step, behind the market's merge guard (``diloco.guard``: the outer step unless it measures
@@ -200,7 +205,7 @@ def diloco(
     evaluate = functools.partial(evaluate_file, data=data)
     loss = evaluate(parent)
     for rnd in range(s.rounds):
-        subs = [inner_round(s, data, parent, w, rnd, work, optim, carry) for w in range(s.workers)]
+        subs = [inner_round(s, data, parent, w, rnd, work, optim, carry, run_schedule) for w in range(s.workers)]
         sent += sum(p.stat().st_size for p in subs)
         merged = guarded_merge(
             steps, MEAN, parent, subs, [1.0] * len(subs), [evaluate(p) for p in subs],

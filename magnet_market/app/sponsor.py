@@ -24,6 +24,8 @@ from magnet_market.app.datasets import fetch_dataset, load_manifest
 from magnet_market.app.holdout_keys import load_keys
 from magnet_market.app.role import Role
 from magnet_market.app.session import Session
+from magnet_market.bitnet.checkpoint import Checkpoint, load
+from magnet_market.bitnet.errors import CheckpointError
 from magnet_market.chain.errors import RoundWrongPhase
 from magnet_market.chain.types import (
     HoldoutTerms,
@@ -42,6 +44,7 @@ from magnet_market.tasks.spec import (
     SpecError,
     TaskSpec,
     base_checkpoint,
+    brought_base,
     fit_to_dataset,
     parse_market,
     spec_from_bytes,
@@ -76,7 +79,11 @@ class Sponsor:
         self.keys_home = keys_home
 
     def publish(
-        self, spec: TaskSpec, coordinator: str | None = None, bounty: int | None = None
+        self,
+        spec: TaskSpec,
+        coordinator: str | None = None,
+        bounty: int | None = None,
+        base: Path | None = None,
     ) -> PublishedTask:
         """Check the terms (and the dataset, for a dataset task: every shard is fetched and
         checked, and the model takes the dataset's shape), pin the base checkpoint and the spec,
@@ -86,6 +93,11 @@ class Sponsor:
             spec: a validated spec (``load_spec``).
             coordinator: the address that will merge rounds and pay out (default: the sponsor).
             bounty: wei to escrow; default: the spec's ``market.bounty``.
+            base: a checkpoint of the spec's model to train on (one the sponsor trained before;
+                its weights alone are pinned); default: the model freshly initialised.
+
+        Raises:
+            SponsorError: ``base`` is no checkpoint, or not one of the spec's model.
         """
         terms = (
             spec.market
@@ -99,7 +111,8 @@ class Sponsor:
             manifest = fetch_dataset(store, spec.dataset).manifest
             holdout = self._holdout(spec.dataset, manifest, spec.rounds, terms)
             spec = fit_to_dataset(spec, manifest)
-        base_cid = str(store.add_bytes(base_checkpoint(spec).to_bytes()))
+        start = base_checkpoint(spec) if base is None else _brought_base(spec, base)
+        base_cid = str(store.add_bytes(start.to_bytes()))
         pinned = spec.model_copy(update={"base_cid": base_cid})
         spec_cid = str(store.add_bytes(pinned.canonical_json()))
         task_id, receipt = self._send(spec_cid, spec.rounds, terms, who, holdout)
@@ -268,3 +281,10 @@ class HoldoutRevealer(Role):
 
         self._loop(step, poll, say)
         return revealed
+
+
+def _brought_base(spec: TaskSpec, path: Path) -> Checkpoint:
+    try:
+        return brought_base(spec, load(path))
+    except (CheckpointError, SpecError, OSError) as e:
+        raise SponsorError(f"{path}: {e}") from None

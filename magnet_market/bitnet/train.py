@@ -78,6 +78,11 @@ class TrainConfig:
     checkpoint_every: int = 0  # steps between checkpoints; 0: none
     checkpoint_dir: Path | None = None
     optim: OptimConfig = field(default_factory=OptimConfig)
+    # Where these steps sit in a longer schedule: step ``s`` of this call is step
+    # ``schedule_offset + s`` of a ``schedule_steps``-step schedule (None: this call's ``steps``).
+    # A DiLoCo contributor's round r trains steps r*H .. (r+1)*H of the task's whole schedule.
+    schedule_offset: int = 0
+    schedule_steps: int | None = None
 
     def __post_init__(self) -> None:
         if (self.steps is None) == (self.time_budget is None):
@@ -92,6 +97,18 @@ class TrainConfig:
             raise ValueError(f"augment must be in [0, 1], got {self.augment}")
         if self.checkpoint_every and self.checkpoint_dir is None:
             raise ValueError("checkpoint_every needs checkpoint_dir")
+        if self.schedule_offset < 0:
+            raise ValueError(f"schedule_offset must be >= 0, got {self.schedule_offset}")
+        if self.schedule_offset and self.schedule_steps is None:
+            raise ValueError("schedule_offset needs schedule_steps (the whole schedule's length)")
+        if self.schedule_steps is not None:
+            if self.steps is None:
+                raise ValueError("schedule_steps needs a step count (steps), not a time budget")
+            if self.schedule_offset + self.steps > self.schedule_steps:
+                raise ValueError(
+                    f"steps {self.schedule_offset}..{self.schedule_offset + self.steps} run past "
+                    f"the schedule's {self.schedule_steps} steps"
+                )
 
     def to_json(self) -> str:
         d = dataclasses.asdict(self)
@@ -265,11 +282,12 @@ def train(
 
     evaluated_at = -1
     while not done():
+        at = cfg.schedule_offset + step
         if cfg.steps is not None:
-            progress = step / cfg.steps
+            progress = at / (cfg.schedule_steps or cfg.steps)
         else:
             progress = (time.perf_counter() - t0) / _time_budget(cfg)
-        lr, wd = schedule(step, progress, cfg.optim)
+        lr, wd = schedule(at, progress, cfg.optim)
         opt.param_groups[0]["lr"] = opt.param_groups[1]["lr"] = lr
         opt.param_groups[0]["weight_decay"] = wd
         generator = _batch_generator(cfg.seed, step)

@@ -81,6 +81,12 @@ _RAW_ONLY = (
 @with_session(store=True)
 @click.argument("spec", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--spec-cid", default=None, help="Without SPEC: CID of an already pinned spec.")
+@click.option(
+    "--base",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="With SPEC: a checkpoint of the spec's model to train on (default: a fresh one).",
+)
 @click.option("--bounty", type=WEI, default=None, help="Escrowed bounty, e.g. 3ether.")
 @click.option("--coordinator", default=None, help="Coordinator address (default: yourself).")
 @click.option("--rounds", default=2, show_default=True, help="Merge rounds (1-120).")
@@ -111,6 +117,7 @@ def task_create(
     session: Session,
     spec: Path | None,
     spec_cid: str | None,
+    base: Path | None,
     bounty: int | None,
     coordinator: str | None,
     rounds: int,
@@ -129,8 +136,9 @@ def task_create(
 ) -> None:
     """Create a task and escrow its bounty.
 
-    With SPEC (a TOML task spec): validate it, pin it and its base checkpoint, and take rounds,
-    bond, slots, timing and slash rates from it. Without SPEC: --spec-cid and --bounty name an
+    With SPEC (a TOML task spec): validate it, pin it and its base checkpoint (--base, a model
+    you trained before, or a fresh one), and take rounds, bond, slots, timing and slash rates
+    from it. Without SPEC: --spec-cid and --bounty name an
     already pinned spec and the options set the rest, checked like a spec's market section.
     """
     sponsor = Sponsor(session)
@@ -138,8 +146,10 @@ def task_create(
         given = [n for n in (*_RAW_ONLY, "spec_cid") if _given(n)]
         if given:
             raise click.UsageError(f"with SPEC, set {', '.join(given)} in the spec file instead")
-        published = sponsor.publish(load_spec(spec), coordinator, bounty)
+        published = sponsor.publish(load_spec(spec), coordinator, bounty, base)
     else:
+        if base is not None:
+            raise click.UsageError("--base goes with a SPEC file (a pinned spec has its base)")
         if spec_cid is None or bounty is None:
             raise click.UsageError("give a SPEC file, or --spec-cid and --bounty")
         terms = parse_market(

@@ -31,7 +31,8 @@ from magnet_market.autoresearch.config import Config, flatten
 from magnet_market.autoresearch.errors import SearchSpaceError
 from magnet_market.autoresearch.recipes import SPACES
 from magnet_market.autoresearch.space import SearchSpace
-from magnet_market.bitnet.checkpoint import Checkpoint, from_model
+from magnet_market.bitnet.checkpoint import Checkpoint, from_model, load_into
+from magnet_market.bitnet.errors import CheckpointError
 from magnet_market.bitnet.model import ModelConfig, build_model, config_from_dict
 from magnet_market.bitnet.train import OptimConfig
 from magnet_market.datasets import DatasetManifest
@@ -235,6 +236,27 @@ def base_checkpoint(spec: TaskSpec) -> Checkpoint:
     """Round 0's parent: the task's model, freshly initialised from the spec's seed."""
     torch.manual_seed(spec.seed)
     return from_model(build_model(spec.model_config_obj()))
+
+
+def brought_base(spec: TaskSpec, given: Checkpoint) -> Checkpoint:
+    """Round 0's parent from a checkpoint the sponsor brings (a model it trained before): its
+    weights alone, once they are the spec's model, tensor for tensor, with finite values.
+
+    Raises:
+        SpecError: another model, or weights that are not finite.
+    """
+    want = spec.model_config_obj()
+    if given.config != want:
+        raise SpecError(f"base checkpoint: its model is {given.config}; the spec trains {want}")
+    model = build_model(want)
+    try:
+        load_into(model, given)
+    except CheckpointError as e:
+        raise SpecError(f"base checkpoint: {e}") from None
+    broken = [k for k, v in model.state_dict().items() if not torch.isfinite(v).all()]
+    if broken:
+        raise SpecError(f"base checkpoint: tensors with inf or nan values: {', '.join(broken)}")
+    return from_model(model)
 
 
 def _explain(e: ValidationError, within: tuple[str, ...] = ()) -> str:

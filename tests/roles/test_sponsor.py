@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import tomllib
 
+import torch
+
 from magnet_market.bitnet import checkpoint
 from magnet_market.chain.accounts import devnet_account
 from magnet_market.chain.client import MarketClient
@@ -12,7 +14,7 @@ from magnet_market.chain.connection import Connection
 from magnet_market.chain.deploy import find_deployment
 from magnet_market.cli import main
 from magnet_market.storage import LocalStore
-from magnet_market.tasks.spec import parse_spec, spec_from_bytes
+from magnet_market.tasks.spec import base_checkpoint, parse_spec, spec_from_bytes
 from tests.tasks.test_spec import SPEC_TOML
 
 
@@ -94,3 +96,51 @@ def test_terms_below_the_markets_floors_pin_and_send_nothing(runner, devnet_netw
     assert not store_dir.exists()  # nothing was pinned
     conn = Connection(devnet_network)
     assert MarketClient(conn, find_deployment(conn).address).task_count() == 0
+
+
+def test_a_sponsor_brings_its_own_base_checkpoint(runner, devnet_network, tmp_path):
+    """`--base FILE`: round 0 trains the sponsor's model; a file that is not the spec's model,
+    not a checkpoint, or not finite is refused before anything is pinned or sent."""
+    assert runner.invoke(main, ["deploy"]).exit_code == 0
+    spec = parse_spec(tomllib.loads(SPEC_TOML))
+    spec_path = tmp_path / "task.toml"
+    spec_path.write_text(SPEC_TOML)
+    trained = base_checkpoint(spec.model_copy(update={"seed": 7}))  # not the spec's own init
+    with_moments = checkpoint.Checkpoint(
+        {**trained.tensors, "optim.step": torch.tensor(3.0)}, trained.config, step=40
+    )
+    mine = with_moments.save(tmp_path / "mine.safetensors")
+    other_model = parse_spec({**spec.model_dump(), "model": {"d_model": 32, "n_layers": 1}})
+    wrong_shape = base_checkpoint(other_model).save(tmp_path / "small.safetensors")
+    nan = dict(trained.tensors)
+    name = next(iter(nan))
+    nan[name] = torch.full_like(nan[name], float("nan"))
+    broken = checkpoint.Checkpoint(nan, trained.config).save(tmp_path / "nan.safetensors")
+    pickled = tmp_path / "model.pt"
+    pickled.write_bytes(b"\x80\x04\x95 not safetensors")
+    store_dir = tmp_path / "store"
+    args = ["task", "create", str(spec_path), "--store", str(store_dir), "--account", "devnet:1"]
+    refused = {
+        wrong_shape: "the spec trains",
+        broken: "inf or nan values: " + name.removeprefix("model."),
+        pickled: "model.pt",
+    }
+    for path, reason in refused.items():
+        result = runner.invoke(main, [*args, "--base", str(path)])
+        assert result.exit_code == 1 and "SponsorError" in result.output, result.output
+        assert reason in result.output, result.output
+    conn = Connection(devnet_network)
+    client = MarketClient(conn, find_deployment(conn).address)
+    assert client.task_count() == 0 and not any((store_dir / "pins").glob("*"))
+    no_spec = runner.invoke(main, ["task", "create", "--spec-cid", "x", "--base", str(mine)])
+    assert no_spec.exit_code == 2 and "--base goes with a SPEC file" in no_spec.output
+
+    result = runner.invoke(main, [*args, "--base", str(mine), "--json"])
+    assert result.exit_code == 0, result.output
+    store = LocalStore(store_dir)
+    pinned = spec_from_bytes(store.get(json.loads(result.stdout)["spec_cid"]))
+    base = checkpoint.from_bytes(store.get(str(pinned.base_cid)))
+    assert set(base.tensors) == set(trained.tensors)  # the weights alone, no moments
+    assert all(torch.equal(base.tensors[k], v) for k, v in trained.tensors.items())
+    fresh = base_checkpoint(spec).tensors
+    assert not all(torch.equal(fresh[k], v) for k, v in base.tensors.items())
