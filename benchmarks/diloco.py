@@ -205,7 +205,10 @@ def diloco(
     evaluate = functools.partial(evaluate_file, data=data)
     loss = evaluate(parent)
     for rnd in range(s.rounds):
-        subs = [inner_round(s, data, parent, w, rnd, work, optim, carry, run_schedule) for w in range(s.workers)]
+        subs = [
+            inner_round(s, data, parent, w, rnd, work, optim, carry, run_schedule)
+            for w in range(s.workers)
+        ]
         sent += sum(p.stat().st_size for p in subs)
         merged = guarded_merge(
             steps, MEAN, parent, subs, [1.0] * len(subs), [evaluate(p) for p in subs],

@@ -1,7 +1,7 @@
 """What contributors carry between rounds, measured: DiLoCo from random weights on tinylm.
 
 Usage:
-    python benchmarks/protocol.py            # about 15 minutes on one core, key: value block
+    python benchmarks/protocol.py            # about 20 minutes on one core, key: value block
     python benchmarks/protocol.py --json     # one JSON object on stdout (progress on stderr)
     python benchmarks/protocol.py --quick    # small sizes, a smoke run
 
@@ -16,6 +16,8 @@ Variants (``gap_pct_<name>``):
 * ``market_guard``: the same behind the merge guard (``diloco.guard``);
 * ``carry_guard``: each worker keeps its own AdamW moments from its last round (the schedule
   still restarts each round), behind the guard;
+* ``carry_run_guard``: the same, but the schedule's position travels too: round r trains steps
+  r*H .. (r+1)*H of one schedule over the whole run, as the synchronous baseline does;
 * ``constant_guard``: a fresh AdamW each round with a constant lr after the warm-up, behind
   the guard.
 
@@ -54,12 +56,14 @@ class Variant:
     optim: OptimConfig
     carry: bool  # each worker keeps its AdamW moments between rounds
     guard: bool
+    run_schedule: bool = False  # one schedule over the run instead of one per round
 
 
 VARIANTS = {
     "market": Variant(RECIPE, carry=False, guard=False),
     "market_guard": Variant(RECIPE, carry=False, guard=True),
     "carry_guard": Variant(RECIPE, carry=True, guard=True),
+    "carry_run_guard": Variant(RECIPE, carry=True, guard=True, run_schedule=True),
     "constant_guard": Variant(CONSTANT, carry=False, guard=True),
 }
 
@@ -85,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"synchronous, constant lr: val_loss {res['sync_constant_val_loss']:.4f}")
         for name, v in VARIANTS.items():
             log(f"{name}: {v}")
-            run = diloco(s, data, init, work / name, log, v.guard, v.optim, v.carry)
+            run = diloco(s, data, init, work / name, log, v.guard, v.optim, v.carry, v.run_schedule)
             curve = [round(loss, 4) for loss in run.curve]
             res[f"gap_pct_{name}"] = 100 * (curve[-1] - sync) / sync
             res[f"val_loss_per_round_{name}"] = curve

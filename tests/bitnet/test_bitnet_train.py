@@ -60,6 +60,23 @@ def test_two_stage_schedule():
         TrainConfig(steps=None)
 
 
+def test_a_slice_of_a_longer_schedule(digits):
+    """``schedule_offset``/``schedule_steps``: the steps of one call follow their slice of a
+    longer schedule (warm-up included only where the slice starts it)."""
+    optim = OptimConfig(warmup_steps=5)
+    whole = train(classifier(), digits, TrainConfig(steps=30, batch_size=8, optim=optim)).lrs
+    middle = TrainConfig(steps=10, batch_size=8, optim=optim, schedule_offset=10, schedule_steps=30)
+    assert train(classifier(), digits, middle).lrs == pytest.approx(whole[10:20])
+    restart = train(classifier(), digits, TrainConfig(steps=10, batch_size=8, optim=optim)).lrs
+    assert restart[0] < whole[10] and restart[-1] < whole[19]  # its own warm-up and decay
+    with pytest.raises(ValueError, match="run past the schedule's 30 steps"):
+        TrainConfig(steps=10, schedule_offset=25, schedule_steps=30)
+    with pytest.raises(ValueError, match="schedule_offset needs schedule_steps"):
+        TrainConfig(steps=10, schedule_offset=5)
+    with pytest.raises(ValueError, match="schedule_steps needs a step count"):
+        TrainConfig(steps=None, time_budget=1.0, schedule_steps=30)
+
+
 def test_training_reduces_loss_and_learns_digits(digits):
     m = classifier()
     res = train(m, digits, TrainConfig(steps=150, batch_size=64, optim=OptimConfig(lr=1e-2)))
