@@ -6,6 +6,10 @@ Usage:
 
 What runs, in one process tree on this machine:
 
+* **the sponsor's model**: the task's freshly initialised model trained synchronously (below)
+  for ``pretrain_steps`` on other batches, as the DiLoCo paper starts from a pretrained model:
+  the sponsor brings it as the task's base (``magnet task create --base``); ``--from-init``
+  starts both sides from the fresh model instead;
 * **the market**: a fresh anvil devnet (a block a second) and a local content store; a sponsor
   publishes a ``tinylm`` task (a BitNet b1.58 transformer on the shipped text corpus) with no
   search (``search.trials = 0``: the figures are about the protocol, not the recipe); K
@@ -38,7 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +69,7 @@ from magnet_market.diloco.verify import Submission, judged_metrics
 from magnet_market.processes import spawn, stop_child
 from magnet_market.storage import LocalStore
 from magnet_market.tasks.data import task_data
-from magnet_market.tasks.spec import TaskSpec, parse_spec
+from magnet_market.tasks.spec import TaskSpec, base_checkpoint, parse_spec
 
 KEYS = (
     "market_vs_sync_loss_gap_pct",
@@ -80,6 +84,7 @@ KEYS = (
     "seconds",
 )
 SYNC_RANKS = 2  # the baseline's torchrun processes: one per core of the reference machine
+PRETRAIN_SEED = 777  # the sponsor's model trains on batches the baseline does not draw
 
 
 @dataclass(frozen=True)
@@ -90,6 +95,8 @@ class Sizes:
     rounds: int = 6  # R
     inner_steps: int = 100  # H
     batch: int = 8  # per contributor; the baseline's global batch is K x batch
+    # the sponsor's model: synchronous steps (global batch K x batch) before the market starts
+    pretrain_steps: int = 300
     # 10.9M parameters: 12 x 6 x 384^2 in the blocks + the byte embeddings
     model: TransformerConfig = field(
         default_factory=lambda: TransformerConfig(d_model=384, n_layers=6, n_heads=6, seq_len=128)
@@ -97,7 +104,10 @@ class Sizes:
 
 
 QUICK = Sizes(
-    rounds=2, inner_steps=10, model=TransformerConfig(d_model=64, n_layers=2, n_heads=4, seq_len=64)
+    rounds=2,
+    inner_steps=10,
+    pretrain_steps=10,
+    model=TransformerConfig(d_model=64, n_layers=2, n_heads=4, seq_len=64),
 )
 
 
@@ -145,9 +155,20 @@ class MarketRun:
     round_bytes: int  # a contributor's last round: the parent it fetched, the file it sent
 
 
+def sponsor_model(s: Sizes, spec: TaskSpec, home: Path, log) -> Path | None:
+    """The model the sponsor brings: the task's fresh model after ``pretrain_steps`` synchronous
+    steps on batches of their own (None: no pretraining, the market starts from the fresh one)."""
+    if not s.pretrain_steps:
+        return None
+    fresh = base_checkpoint(spec).save(home / "fresh.safetensors")
+    log(f"the sponsor's model: {s.pretrain_steps} synchronous steps from the fresh one")
+    return ddp_train(s, fresh, home / "sponsor.safetensors", s.pretrain_steps, PRETRAIN_SEED)
+
+
 def run_market(s: Sizes, home: Path, log) -> MarketRun:
     """Deploy, publish, run the role processes to the end, and read what they did."""
     spec = task_spec(s)
+    brought = sponsor_model(s, spec, home, log)
     owner, sponsor, coordinator = devnet_account(0), devnet_account(1), devnet_account(2)
     contributors = [devnet_account(3 + i) for i in range(s.contributors)]
     store_dir = home / "store"
@@ -157,7 +178,7 @@ def run_market(s: Sizes, home: Path, log) -> MarketRun:
         market = MarketClient(conn, record.address, sponsor)
         store = LocalStore(store_dir)
         session = Session.of_market(market, store, record.block)
-        task = Sponsor(session, keys_home=home).publish(spec, coordinator.address)
+        task = Sponsor(session, keys_home=home).publish(spec, coordinator.address, base=brought)
         for who in contributors:
             market.with_signer(who).claim(task.task_id)
         log(f"task {task.task_id} published; {s.contributors} contributors joined")
@@ -259,22 +280,28 @@ def _gas_paid(conn: Connection, first_block: int, senders: set[str]) -> int:
 # --------------------------------------------------------------------------- the baseline
 
 
-def run_sync(s: Sizes, base: Path, out: Path, log) -> Path:
-    """Synchronous data-parallel training of the base checkpoint with the task's recipe (the
-    engine's, as the spec sets no other): ``torchrun``, gloo."""
+def ddp_train(s: Sizes, parent: Path, out: Path, steps: int, seed: int) -> Path:
+    """Synchronous data-parallel training with the task's recipe (the engine's, as the spec sets
+    no other) over ``steps``, a K x batch global batch: ``torchrun``, gloo."""
     torchrun = Path(sys.executable).with_name("torchrun")
-    steps = s.rounds * s.inner_steps
     cmd = [
         str(torchrun), "--nnodes", "1", "--nproc-per-node", str(SYNC_RANKS),
         "--master-addr", "127.0.0.1", "--master-port", str(free_port()),
         "-m", "magnet_market.diloco.ddp_worker", "--task", "tinylm",
-        "--parent", str(base), "--out", str(out), "--steps", str(steps),
+        "--parent", str(parent), "--out", str(out), "--steps", str(steps),
         "--global-batch", str(s.contributors * s.batch), "--lr", str(OptimConfig().lr),
+        "--seed", str(seed),
     ]  # fmt: skip
-    log(f"synchronous baseline: {steps} steps of {s.contributors * s.batch} on {SYNC_RANKS} ranks")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     subprocess.run(cmd, env=env, check=True, capture_output=True, text=True)
     return out
+
+
+def run_sync(s: Sizes, base: Path, out: Path, log) -> Path:
+    """The baseline: the task's base checkpoint trained synchronously over the market's steps."""
+    steps = s.rounds * s.inner_steps
+    log(f"synchronous baseline: {steps} steps of {s.contributors * s.batch} on {SYNC_RANKS} ranks")
+    return ddp_train(s, base, out, steps, seed=0)
 
 
 # --------------------------------------------------------------------------- the coordinator
@@ -327,6 +354,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     ap.add_argument("--quick", action="store_true", help="small sizes, a smoke run")
+    ap.add_argument(
+        "--from-init", action="store_true", help="start from the fresh model (no sponsor's model)"
+    )
     ap.add_argument("--judge-only", nargs="+", help=argparse.SUPPRESS)  # child of the RSS figure
     args = ap.parse_args(argv)
     if args.judge_only:
@@ -336,6 +366,8 @@ def main(argv: list[str] | None = None) -> int:
     log = functools.partial(print, file=sys.stderr if args.json else sys.stdout, flush=True)
     torch.set_num_threads(1)
     s = QUICK if args.quick else Sizes()
+    if args.from_init:
+        s = replace(s, pretrain_steps=0)
     params = sum(p.numel() for p in build_model(s.model).parameters())
     log(f"sizes: {s}; {params / 1e6:.1f}M parameters; load average {os.getloadavg()[0]:.2f}")
     started = time.perf_counter()
