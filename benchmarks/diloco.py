@@ -196,12 +196,13 @@ def diloco(
     optim: OptimConfig = INNER,
     carry: bool = True,
     run_schedule: bool = False,
+    outer: OuterConfig | None = None,
 ) -> DilocoRun:
-    """R rounds of K workers (``optim``; ``carry``: see ``inner_round``) and a plain-mean outer
-    step, behind the market's merge guard (``diloco.guard``: the outer step unless it measures
-    worse than the best worker)."""
+    """R rounds of K workers (``optim``; ``carry``, ``run_schedule``: see ``inner_round``) and a
+    plain-mean ``outer`` step (default: DiLoCo's), behind the market's merge guard
+    (``diloco.guard``: the outer step unless it measures worse than the best worker)."""
     sent, mid, kept, curve = 0, parent, [], []
-    steps = merge_steps(OuterConfig(), guard)
+    steps = merge_steps(outer or OuterConfig(), guard)
     evaluate = functools.partial(evaluate_file, data=data)
     loss = evaluate(parent)
     for rnd in range(s.rounds):
