@@ -80,7 +80,7 @@ class TrainConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     # Where these steps sit in a longer schedule: step ``s`` of this call is step
     # ``schedule_offset + s`` of a ``schedule_steps``-step schedule (None: this call's ``steps``).
-    # A DiLoCo contributor's round r trains steps r*H .. (r+1)*H of the task's whole schedule.
+    # (``benchmarks/protocol.py`` measures DiLoCo workers whose round r is steps r*H..(r+1)*H.)
     schedule_offset: int = 0
     schedule_steps: int | None = None
 

@@ -138,8 +138,8 @@ def task_create(
 
     With SPEC (a TOML task spec): validate it, pin it and its base checkpoint (--base, a model
     you trained before, or a fresh one), and take rounds, bond, slots, timing and slash rates
-    from it. Without SPEC: --spec-cid and --bounty name an
-    already pinned spec and the options set the rest, checked like a spec's market section.
+    from it. Without SPEC: --spec-cid and --bounty name an already pinned spec and the options
+    set the rest, checked like a spec's market section.
     """
     sponsor = Sponsor(session)
     if spec is not None:
