@@ -99,12 +99,24 @@ def initial_checkpoint(cfg: TransformerConfig, path: Path) -> Path:
     return Checkpoint({f"model.{k}": v for k, v in model.state_dict().items()}, cfg).save(path)
 
 
-def pretrained_checkpoint(s: Sizes, data: TinyLMData, init: Path, path: Path) -> Path:
-    """The shared starting point: the baseline recipe for ``pretrain_steps`` (other batches)."""
+def pretrained_checkpoint(
+    s: Sizes,
+    data: TinyLMData,
+    init: Path,
+    path: Path,
+    steps: int | None = None,
+    optim: OptimConfig = INNER,
+    seed: int = SEED + 777,
+) -> Path:
+    """The shared starting point: synchronous training (the baseline's K x B batch) for
+    ``steps`` (default ``pretrain_steps``) on batches of ``seed`` (default: other batches)."""
     model = build_model(s.model)
     load_into(model, load(init))
     cfg = TrainConfig(
-        steps=s.pretrain_steps, batch_size=s.workers * s.inner_batch, seed=SEED + 777, optim=INNER
+        steps=s.pretrain_steps if steps is None else steps,
+        batch_size=s.workers * s.inner_batch,
+        seed=seed,
+        optim=optim,
     )
     train(model, data, cfg)
     return Checkpoint({f"model.{k}": v for k, v in model.state_dict().items()}, s.model).save(path)

@@ -11,8 +11,9 @@ a K x 8 batch; ``sync_one_worker`` is one worker's batch of 8 alone); every othe
 workers as contributors run them (each keeps its own AdamW moments, the schedule restarts each
 round) behind the merge guard. A row changes one thing from ``base`` (constant inner lr 1.5e-3,
 H=50, R=10, DiLoCo's outer Nesterov step): the inner lr, the recipe's schedule, H (with R so
-that R x H stays 500 steps), the outer step, or R (more steps, then against synchronous
-training of the same length).
+that R x H stays 500 steps), the outer step, a synchronous start (``sync_first_N``: the
+synchronous run's own first N steps, then rounds for the rest of the 500, as post-local SGD
+does), or R (more steps, then against synchronous training of the same length).
 
 Keys: ``gap_pct_<row>`` (validation loss over the best synchronous row of the same length, %),
 ``val_loss_<row>``, ``merge_steps_<row>`` and the sizes.
@@ -32,7 +33,15 @@ from pathlib import Path
 
 import torch
 from _report import emit  # sibling module: these scripts run as `python benchmarks/NAME.py`
-from diloco import QUICK, SEED, Sizes, baseline, diloco, initial_checkpoint  # sibling benchmark
+from diloco import (  # sibling benchmark
+    QUICK,
+    SEED,
+    Sizes,
+    baseline,
+    diloco,
+    initial_checkpoint,
+    pretrained_checkpoint,
+)
 
 from magnet_market.bitnet.train import OptimConfig
 from magnet_market.diloco.outer import OuterConfig
@@ -54,6 +63,7 @@ class Row:
     inner_steps: int = 50  # H (a synchronous row trains R x H steps)
     rounds: int = 10  # R
     workers: int = 4  # K
+    sync_first: int = 0  # synchronous steps before the rounds (the synchronous run's own batches)
     outer: OuterConfig = field(default_factory=OuterConfig)
 
 
@@ -74,6 +84,8 @@ ROWS = {
     "h20": Row(sync=False, inner_steps=20, rounds=25),
     "h10": Row(sync=False, inner_steps=10, rounds=50),
     "outer_sgd_lr2": Row(sync=False, outer=OuterConfig(lr=2.0, momentum=0.0, nesterov=False)),
+    "sync_first_100": Row(sync=False, sync_first=100, rounds=8),
+    "sync_first_200": Row(sync=False, sync_first=200, rounds=6),
     "sync_r20": Row(sync=True, rounds=20),
     "r20": Row(sync=False, rounds=20),
 }
@@ -81,6 +93,9 @@ QUICK_ROWS = {
     "sync": Row(sync=True, inner_steps=QUICK.inner_steps, rounds=QUICK.rounds),
     "base": Row(sync=False, inner_steps=QUICK.inner_steps, rounds=QUICK.rounds),
     "h5": Row(sync=False, inner_steps=QUICK.inner_steps // 2, rounds=QUICK.rounds * 2),
+    "sync_first_10": Row(
+        sync=False, sync_first=QUICK.inner_steps, inner_steps=QUICK.inner_steps, rounds=2
+    ),
 }
 
 
@@ -95,13 +110,18 @@ def run_row(name: str, row: Row, model_sizes: Sizes) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         init = initial_checkpoint(s.model, work / "init.safetensors")
+        if row.sync_first:
+            init = pretrained_checkpoint(
+                s, data, init, work / "start.safetensors", row.sync_first, row.optim, SEED
+            )
         if row.sync:
             loss, steps = baseline(s, data, init, row.optim)[0], []
         else:
             run = diloco(s, data, init, work, log, optim=row.optim, outer=row.outer)
             loss, steps = run.loss, run.steps
     log(f"val_loss {loss:.4f}")
-    return {"val_loss": loss, "merge_steps": steps, "length": row.inner_steps * row.rounds}
+    length = row.sync_first + row.inner_steps * row.rounds
+    return {"val_loss": loss, "merge_steps": steps, "length": length}
 
 
 def main(argv: list[str] | None = None) -> int:
