@@ -70,6 +70,7 @@ bench: install
 	$(PY) benchmarks/bitnet.py
 	$(PY) benchmarks/diloco.py
 	$(PY) benchmarks/protocol.py
+	$(PY) benchmarks/from_scratch.py
 	$(PY) benchmarks/market.py
 	$(PY) benchmarks/autoresearch.py
 
