@@ -37,6 +37,7 @@ from pathlib import Path
 import torch
 from _report import emit  # sibling module: these scripts run as `python benchmarks/NAME.py`
 from diloco import (  # sibling benchmark
+    INNER,
     QUICK,
     SEED,
     Sizes,
@@ -50,10 +51,7 @@ from magnet_market.bitnet.train import OptimConfig
 from magnet_market.diloco.outer import OuterConfig
 from magnet_market.tasks import TinyLMData
 
-CONSTANT = OptimConfig(
-    lr=1.5e-3, warmup_steps=0, weight_decay=0.0, stage_split=1.0, stage1_final=1.0,
-    stage2_lr=1.0, final_lr=1.0,
-)  # fmt: skip
+CONSTANT = dataclasses.replace(INNER, lr=1.5e-3)  # the DiLoCo benchmark's constant lr, halved
 RECIPE = OptimConfig()  # the engine's BitNet recipe, peak lr 3e-3
 
 
@@ -72,7 +70,7 @@ class Row:
 
 def lr(value: float) -> OptimConfig:
     """The constant inner optimizer at another lr."""
-    return dataclasses.replace(CONSTANT, lr=value)
+    return dataclasses.replace(INNER, lr=value)
 
 
 ROWS = {
