@@ -19,10 +19,10 @@ import dataclasses
 import json
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import torch
 from torch import nn
@@ -50,6 +50,10 @@ class OptimConfig:
     def __post_init__(self) -> None:
         if self.lr <= 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
+        if not all(0.0 <= b < 1.0 for b in self.betas):
+            raise ValueError(f"betas must be in [0, 1), got {self.betas}")
+        if self.eps <= 0:
+            raise ValueError(f"eps must be > 0, got {self.eps}")
         if self.weight_decay < 0:
             raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
         if self.warmup_steps < 0:
@@ -63,6 +67,38 @@ class OptimConfig:
             )
         if self.grad_clip < 0:
             raise ValueError(f"grad_clip must be >= 0 (0 disables), got {self.grad_clip}")
+
+
+def optim_with(changes: Mapping[str, Any]) -> OptimConfig:
+    """The engine's recipe with some fields changed (a task's or a caller's ``optim`` settings,
+    named as :class:`OptimConfig` names them; ``betas`` a pair).
+
+    Raises:
+        ValueError: an unknown field, a value of the wrong type, or one out of range.
+    """
+    known = [f.name for f in dataclasses.fields(OptimConfig)]
+    unknown = sorted(set(changes) - set(known))
+    if unknown:
+        raise ValueError(f"unknown optim settings {unknown}; known: {', '.join(known)}")
+    values: dict[str, Any] = {}
+    for name, value in changes.items():
+        if name == "warmup_steps":
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"warmup_steps must be an integer, got {value!r}")
+            values[name] = value
+        elif name == "betas":
+            if not isinstance(value, list | tuple) or len(value) != 2:
+                raise ValueError(f"betas must be a pair of numbers, got {value!r}")
+            values[name] = tuple(_number(name, v) for v in value)
+        else:
+            values[name] = _number(name, value)
+    return dataclasses.replace(OptimConfig(), **values)
+
+
+def _number(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    return float(value)
 
 
 @dataclass(frozen=True)

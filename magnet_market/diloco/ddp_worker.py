@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import sys
 from pathlib import Path
@@ -27,6 +28,7 @@ from magnet_market.bitnet.train import (
     OptimConfig,
     TaskData,
     TrainConfig,
+    optim_with,
     train,
     training_checkpoint,
 )
@@ -44,6 +46,16 @@ def task_data(task: str, config: object) -> TaskData:
     raise ValueError(f"unknown task {task!r} for this model; use 'digits' or 'tinylm'")
 
 
+def _optim_arg(text: str) -> OptimConfig:
+    try:
+        changes = json.loads(text)
+        if not isinstance(changes, dict):
+            raise ValueError(f"a JSON object of settings, not {text!r}")
+        return optim_with(changes)
+    except ValueError as e:  # json.JSONDecodeError is one
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -54,7 +66,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--out", type=Path, required=True, help="where rank 0 writes the result")
     ap.add_argument("--steps", type=int, default=50, help="inner steps H")
     ap.add_argument("--global-batch", type=int, default=32, help="examples per step, all ranks")
-    ap.add_argument("--lr", type=float, default=3e-3, help="peak inner AdamW learning rate")
+    ap.add_argument(
+        "--optim",
+        type=_optim_arg,
+        default=OptimConfig(),
+        help="the recipe: the engine's with these fields changed, as a task spec's optim "
+        "section (JSON, e.g. '{\"lr\": 0.0015}')",
+    )
     ap.add_argument("--seed", type=int, default=0, help="data order seed")
     return ap.parse_args(argv)
 
@@ -78,7 +96,7 @@ def main(argv: list[str] | None = None) -> None:
             steps=args.steps,
             batch_size=args.global_batch // world,
             seed=args.seed,
-            optim=OptimConfig(lr=args.lr),
+            optim=args.optim,
         )
         data = ShardedData(task_data(args.task, parent.config), rank, world)
         result = train(model, data, cfg, parent_cid=args.parent_cid)

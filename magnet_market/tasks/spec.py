@@ -34,7 +34,7 @@ from magnet_market.autoresearch.space import SearchSpace
 from magnet_market.bitnet.checkpoint import Checkpoint, from_model, load_into
 from magnet_market.bitnet.errors import CheckpointError
 from magnet_market.bitnet.model import ModelConfig, build_model, config_from_dict
-from magnet_market.bitnet.train import OptimConfig
+from magnet_market.bitnet.train import OptimConfig, optim_with
 from magnet_market.datasets import DatasetManifest
 from magnet_market.errors import MagnetError
 from magnet_market.tasks.series_dataset import WINDOW as SERIES_WINDOW
@@ -145,6 +145,9 @@ class TaskSpec(_Strict):
     inner_steps: int = Field(..., ge=1, le=1_000_000)
     batch_size: int = Field(default=16, ge=1, le=65_536)
     model: dict[str, Any] = Field(default_factory=dict)
+    # the round's training recipe: the engine's (``bitnet.train.OptimConfig``) with these fields
+    # changed; every contributor starts each round from it (a search tunes from it)
+    optim: dict[str, Any] = Field(default_factory=dict)
     base_cid: str | None = None
     search: Search = Search()
     verification: Verification = Verification()
@@ -163,6 +166,10 @@ class TaskSpec(_Strict):
             self.model_config_obj()
         except ValueError as e:
             raise ValueError(f"model: {e}") from None
+        try:
+            self.optim_config()
+        except ValueError as e:
+            raise ValueError(f"optim: {e}") from None
         if self.search.trials:
             try:
                 self.search_space().check_fits(self.default_recipe())
@@ -199,9 +206,14 @@ class TaskSpec(_Strict):
             )
         return space.without("model.")
 
+    def optim_config(self) -> OptimConfig:
+        """The round's optimizer and schedule: the engine's BitNet recipe with the spec's
+        ``optim`` changes."""
+        return optim_with(self.optim)
+
     def default_recipe(self) -> Config:
-        """The flat training configuration before any search: the engine's BitNet recipe."""
-        return flatten(self.model_config_obj(), self.batch_size, OptimConfig())
+        """The flat training configuration before any search: the spec's recipe."""
+        return flatten(self.model_config_obj(), self.batch_size, self.optim_config())
 
     def canonical_json(self) -> bytes:
         """The pinned form: sorted keys, no whitespace, wei as integers."""

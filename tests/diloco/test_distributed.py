@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -12,12 +13,13 @@ import torch
 
 from magnet_market.bitnet.checkpoint import load, load_into
 from magnet_market.bitnet.model import build_model
-from magnet_market.bitnet.train import OptimConfig, TrainConfig, train
+from magnet_market.bitnet.train import TrainConfig, optim_with, train
 from magnet_market.diloco.distributed import ShardedData
 from magnet_market.tasks import DigitsData
 from tests.diloco._digits import parent_checkpoint
 
-STEPS, GLOBAL_BATCH, LR = 12, 16, 1e-2
+STEPS, GLOBAL_BATCH = 12, 16
+RECIPE = {"lr": 1e-2, "warmup_steps": 2, "final_lr": 0.1}  # not the engine's: --optim is used
 
 
 def free_port() -> int:
@@ -47,7 +49,8 @@ def test_two_gloo_ranks_follow_one_process_with_the_global_batch(tmp_path):
         "--master-addr", "127.0.0.1", "--master-port", str(free_port()),
         "-m", "magnet_market.diloco.ddp_worker",
         "--task", "digits", "--parent", str(parent), "--parent-cid", "bafyp", "--out", str(out),
-        "--steps", str(STEPS), "--global-batch", str(GLOBAL_BATCH), "--lr", str(LR), "--seed", "3",
+        "--steps", str(STEPS), "--global-batch", str(GLOBAL_BATCH), "--optim", json.dumps(RECIPE),
+        "--seed", "3",
     ]  # fmt: skip
     proc = subprocess.run(
         cmd, env=env, cwd=Path(__file__).parents[2], capture_output=True, text=True, timeout=240
@@ -56,7 +59,7 @@ def test_two_gloo_ranks_follow_one_process_with_the_global_batch(tmp_path):
 
     single = build_model(load(parent).config)
     load_into(single, load(parent))
-    cfg = TrainConfig(steps=STEPS, batch_size=GLOBAL_BATCH, seed=3, optim=OptimConfig(lr=LR))
+    cfg = TrainConfig(steps=STEPS, batch_size=GLOBAL_BATCH, seed=3, optim=optim_with(RECIPE))
     train(single, DigitsData(), cfg)
 
     ddp = load(out)

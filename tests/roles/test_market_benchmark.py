@@ -27,6 +27,10 @@ def test_the_quick_market_benchmark_runs_the_market_and_its_baseline(tmp_path):
     # both sides trained: the market's model and the baseline's beat the base checkpoint
     base = figures["base_val_loss"]
     assert figures["market_val_loss"] < base and figures["sync_val_loss"] < base
+    # two baselines, the task's constant-lr recipe and the engine's schedule; the better counts
+    by_recipe = figures["sync_val_loss_by_recipe"]
+    assert set(by_recipe) == {"task", "engine"} and by_recipe["task"] != by_recipe["engine"]
+    assert figures["sync_val_loss"] == pytest.approx(min(by_recipe.values()), abs=1e-4)
     assert figures["market_val_loss"] == pytest.approx(figures["val_loss_per_round"][-1], abs=1e-4)
     assert set(figures["merge_step_per_round"]) <= {"outer", "average", "best"}
     # every round was timed from the chain, and the judge measured both loads

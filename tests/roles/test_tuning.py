@@ -30,14 +30,15 @@ def test_few_trials_go_to_the_first_phases_many_are_shared_to_the_last_one():
     assert sum(n for _, n in _plan(15)) == 15
 
 
-def test_no_trials_trains_with_the_default_recipe(tmp_path):
-    spec = parse_spec({**SPEC, "batch_size": 64, "search": {"trials": 0}})
+def test_no_trials_trains_with_the_specs_recipe(tmp_path):
+    optim = {"lr": 1.5e-3, "warmup_steps": 0}
+    spec = parse_spec({**SPEC, "batch_size": 64, "optim": optim, "search": {"trials": 0}})
     recipe = tune(spec, tmp_path / "never-read.safetensors", tmp_path / "search", seed=1)
     cfg = recipe.train_config(steps=7, seed=3)
     assert (cfg.batch_size, cfg.augment, cfg.optim, cfg.steps, cfg.seed) == (
         64,
         0.0,
-        OptimConfig(),
+        OptimConfig(lr=1.5e-3, warmup_steps=0),
         7,
         3,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from magnet_market.bitnet import checkpoint
+from magnet_market.bitnet.train import OptimConfig
 from magnet_market.tasks.spec import (
     SpecError,
     base_checkpoint,
@@ -98,6 +99,31 @@ def test_search_space_must_fit_the_task():
     )
     assert [p.name for p in spec.search_space().phases] == ["lr"]
     assert spec.default_recipe()["optim.lr"] == 3e-3
+
+
+def test_the_round_recipe_is_the_engines_with_the_specs_changes():
+    base = {"name": "d", "kind": "digits", "rounds": 1, "inner_steps": 5, "market": {"bounty": 1}}
+    constant = {"lr": 1.5e-3, "warmup_steps": 0, "stage_split": 1.0, "stage1_final": 1.0,
+                "stage2_lr": 1.0, "final_lr": 1.0, "betas": [0.9, 0.99]}  # fmt: skip
+    spec = parse_spec({**base, "optim": constant, "search": {"trials": 0}})
+    recipe = spec.default_recipe()
+    assert (recipe["optim.lr"], recipe["optim.warmup_steps"]) == (1.5e-3, 0)
+    assert (recipe["optim.beta2"], recipe["optim.weight_decay"]) == (0.99, 0.1)  # kept
+    assert spec_from_bytes(spec.canonical_json()) == spec
+    assert parse_spec(base).optim_config() == OptimConfig()
+    for bad, why in [
+        ({"lrr": 1e-3}, r"unknown optim settings \['lrr'\]"),
+        ({"lr": 0}, "lr must be > 0"),
+        ({"lr": "fast"}, "lr must be a number"),
+        ({"warmup_steps": 2.5}, "warmup_steps must be an integer"),
+        ({"betas": [0.9]}, "betas must be a pair"),
+        ({"betas": [0.9, 1.0]}, r"betas must be in \[0, 1\)"),
+        ({"final_lr": 0.9}, "need final_lr <= stage2_lr"),
+    ]:
+        with pytest.raises(SpecError, match=f"optim: {why}"):
+            parse_spec({**base, "optim": bad})
+    with pytest.raises(SpecError, match=r"search\.space: .*outside knob 'optim\.lr'"):
+        parse_spec({**base, "optim": {"lr": 10.0}})  # the search cannot return to it
 
 
 def test_unreadable_and_malformed_files(tmp_path):
