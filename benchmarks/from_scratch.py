@@ -12,7 +12,8 @@ a K x 8 batch; ``sync_one_worker`` is one worker's batch of 8 alone); every othe
 workers as contributors run them (each keeps its own AdamW moments, the schedule restarts each
 round) behind the merge guard. A row changes one thing from ``base`` (constant inner lr 1.5e-3,
 H=50, R=10, DiLoCo's outer Nesterov step): the inner lr, the recipe's schedule, H (with R so
-that R x H stays 500 steps), the outer step, a synchronous start (``sync_first_N``: the
+that R x H stays 500 steps; ``h20_lr1e-3`` with the lower lr too), the outer step (its lr, or
+plain SGD), a synchronous start (``sync_first_N``: the
 synchronous run's own first N steps, then rounds for the rest of the 500, as post-local SGD
 does; ``sync_first_200_recipe`` is the market benchmark's case in small: the recipe's schedule
 both for the start and in every round), or R (more steps, then against synchronous training of
@@ -86,6 +87,9 @@ ROWS = {
     "h20": Row(sync=False, inner_steps=20, rounds=25),
     "h10": Row(sync=False, inner_steps=10, rounds=50),
     "outer_sgd_lr2": Row(sync=False, outer=OuterConfig(lr=2.0, momentum=0.0, nesterov=False)),
+    "outer_lr0.5": Row(sync=False, outer=OuterConfig(lr=0.5)),
+    "outer_lr1": Row(sync=False, outer=OuterConfig(lr=1.0)),
+    "h20_lr1e-3": Row(sync=False, optim=lr(1e-3), inner_steps=20, rounds=25),
     "sync_first_100": Row(sync=False, sync_first=100, rounds=8),
     "sync_first_200": Row(sync=False, sync_first=200, rounds=6),
     # the market's case in small: a start annealed by the recipe, then the recipe every round
