@@ -20,7 +20,8 @@ What runs, in one process tree on this machine:
 * **the synchronous baselines**, after it: the same base checkpoint trained by ``torchrun`` with
   gloo on 2 ranks, R x H steps of a K x B global batch (the same examples and optimizer steps
   as the market's contributors together), once with the task's recipe and once with the
-  engine's over the whole run; the gap is against the better of the two.
+  engine's over the whole run (only the engine's with ``--engine-recipe``); the gap is against
+  the better one.
 
 Keys: market_vs_sync_loss_gap_pct (validation loss of the last round's merged checkpoint vs the
 better baseline's, both judged as the coordinator judges, % of the baseline's),

@@ -156,8 +156,8 @@ def carried_recipe(spec: TaskSpec, published: Mapping[str, object]) -> Config:
     """The previous round's winning recipe (as a round report lists it) as this round's start.
 
     It came from a stranger's checkpoint, so it must be one this task's search could have kept:
-    the spec's own keys, the task's model shape, every knob inside the search space and every
-    other setting at the spec's value, and buildable. ``ValueError`` says what is wrong otherwise
+    the spec's own keys, the task's model shape, every setting at the spec's value or, for a
+    knob, inside the search space, and buildable. ``ValueError`` says what is wrong otherwise
     (the caller starts from the spec's default instead).
     """
     default = spec.default_recipe()
@@ -166,6 +166,8 @@ def carried_recipe(spec: TaskSpec, published: Mapping[str, object]) -> Config:
         raise ValueError(f"its keys are not this task's (differ in {odd})")
     knobs = spec.search_space().knobs
     for key, value in published.items():
+        if value == default[key] and type(value) is type(default[key]):
+            continue  # the spec's own setting, inside the search space or not
         if key in knobs and not key.startswith("model."):
             if reason := knobs[key].reject_reason(value):
                 raise ValueError(f"{key}: {reason}")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import reprlib
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -98,7 +99,13 @@ def optim_with(changes: Mapping[str, Any]) -> OptimConfig:
 def _number(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(f"{name} must be a number, got {value!r}")
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise ValueError(f"{name} must be a finite number, got {reprlib.repr(value)}")
+    return number
 
 
 @dataclass(frozen=True)

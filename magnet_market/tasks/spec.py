@@ -19,6 +19,7 @@ always gets the same CID. Example (``docs/task-spec.md`` lists every field)::
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import tomllib
 from pathlib import Path
@@ -153,6 +154,14 @@ class TaskSpec(_Strict):
     verification: Verification = Verification()
     market: Market
 
+    @field_validator("optim")
+    @classmethod
+    def _optim_fits_the_engine(cls, changes: dict[str, Any]) -> dict[str, Any]:
+        """Checked against ``OptimConfig`` and pinned as it reads them (``lr = 1`` as 1.0), so
+        one recipe has one CID."""
+        recipe = dataclasses.asdict(optim_with(changes))
+        return {name: recipe[name] for name in changes}
+
     @model_validator(mode="after")
     def _model_fits_kind(self) -> TaskSpec:
         if self.kind in DATASET_KINDS and not self.dataset:
@@ -166,10 +175,6 @@ class TaskSpec(_Strict):
             self.model_config_obj()
         except ValueError as e:
             raise ValueError(f"model: {e}") from None
-        try:
-            self.optim_config()
-        except ValueError as e:
-            raise ValueError(f"optim: {e}") from None
         if self.search.trials:
             try:
                 self.search_space().check_fits(self.default_recipe())
@@ -216,10 +221,13 @@ class TaskSpec(_Strict):
         return flatten(self.model_config_obj(), self.batch_size, self.optim_config())
 
     def canonical_json(self) -> bytes:
-        """The pinned form: sorted keys, no whitespace, wei as integers."""
-        return json.dumps(
-            self.model_dump(mode="json"), sort_keys=True, separators=(",", ":")
-        ).encode()
+        """The pinned form: sorted keys, no whitespace, wei as integers. A spec that sets no
+        ``optim`` pins without the key, as before the field existed: the same CID, readable by
+        clients that predate it."""
+        data = self.model_dump(mode="json")
+        if not data["optim"]:
+            del data["optim"]
+        return json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
 
 
 def fit_to_dataset(spec: TaskSpec, manifest: DatasetManifest) -> TaskSpec:

@@ -91,6 +91,14 @@ def test_a_carried_recipe_must_be_one_this_tasks_search_could_have_kept():
     for recipe, reason in refusals:
         with pytest.raises(ValueError, match=re.escape(reason)):
             carried_recipe(spec, recipe)
+    # a recipe the spec sets outside the search space (a constant lr: stage_split 1) carries
+    constant = {"lr": 1.5e-3, "stage_split": 1.0, "stage1_final": 1.0, "stage2_lr": 1.0,
+                "final_lr": 1.0}  # fmt: skip
+    fixed = parse_spec({**SPEC, "optim": constant, "search": {"trials": 0}})
+    own = fixed.default_recipe()
+    assert carried_recipe(fixed, own) == own
+    with pytest.raises(ValueError, match=re.escape("optim.stage_split: 0.95 is outside")):
+        carried_recipe(fixed, {**own, "optim.stage_split": 0.95})
 
 
 def test_the_search_starts_from_the_carried_recipe(tmp_path):

@@ -111,6 +111,11 @@ def test_the_round_recipe_is_the_engines_with_the_specs_changes():
     assert (recipe["optim.beta2"], recipe["optim.weight_decay"]) == (0.99, 0.1)  # kept
     assert spec_from_bytes(spec.canonical_json()) == spec
     assert parse_spec(base).optim_config() == OptimConfig()
+    # pinned as the engine reads it (one recipe, one CID); no recipe pins as before the field
+    as_int = parse_spec({**base, "optim": {"lr": 1}, "search": {"trials": 0}})
+    as_float = parse_spec({**base, "optim": {"lr": 1.0}, "search": {"trials": 0}})
+    assert as_int.canonical_json() == as_float.canonical_json()
+    assert b'"optim"' not in parse_spec(base).canonical_json()
     for bad, why in [
         ({"lrr": 1e-3}, r"unknown optim settings \['lrr'\]"),
         ({"lr": 0}, "lr must be > 0"),
@@ -119,8 +124,10 @@ def test_the_round_recipe_is_the_engines_with_the_specs_changes():
         ({"betas": [0.9]}, "betas must be a pair"),
         ({"betas": [0.9, 1.0]}, r"betas must be in \[0, 1\)"),
         ({"final_lr": 0.9}, "need final_lr <= stage2_lr"),
+        ({"eps": float("nan")}, "eps must be a finite number"),
+        ({"lr": 10**400}, "lr must be a finite number"),
     ]:
-        with pytest.raises(SpecError, match=f"optim: {why}"):
+        with pytest.raises(SpecError, match=f"optim: Value error, {why}"):
             parse_spec({**base, "optim": bad})
     with pytest.raises(SpecError, match=r"search\.space: .*outside knob 'optim\.lr'"):
         parse_spec({**base, "optim": {"lr": 10.0}})  # the search cannot return to it
