@@ -104,7 +104,9 @@ def round_config(spec: TaskSpec) -> RoundConfig:
         regression_tolerance=spec.verification.regression_tolerance,
         max_steps=spec.inner_steps,
     )
-    return RoundConfig(rules=rules, idea_share_bps=spec.market.idea_share_bps)
+    return RoundConfig(
+        rules=rules, credit=spec.verification.credit, idea_share_bps=spec.market.idea_share_bps
+    )
 
 
 def posted_round(

@@ -5,7 +5,12 @@ Rules (the number each submission is scored by; non-accepted submissions score 0
 * ``improvement``: its own measured gain over the parent, ``max(0, improvement)``;
 * ``leave_one_out``: how much worse the merged model is without it (its marginal value to the
   merge: ``max(0, metric(merge) vs metric(merge without i))``), which does not pay for work
-  the merge did not need (e.g. two copies of the same update).
+  the merge did not need (e.g. two copies of the same update);
+* ``improvement_else_leave_one_out``: ``improvement``, unless no contribution improved on the
+  parent alone while their merge did: then ``leave_one_out``. Small-batch contributions are each
+  noisier than the parent yet average into a better model (the market benchmark's first round:
+  every contribution worse, the merge better), and ``improvement`` would pay nothing for it; the
+  K extra merges are spent only in such rounds.
 
 Scores become integers with the largest-remainder (Hamilton) method on exact rationals, so
 credits sum exactly to the reward whenever any score is positive, and anyone re-running it gets
@@ -19,7 +24,7 @@ from fractions import Fraction
 
 from magnet_market.diloco.verify import Metric
 
-CREDIT_RULES = ("improvement", "leave_one_out")
+CREDIT_RULES = ("improvement", "leave_one_out", "improvement_else_leave_one_out")
 
 
 def largest_remainder(scores: Sequence[float], total: int) -> list[int]:

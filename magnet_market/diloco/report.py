@@ -108,6 +108,9 @@ class RoundReport:
     # the merge guard measured on the way (``guard.py``)
     merge_step: str | None = None
     merge_attempts: tuple[MergeAttempt, ...] = ()
+    # the rule the work's credits were scored by ("improvement" or "leave_one_out"; None:
+    # nothing credited): ``config["credit"]`` names the task's, which may fall back (credit.py)
+    credited_by: str | None = None
 
     def credits(self) -> dict[str, int]:
         """Wei per account: its contribution's credit plus its ideas' (the Merkle tree's)."""

@@ -54,7 +54,7 @@ class RoundConfig:
     outer: OuterConfig = field(default_factory=OuterConfig)
     aggregation: AggregationConfig = field(default_factory=AggregationConfig)
     weighting: str = "work"  # "equal" | "work" | "improvement"
-    credit: str = "improvement"  # "improvement" | "leave_one_out"
+    credit: str = "improvement"  # one of credit.CREDIT_RULES
     idea_share_bps: int = 0  # of the reward for the ideas the accepted work adopted (ideas.py)
     guard: bool = True  # fall back from an outer step worse than the best it merged (guard.py)
 
@@ -166,24 +166,28 @@ def run_round(
         step, attempts = guarded.step, guarded.attempts
     credit_merged = measure(merged_path) if credit_split and merged_path else merged_metric
     scores = [0.0] * len(verdicts)
-    if cfg.credit == "improvement":
-        for i in accepted:
-            scores[i] = max(0.0, judged[i].improvement or 0.0)
-    elif step is not None:
-        if credit_merged is None:  # set above whenever anything was merged
-            raise ValueError(f"no {metric.name} was measured for the merged checkpoint")
-        without = _leave_one_out_metrics(
-            step,
-            cfg.aggregation,
-            parent_path,
-            paths,
-            merged_weights,
-            gains(contribution_metrics, metric),
-            measure,
-            credit_parent,
-        )
-        for i, s in zip(merged, leave_one_out_scores(credit_merged, without, metric), strict=True):
-            scores[i] = s
+    for i in accepted:
+        scores[i] = max(0.0, judged[i].improvement or 0.0)
+    merge_gain = None if credit_merged is None else metric.improvement(credit_parent, credit_merged)
+    credited_by = _credit_rule(cfg.credit, scores, merge_gain)
+    if credited_by == "leave_one_out":
+        scores = [0.0] * len(verdicts)
+        if step is not None:
+            if credit_merged is None:  # set above whenever anything was merged
+                raise ValueError(f"no {metric.name} was measured for the merged checkpoint")
+            without = _leave_one_out_metrics(
+                step,
+                cfg.aggregation,
+                parent_path,
+                paths,
+                merged_weights,
+                gains(contribution_metrics, metric),
+                measure,
+                credit_parent,
+            )
+            loo = leave_one_out_scores(credit_merged, without, metric)
+            for i, score in zip(merged, loo, strict=True):
+                scores[i] = score
     idea_lines = _credit_ideas(judged, accepted, submissions, ideas, reward_wei, cfg)
     idea_wei = sum(line.credit_wei for line in idea_lines)
     credits = largest_remainder(scores, reward_wei - idea_wei)
@@ -211,8 +215,19 @@ def run_round(
         ideas=tuple(idea_lines),
         merge_step=step.name if step else None,
         merge_attempts=attempts,
+        credited_by=credited_by if any(credits) else None,
     )
     return RoundOutcome(report, merged_path)
+
+
+def _credit_rule(rule: str, improvements: Sequence[float], merge_gain: float | None) -> str:
+    """The rule a round's work is scored by: the task's, except that
+    ``improvement_else_leave_one_out`` scores by leave-one-out when no contribution improved on
+    the parent alone and their merge did."""
+    if rule != "improvement_else_leave_one_out":
+        return rule
+    fall_back = not any(improvements) and merge_gain is not None and merge_gain > 0
+    return "leave_one_out" if fall_back else "improvement"
 
 
 def _credit_ideas(

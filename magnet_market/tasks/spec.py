@@ -20,6 +20,7 @@ always gets the same CID. Example (``docs/task-spec.md`` lists every field)::
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import tomllib
 from pathlib import Path
@@ -55,6 +56,13 @@ _MODEL_KIND = {
     "tabular": "classifier",
     "text": "transformer",
     "series": "classifier",
+}
+CreditRule = Literal["improvement", "leave_one_out", "improvement_else_leave_one_out"]
+#: Fields added after specs were first pinned, left out of the pinned form at their default: a
+#: spec that does not set them keeps its CID and stays readable by clients that predate them.
+_ADDED_LATER: dict[tuple[str, ...], Any] = {
+    ("optim",): {},
+    ("verification", "credit"): "improvement",
 }
 #: Kinds whose data is a sponsor's dataset, named by ``dataset`` (a CID); the others are built in.
 TaskKind = Literal["tinylm", "digits", "tabular", "text", "series"]
@@ -107,12 +115,16 @@ class Market(_Strict):
 
 
 class Verification(_Strict):
-    """How the coordinator judges a submission (relative tolerances on the task's metric)."""
+    """How the coordinator judges a submission (tolerances in the task's metric's units) and
+    scores the accepted ones for credit (``diloco.credit``)."""
 
     # claim better than measured by more: dishonest
     claim_tolerance: float = Field(default=0.02, ge=0, le=1)
     # worse than the parent by more: rejected
     regression_tolerance: float = Field(default=0.05, ge=0, le=1)
+    # each accepted contribution's own gain over the parent; its marginal value to the merge
+    # (K more merges); or the first, unless only the merge improved: then the second
+    credit: CreditRule = "improvement"
 
 
 class Search(_Strict):
@@ -221,12 +233,13 @@ class TaskSpec(_Strict):
         return flatten(self.model_config_obj(), self.batch_size, self.optim_config())
 
     def canonical_json(self) -> bytes:
-        """The pinned form: sorted keys, no whitespace, wei as integers. A spec that sets no
-        ``optim`` pins without the key, as before the field existed: the same CID, readable by
-        clients that predate it."""
+        """The pinned form: sorted keys, no whitespace, wei as integers, fields added later
+        left out at their default."""
         data = self.model_dump(mode="json")
-        if not data["optim"]:
-            del data["optim"]
+        for *within, name in _ADDED_LATER:
+            section = functools.reduce(dict.__getitem__, within, data)
+            if section[name] == _ADDED_LATER[(*within, name)]:
+                del section[name]
         return json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
 
 

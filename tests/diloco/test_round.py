@@ -8,6 +8,8 @@ import pytest
 import torch
 
 from magnet_market.bitnet import checkpoint
+from magnet_market.bitnet.checkpoint import load
+from magnet_market.diloco.aggregate import AggregationConfig
 from magnet_market.diloco.round import RoundConfig, run_round, with_merged_cid
 from magnet_market.diloco.verify import Submission, VerifyRules
 from magnet_market.tasks import DigitsData
@@ -96,6 +98,80 @@ def test_leave_one_out_credit(setup):
     credits = [s.credit_wei for s in rep.submissions]
     assert credits[3:] == [0, 0]
     assert sum(credits) in (0, REWARD)  # all of it, or nothing if no one was indispensable
+
+
+def noisy_but_merging(setup, folder) -> list[Submission]:
+    """Three contributions that each carry half of an honest update plus noise that cancels in
+    their average (noise 8x the update's spread): each is worse than the parent alone, their
+    merge is better. Small-batch DiLoCo work at scale looks like this (docs/diloco.md)."""
+    _, parent, subs, _ = setup
+    start, honest = load(parent).tensors, load(subs[0].path).tensors
+    gen = torch.Generator().manual_seed(0)
+    weights = [k for k in start if k.startswith("model.") and start[k].is_floating_point()]
+
+    def noise() -> dict[str, torch.Tensor]:
+        return {k: torch.randn(start[k].shape, generator=gen) * 8 * (honest[k] - start[k]).std()
+                for k in weights}  # fmt: skip
+
+    a, b = noise(), noise()
+    out = []
+    for i, n in enumerate((a, b, {k: -a[k] - b[k] for k in weights})):
+        moved = {k: start[k] + 0.5 * (honest[k] - start[k]) + n[k] for k in weights}
+        path = tamper(
+            subs[0].path, folder / f"noisy{i}.safetensors", fn=lambda t, m=moved: {**t, **m}
+        )
+        out.append(Submission(f"bafynoisy{i}", f"0xn{i}", path, claimed_metric=10.0))
+    return out
+
+
+def test_credit_falls_back_to_leave_one_out_when_only_the_merge_improved(setup, tmp_path):
+    data, parent, _, _ = setup
+    noisy = noisy_but_merging(setup, tmp_path)
+    lenient = VerifyRules(max_steps=INNER_STEPS, regression_tolerance=10.0, max_update_ratio=100.0)
+    plain = AggregationConfig(method="mean", clip_multiple=None)
+
+    def judged(rule: str, submissions: list[Submission]):
+        return run_round(
+            task_id=7,
+            round_index=1,
+            parent_path=parent,
+            parent_cid=PARENT_CID,
+            model_config=CONFIG,
+            submissions=submissions,
+            evaluate=data.evaluate,
+            reward_wei=REWARD,
+            out=tmp_path / f"{rule}.safetensors",
+            config=RoundConfig(rules=lenient, aggregation=plain, credit=rule),
+        ).report
+
+    by_gain = judged("improvement", noisy)
+    assert all(s.status == "accepted" and s.improvement < 0 for s in by_gain.submissions)
+    assert by_gain.merged_metric < by_gain.parent_metric  # the merge improved; no one alone did
+    assert by_gain.credited_wei == 0 and by_gain.credited_by is None
+    fallback = judged("improvement_else_leave_one_out", noisy)
+    assert fallback.merged_metric == by_gain.merged_metric  # credit never changes the merge
+    assert fallback.credited_by == "leave_one_out" and fallback.credited_wei == REWARD
+    credits = [s.credit_wei for s in fallback.submissions]
+    assert credits == [s.credit_wei for s in judged("leave_one_out", noisy).submissions]
+    assert all(c > 0 for c in credits)  # each one's noise is needed to cancel the others'
+    # a free rider (the parent unchanged, claiming work) adds nothing to the merge: paid nothing
+    rider = tamper(noisy[0].path, tmp_path / "rider.safetensors",
+                   fn=lambda t: {**t, **load(parent).tensors})  # fmt: skip
+    with_rider = judged(
+        "improvement_else_leave_one_out",
+        [*noisy, Submission("bafyr", "0xr", rider, claimed_metric=10.0)],
+    )
+    assert with_rider.credited_by == "leave_one_out"
+    assert (
+        with_rider.submissions[3].status == "accepted" and with_rider.submissions[3].credit_wei == 0
+    )
+
+
+def test_the_fallback_rule_credits_by_improvement_when_someone_improved(setup):
+    by_gain = go(setup, "gain.safetensors").report
+    rep = go(setup, "fallback.safetensors", credit="improvement_else_leave_one_out").report
+    assert rep.credited_by == by_gain.credited_by == "improvement"
+    assert [s.credit_wei for s in rep.submissions] == [s.credit_wei for s in by_gain.submissions]
 
 
 def test_no_accepted_submission_keeps_the_parent(setup):

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import get_args
+
 import pytest
 
+from magnet_market.app.judging import round_config
 from magnet_market.bitnet import checkpoint
 from magnet_market.bitnet.train import OptimConfig
+from magnet_market.diloco.credit import CREDIT_RULES
 from magnet_market.tasks.spec import (
+    CreditRule,
     SpecError,
     base_checkpoint,
     load_spec,
@@ -131,6 +136,19 @@ def test_the_round_recipe_is_the_engines_with_the_specs_changes():
             parse_spec({**base, "optim": bad})
     with pytest.raises(SpecError, match=r"search\.space: .*outside knob 'optim\.lr'"):
         parse_spec({**base, "optim": {"lr": 10.0}})  # the search cannot return to it
+
+
+def test_the_credit_rule_is_the_specs_and_reaches_the_round():
+    base = {"name": "d", "kind": "digits", "rounds": 1, "inner_steps": 5, "market": {"bounty": 1}}
+    assert get_args(CreditRule) == CREDIT_RULES  # the spec offers every rule a round knows
+    default = parse_spec(base)
+    assert round_config(default).credit == "improvement"
+    assert b'"credit"' not in default.canonical_json()  # pinned as before the field existed
+    fallback = parse_spec({**base, "verification": {"credit": "improvement_else_leave_one_out"}})
+    assert round_config(fallback).credit == "improvement_else_leave_one_out"
+    assert spec_from_bytes(fallback.canonical_json()) == fallback
+    with pytest.raises(SpecError, match=r"verification\.credit: Input should be 'improvement'"):
+        parse_spec({**base, "verification": {"credit": "shapley"}})
 
 
 def test_unreadable_and_malformed_files(tmp_path):
