@@ -52,6 +52,7 @@ from typing import Any
 
 import torch
 from _report import emit  # sibling module: these scripts run as `python benchmarks/NAME.py`
+from credit_rules import RUN_FILE  # what a kept run leaves for re-judging
 from diloco import proc_status_mb  # the DiLoCo benchmark's peak-RSS reading
 
 from magnet_market.app.judging import round_config
@@ -158,6 +159,8 @@ class MarketRun:
     """What the market run left behind, read from the chain and the store."""
 
     spec: TaskSpec
+    spec_cid: str
+    report_cids: list[str]  # the pinned round documents (report and credits tree), by round
     base: Path  # the task's base checkpoint
     final: Path  # the last round's merged checkpoint
     last_parent: Path  # the last round's parent
@@ -209,9 +212,8 @@ def run_market(s: Sizes, home: Path, log) -> MarketRun:
         roles += [(f"contributor{i}", who, ["contributor", "run", *common]) for i, who in
                   enumerate(contributors)]  # fmt: skip
         _run_roles(roles, env, home / "logs", log)
-        reports = [
-            load_round(store, session.events, task.task_id, r).report for r in range(s.rounds)
-        ]
+        pinned = [load_round(store, session.events, task.task_id, r) for r in range(s.rounds)]
+        reports = [p.report for p in pinned]
         for r, rep in enumerate(reports):
             log(f"  round {r}: {rep['metric']} {rep['merged_metric']:.4f} ({rep['merge_step']})")
         folder = home / "fetched"
@@ -227,6 +229,8 @@ def run_market(s: Sizes, home: Path, log) -> MarketRun:
         gas = _gas_paid(conn, record.block, addresses)
     return MarketRun(
         spec=spec,
+        spec_cid=task.spec_cid,
+        report_cids=[p.report_cid for p in pinned],
         base=base,
         final=final,
         last_parent=last_parent,
@@ -386,6 +390,13 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="the task sets no recipe: contributors restart the engine's two-stage schedule",
     )
+    ap.add_argument(
+        "--keep",
+        type=Path,
+        metavar="RUN",
+        help="run in this new folder and keep it (its store and run.json: the input of "
+        "benchmarks/credit_rules.py)",
+    )
     ap.add_argument("--judge-only", nargs="+", help=argparse.SUPPRESS)  # child of the RSS figure
     args = ap.parse_args(argv)
     if args.judge_only:
@@ -402,11 +413,15 @@ def main(argv: list[str] | None = None) -> int:
     params = sum(p.numel() for p in build_model(s.model).parameters())
     log(f"sizes: {s}; {params / 1e6:.1f}M parameters; load average {os.getloadavg()[0]:.2f}")
     started = time.perf_counter()
+    if args.keep:
+        args.keep.mkdir(parents=True)  # a new folder: a kept run is never mixed with another
     with tempfile.TemporaryDirectory() as tmp:
-        home = Path(tmp)
+        home = args.keep or Path(tmp)
         t0 = time.perf_counter()
         market = run_market(s, home, log)
         market_s = time.perf_counter() - t0
+        run = {"spec_cid": market.spec_cid, "report_cids": market.report_cids}
+        (home / RUN_FILE).write_text(json.dumps(run, indent=1) + "\n")
         t0 = time.perf_counter()
         syncs = run_sync(s, market.base, home, log)
         sync_s = time.perf_counter() - t0
