@@ -1,4 +1,5 @@
-"""The market-scale benchmark's smoke run: the whole market and its synchronous baseline."""
+"""The market-scale benchmark's smoke run: the whole market and its synchronous baseline, then
+its rounds judged again under every credit rule."""
 
 from __future__ import annotations
 
@@ -12,16 +13,23 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_the_quick_market_benchmark_runs_the_market_and_its_baseline(tmp_path):
+def benchmark(*args: str | Path, cwd: Path, timeout: float) -> dict:
+    """Run ``benchmarks/<args>`` with ``--json`` in ``cwd`` and return its figures."""
+    script, *rest = args
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "market.py"), "--quick", "--json"],
+        [sys.executable, str(ROOT / "benchmarks" / script), *map(str, rest), "--json"],
         capture_output=True,
         text=True,
-        cwd=tmp_path,
-        timeout=900,
+        cwd=cwd,
+        timeout=timeout,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    figures = json.loads(proc.stdout)
+    return json.loads(proc.stdout)
+
+
+def test_the_quick_market_benchmark_runs_the_market_and_its_baseline(tmp_path):
+    run = tmp_path / "run"
+    figures = benchmark("market.py", "--quick", "--keep", run, cwd=tmp_path, timeout=900)
     assert (figures["rounds"], figures["contributors"]) == (2, 4)
     assert figures["params"] > 100_000
     # both sides trained: the market's model and the baseline's beat the base checkpoint
@@ -38,3 +46,15 @@ def test_the_quick_market_benchmark_runs_the_market_and_its_baseline(tmp_path):
     assert 0 < figures["coordinator_peak_rss_mb_k4"] <= figures["coordinator_peak_rss_mb_k8"] * 1.5
     assert 0 < figures["bytes_per_contributor_round_vs_ddp"] < 1
     assert 100_000 < figures["gas_per_contributor_round"] < 1_000_000
+
+    # the kept run's rounds judged again under every credit rule (its own reproduces its credits)
+    rules = benchmark("credit_rules.py", run, cwd=tmp_path, timeout=600)
+    assert rules["rounds"] == 2
+    for r in range(2):
+        by_gain = rules["credited_share_improvement"][r]
+        assert rules["credited_share_leave_one_out"][r] in (0, 1)
+        fallback = rules["credited_by_improvement_else_leave_one_out"][r]
+        if by_gain > 0:  # someone improved alone: the fallback rule is the improvement rule
+            assert fallback == "improvement"
+            assert rules["credited_share_improvement_else_leave_one_out"][r] == by_gain
+        assert rules["judge_s_improvement"][r] > 0
