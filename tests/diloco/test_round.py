@@ -39,8 +39,9 @@ def setup(tmp_path_factory):
     return data, parent, subs, tmp
 
 
-def go(setup, out_name, submissions=None, ideas=(), **config):
-    """The round on ``setup``'s submissions (or ``submissions``) with ``config``'s rules."""
+def go(setup, out_name, submissions=None, ideas=(), rules=None, **config):
+    """The round on ``setup``'s submissions (or ``submissions``) with ``config``'s settings and
+    ``rules`` (default: the task's inner steps, the other rules' defaults)."""
     data, parent, subs, tmp = setup
     return run_round(
         task_id=7,
@@ -52,7 +53,7 @@ def go(setup, out_name, submissions=None, ideas=(), **config):
         evaluate=data.evaluate,
         reward_wei=REWARD,
         out=tmp / out_name,
-        config=RoundConfig(rules=VerifyRules(max_steps=INNER_STEPS), **config),
+        config=RoundConfig(rules=rules or VerifyRules(max_steps=INNER_STEPS), **config),
         ideas=ideas,
     )
 
@@ -125,24 +126,14 @@ def noisy_but_merging(setup, folder) -> list[Submission]:
 
 
 def test_credit_falls_back_to_leave_one_out_when_only_the_merge_improved(setup, tmp_path):
-    data, parent, _, _ = setup
+    parent = setup[1]
     noisy = noisy_but_merging(setup, tmp_path)
     lenient = VerifyRules(max_steps=INNER_STEPS, regression_tolerance=10.0, max_update_ratio=100.0)
     plain = AggregationConfig(method="mean", clip_multiple=None)
 
     def judged(rule: str, submissions: list[Submission]):
-        return run_round(
-            task_id=7,
-            round_index=1,
-            parent_path=parent,
-            parent_cid=PARENT_CID,
-            model_config=CONFIG,
-            submissions=submissions,
-            evaluate=data.evaluate,
-            reward_wei=REWARD,
-            out=tmp_path / f"{rule}.safetensors",
-            config=RoundConfig(rules=lenient, aggregation=plain, credit=rule),
-        ).report
+        out = f"{rule}-{len(submissions)}.safetensors"
+        return go(setup, out, submissions, rules=lenient, aggregation=plain, credit=rule).report
 
     by_gain = judged("improvement", noisy)
     assert all(s.status == "accepted" and s.improvement < 0 for s in by_gain.submissions)
