@@ -38,7 +38,7 @@ from _report import emit  # sibling module: these scripts run as `python benchma
 from magnet_market.app.judging import round_config
 from magnet_market.diloco.credit import CREDIT_RULES
 from magnet_market.diloco.round import run_round
-from magnet_market.diloco.verify import Submission
+from magnet_market.diloco.verify import Evaluate, Submission
 from magnet_market.storage import LocalStore
 from magnet_market.tasks.data import task_data
 from magnet_market.tasks.spec import TaskSpec, spec_from_bytes
@@ -55,32 +55,42 @@ def load_run(folder: Path) -> tuple[TaskSpec, LocalStore, list[dict[str, Any]]]:
     return spec, store, [json.loads(store.get(cid)) for cid in run["report_cids"]]
 
 
-def rejudge(
-    spec: TaskSpec, store: LocalStore, report: dict[str, Any], rule: str, work: Path
-) -> tuple[list[int], str | None, float]:
-    """Round ``report`` judged again under credit ``rule``: each submission's wei, the rule the
-    work was scored by, and the seconds ``run_round`` took."""
-    parent = store.get_to_path(report["parent_cid"], work / "parent.safetensors")
-    submissions = [
+def fetch_round(store: LocalStore, report: dict[str, Any], folder: Path) -> list[Submission]:
+    """Round ``report``'s parent (to ``folder/parent.safetensors``) and its revealed
+    submissions, fetched once for every rule's judging."""
+    store.get_to_path(report["parent_cid"], folder / "parent.safetensors")
+    return [
         Submission(
             s["cid"],
             s["author"],
-            store.get_to_path(s["cid"], work / f"{i}.safetensors"),
+            store.get_to_path(s["cid"], folder / f"{i}.safetensors"),
             claimed_metric=s["claimed"],
         )
         for i, s in enumerate(report["submissions"])
     ]
+
+
+def rejudge(
+    spec: TaskSpec,
+    evaluate: Evaluate,
+    report: dict[str, Any],
+    submissions: list[Submission],
+    rule: str,
+    folder: Path,
+) -> tuple[list[int], str | None, float]:
+    """Round ``report`` (fetched to ``folder``) judged again under credit ``rule``: each
+    submission's wei, the rule the work was scored by, and the seconds ``run_round`` took."""
     t0 = time.perf_counter()
     outcome = run_round(
         task_id=report["task_id"],
         round_index=report["round"],
-        parent_path=parent,
+        parent_path=folder / "parent.safetensors",
         parent_cid=report["parent_cid"],
         model_config=spec.model_config_obj(),
         submissions=submissions,
-        evaluate=task_data(spec).evaluate,
+        evaluate=evaluate,
         reward_wei=int(report["reward_wei"]),
-        out=work / "merged.safetensors",
+        out=folder / f"merged-{rule}.safetensors",
         config=dataclasses.replace(round_config(spec), credit=rule),
     )
     took = time.perf_counter() - t0
@@ -95,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     log = functools.partial(print, file=sys.stderr if args.json else sys.stdout, flush=True)
     torch.set_num_threads(1)
     spec, store, documents = load_run(args.run)
+    evaluate = task_data(spec).evaluate
     res: dict[str, Any] = {"rounds": len(documents)}
     for document in documents:
         report = document["report"]
@@ -104,9 +115,14 @@ def main(argv: list[str] | None = None) -> int:
                 "events rebuild; judge it with `magnet verify round`"
             )
         posted = [int(s["credit_wei"]) for s in report["submissions"]]
-        for rule in CREDIT_RULES:
-            with tempfile.TemporaryDirectory() as tmp:
-                credits, credited_by, took = rejudge(spec, store, report, rule, Path(tmp))
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp)
+            submissions = fetch_round(store, report, folder)
+            judged = {
+                rule: rejudge(spec, evaluate, report, submissions, rule, folder)
+                for rule in CREDIT_RULES
+            }
+        for rule, (credits, credited_by, took) in judged.items():
             if rule == report["config"]["credit"] and credits != posted:
                 raise SystemExit(f"round {report['round']}: judged again, {rule} credits "
                                  f"{credits} where the posted report has {posted}")  # fmt: skip
