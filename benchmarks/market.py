@@ -111,6 +111,9 @@ class Sizes:
     # the task's recipe (``optim`` of its spec): the contributors' every round, the sponsor's
     # pretraining and one of the baselines; {} is the engine's (``--engine-recipe``)
     optim: dict[str, Any] = field(default_factory=lambda: dict(CONSTANT_LR))
+    # seconds after each post before its credits can be claimed (nobody challenges here: a
+    # contributor's last claim waits for the last round's window)
+    challenge_s: int = 60
     # 10.9M parameters: 12 x 6 x 384^2 in the blocks + the byte embeddings
     model: TransformerConfig = field(
         default_factory=lambda: TransformerConfig(d_model=384, n_layers=6, n_heads=6, seq_len=128)
@@ -121,6 +124,7 @@ QUICK = Sizes(
     rounds=2,
     inner_steps=10,
     pretrain_steps=10,
+    challenge_s=5,
     model=TransformerConfig(d_model=64, n_layers=2, n_heads=4, seq_len=64),
 )
 
@@ -145,7 +149,9 @@ def task_spec(s: Sizes) -> TaskSpec:
                 "bounty": f"{s.rounds}ether",
                 "claim_bond": "0.1ether",
                 "max_contributors": s.contributors,
-                "timing": {"submit": 7200, "reveal": 1800, "merge": 3600, "challenge": 60},
+                "timing": {
+                    "submit": 7200, "reveal": 1800, "merge": 3600, "challenge": s.challenge_s,
+                },
             },
         }
     )  # fmt: skip
