@@ -12,12 +12,15 @@ start at zero) is what a sweep costs, whatever the machine's load.
 
 from __future__ import annotations
 
+import json
 import multiprocessing
+import os
 import resource
 import time
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from multiprocessing import spawn
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Literal
@@ -26,10 +29,17 @@ from magnet_market.autoresearch.config import Config
 from magnet_market.autoresearch.errors import AutoresearchError
 from magnet_market.autoresearch.evaluate import Budget, run_experiment
 
-# "__main__" first: children then skip re-running the main script (the CLI entry point imports
-# web3 and friends) on every experiment. Scripts need the usual `if __name__ == "__main__":`.
-# torch._dynamo: torch.optim imports it lazily on the first optimizer (about 1 s per child).
-_PRELOAD = ["__main__", "magnet_market.autoresearch.evaluate", "torch._dynamo"]
+# The main script first, so children skip re-running it (the CLI entry point imports web3 and
+# friends) on every experiment; "__main__" does that from CPython 3.13, ``_preload_main`` before.
+# Scripts need the usual `if __name__ == "__main__":`. torch._dynamo: torch.optim imports it
+# lazily on the first optimizer (about 1 s per child).
+_PRELOAD = [
+    "__main__",
+    "magnet_market.autoresearch._preload_main",
+    "magnet_market.autoresearch.evaluate",
+    "torch._dynamo",
+]
+MAIN_ENV = "MAGNET_FORKSERVER_MAIN"  # how children import the main script: ``_preload_main``
 _POLL_SECONDS = 0.5  # how often the parent looks at the clock while the child is quiet
 
 RunStatus = Literal["ok", "pruned", "crash"]
@@ -217,6 +227,7 @@ def run_isolated(
     )
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(_PRELOAD)
+    _name_main_script()
     parent, child = ctx.Pipe()
     proc = ctx.Process(target=_child, args=(child, request), daemon=True)
     t0 = time.perf_counter()
@@ -229,6 +240,14 @@ def run_isolated(
         if proc.is_alive():
             proc.kill()
         proc.join()
+
+
+def _name_main_script() -> None:
+    """Tell the forkserver (started by the first experiment, with this environment) how its
+    children would import the main script, so that ``_preload_main`` imports it there once."""
+    data = spawn.get_preparation_data("experiment")
+    main = {key: data[key] for key in ("init_main_from_name", "init_main_from_path") if key in data}
+    os.environ[MAIN_ENV] = json.dumps(main)
 
 
 def _supervise(

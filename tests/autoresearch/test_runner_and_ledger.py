@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import textwrap
 
 import pytest
 
@@ -32,6 +35,29 @@ def test_a_run_scores_the_pinned_metric_with_eight_evaluation_points() -> None:
     assert out.cpu_seconds and 0 < out.cpu_seconds < 60  # the child's own CPU time, not torch's
     again = run_isolated("digits", DIGITS, Budget(steps=80), 0, timeout=60)
     assert again.metric == out.metric  # same seed, same steps: the same number
+
+
+def test_experiments_import_the_main_script_once_in_the_forkserver_not_in_each_child(tmp_path):
+    # a main script like the `magnet` entry point: each import of it leaves a line in a file
+    imports = tmp_path / "imports.txt"
+    script = tmp_path / "main_script.py"
+    script.write_text(
+        textwrap.dedent(f"""
+        import os
+        with open({str(imports)!r}, "a") as f:
+            print(__name__, os.getpid(), file=f)
+        from magnet_market.autoresearch import DEFAULTS, Budget
+        from magnet_market.autoresearch.runner import run_isolated
+        if __name__ == "__main__":
+            for seed in range(3):
+                out = run_isolated("digits", DEFAULTS["digits"], Budget(steps=5), seed, timeout=60)
+                assert out.status == "ok", out.reason
+    """)
+    )
+    subprocess.run([sys.executable, str(script)], check=True, timeout=120)
+    lines = imports.read_text().splitlines()
+    # the script itself, then once in the forkserver (not in each of the three children)
+    assert [line.split()[0] for line in lines] == ["__main__", "__mp_main__"]
 
 
 def test_a_diverging_config_is_a_crash_with_the_reason() -> None:

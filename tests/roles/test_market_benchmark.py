@@ -58,3 +58,18 @@ def test_the_quick_market_benchmark_runs_the_market_and_its_baseline(tmp_path):
             assert fallback == "improvement"
             assert rules["credited_share_improvement_else_leave_one_out"][r] == by_gain
         assert rules["judge_s_improvement"][r] > 0
+
+    # its second round replayed from its parent, as the task's round and as synchronous training
+    variants = benchmark(
+        "round_variants.py", run, "--from-round", "1", "--rounds", "1",
+        "--variants", "task,sync", cwd=tmp_path, timeout=600,
+    )  # fmt: skip
+    # the replay starts from the model the market merged in round 0
+    assert variants["parent_val_loss"] == pytest.approx(figures["val_loss_per_round"][0], abs=1e-3)
+    for name in ("task", "sync"):
+        (loss,) = variants[f"val_loss_{name}"]
+        assert variants[f"gain_{name}"] == pytest.approx(
+            variants["parent_val_loss"] - loss, abs=2e-4
+        )
+    assert variants["gain_vs_sync_sync"] == pytest.approx(1.0)
+    assert variants["merge_steps_task"][0] in {"outer", "average", "best"}
