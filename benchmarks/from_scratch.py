@@ -17,7 +17,8 @@ plain SGD), a synchronous start (``sync_first_N``: the
 synchronous run's own first N steps, then rounds for the rest of the 500, as post-local SGD
 does; ``sync_first_200_recipe`` is the market benchmark's case in small: the recipe's schedule
 both for the start and in every round), or R (more steps, then against synchronous training of
-the same length).
+the same length), or the same global batch of 32 in fewer, larger workers (``k2_b16``: two
+workers of batch 16; ``k1_b32``: one worker of 32, so only the outer step differs from ``sync``).
 
 Keys: ``gap_pct_<row>`` (validation loss over the best synchronous row of the same length, %),
 ``val_loss_<row>``, ``merge_steps_<row>`` and the sizes.
@@ -65,6 +66,7 @@ class Row:
     inner_steps: int = 50  # H (a synchronous row trains R x H steps)
     rounds: int = 10  # R
     workers: int = 4  # K
+    inner_batch: int = 8  # B per worker (a synchronous row's batch is K x B)
     sync_first: int = 0  # synchronous steps before the rounds (the synchronous run's own batches)
     outer: OuterConfig = field(default_factory=OuterConfig)
 
@@ -94,6 +96,9 @@ ROWS = {
     "sync_first_200": Row(sync=False, sync_first=200, rounds=6),
     # the market's case in small: a start annealed by the recipe, then the recipe every round
     "sync_first_200_recipe": Row(sync=False, optim=RECIPE, sync_first=200, rounds=6),
+    # the same global batch of 32 split among fewer workers: what the averaging of K costs
+    "k2_b16": Row(sync=False, workers=2, inner_batch=16),
+    "k1_b32": Row(sync=False, workers=1, inner_batch=32),
     "sync_r20": Row(sync=True, rounds=20),
     "r20": Row(sync=False, rounds=20),
 }
@@ -111,7 +116,11 @@ def run_row(name: str, row: Row, model_sizes: Sizes) -> dict:
     """Train one row in this process (one thread) and return its figures."""
     torch.set_num_threads(1)
     s = dataclasses.replace(
-        model_sizes, workers=row.workers, inner_steps=row.inner_steps, rounds=row.rounds
+        model_sizes,
+        workers=row.workers,
+        inner_batch=row.inner_batch,
+        inner_steps=row.inner_steps,
+        rounds=row.rounds,
     )
     data = TinyLMData(seq_len=s.model.seq_len, max_train_bytes=2 << 20, max_val_bytes=256 << 10)
     log = functools.partial(print, f"{name}:", file=sys.stderr, flush=True)
