@@ -12,8 +12,9 @@ data as ``benchmarks/diloco.py`` runs them (K workers that keep their own AdamW 
 their first round here, which starts them fresh; the task's outer step behind the merge guard),
 or, for a ``sync*`` variant, synchronous training of one model over the same examples and steps
 (a K x B batch). Each variant changes one thing from ``task`` (the task's recipe, H and batch):
-the inner lr, or the batch with H scaled so that a round costs the same compute. This costs far
-less than a market run and isolates the protocol's choices from chain and process overheads.
+the inner lr, or the batch with H (``batch_x4``) or K (``half_k``: half the workers, each with
+twice the batch) scaled so that a round costs the same compute. This costs far less than a
+market run and isolates the protocol's choices from chain and process overheads.
 
 Keys: ``val_loss_<variant>`` (after each round), ``gain_<variant>`` (the parent's loss minus the
 last round's), ``gain_vs_sync_<variant>`` (that gain over the best ``sync*`` variant's),
@@ -44,11 +45,12 @@ from magnet_market.tasks.spec import TaskSpec
 
 @dataclass(frozen=True)
 class Variant:
-    """One replay: synchronous or DiLoCo, with an lr scale and a batch (H scaled to match)."""
+    """One replay: synchronous or DiLoCo, with an lr scale and a batch (H or K scaled to match)."""
 
     sync: bool = False
     lr_scale: float = 1.0
     batch_scale: int = 1  # B x batch_scale per step, H / batch_scale steps per round
+    worker_split: int = 1  # K / worker_split workers of B x worker_split (H unchanged)
 
 
 VARIANTS = {
@@ -56,6 +58,7 @@ VARIANTS = {
     "lr_x0.5": Variant(lr_scale=0.5),
     "lr_x0.25": Variant(lr_scale=0.25),
     "batch_x4": Variant(batch_scale=4),
+    "half_k": Variant(worker_split=2),
     "sync": Variant(sync=True),
     "sync_lr_x0.5": Variant(sync=True, lr_scale=0.5),
 }
@@ -69,10 +72,10 @@ def replay(
     optim: OptimConfig = spec.optim_config()
     optim = dataclasses.replace(optim, lr=optim.lr * variant.lr_scale)
     s = Sizes(
-        workers=workers,
+        workers=workers // variant.worker_split,
         inner_steps=spec.inner_steps // variant.batch_scale,
         rounds=rounds,
-        inner_batch=spec.batch_size * variant.batch_scale,
+        inner_batch=spec.batch_size * variant.batch_scale * variant.worker_split,
         model=spec.model_config_obj(),
     )
     data = task_data(spec)
@@ -108,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in wanted:
         if spec.inner_steps % VARIANTS[name].batch_scale:
             ap.error(f"{name} needs H={spec.inner_steps} to be a multiple of its batch scale")
+        if args.workers % VARIANTS[name].worker_split:
+            ap.error(f"{name} needs K={args.workers} to be a multiple of its worker split")
     with tempfile.TemporaryDirectory() as tmp:
         parent = store.get_to_path(
             documents[args.from_round]["report"]["parent_cid"], Path(tmp) / "parent.safetensors"
