@@ -18,9 +18,12 @@ synchronous run's own first N steps, then rounds for the rest of the 500, as pos
 does; ``sync_first_200_recipe`` is the market benchmark's case in small: the recipe's schedule
 both for the start and in every round), or R (more steps, then against synchronous training of
 the same length), or the same global batch of 32 in fewer, larger workers (``k2_b16``: two
-workers of batch 16; ``k1_b32``: one worker of 32, so only the outer step differs from ``sync``).
+workers of batch 16; ``k1_b32``: one worker of 32, so only the outer step differs from ``sync``),
+or each of the K workers with twice the batch (``b16``, against ``sync_b16``: synchronous
+training at their global batch of 64).
 
-Keys: ``gap_pct_<row>`` (validation loss over the best synchronous row of the same length, %),
+Keys: ``gap_pct_<row>`` (validation loss over the best synchronous row of the same length, %,
+or over the row it names),
 ``val_loss_<row>``, ``merge_steps_<row>`` and the sizes.
 """
 
@@ -68,6 +71,7 @@ class Row:
     workers: int = 4  # K
     inner_batch: int = 8  # B per worker (a synchronous row's batch is K x B)
     sync_first: int = 0  # synchronous steps before the rounds (the synchronous run's own batches)
+    against: str = ""  # the synchronous row measured against; "": the best of the batch-32 ones
     outer: OuterConfig = field(default_factory=OuterConfig)
 
 
@@ -99,6 +103,9 @@ ROWS = {
     # the same global batch of 32 split among fewer workers: what the averaging of K costs
     "k2_b16": Row(sync=False, workers=2, inner_batch=16),
     "k1_b32": Row(sync=False, workers=1, inner_batch=32),
+    # four workers of twice the batch, against synchronous training at their global batch of 64
+    "sync_b16": Row(sync=True, inner_batch=16, against="sync_b16"),
+    "b16": Row(sync=False, inner_batch=16, against="sync_b16"),
     "sync_r20": Row(sync=True, rounds=20),
     "r20": Row(sync=False, rounds=20),
 }
@@ -157,19 +164,25 @@ def main(argv: list[str] | None = None) -> int:
         unknown = sorted(set(wanted) - set(rows))
         if unknown:
             ap.error(f"unknown rows {unknown}; the rows are {', '.join(rows)}")
-        rows = {name: row for name, row in rows.items() if row.sync or name in wanted}
+        baselines = {rows[name].against for name in wanted}
+        rows = {
+            name: row
+            for name, row in rows.items()
+            if (row.sync and not row.against) or name in wanted or name in baselines
+        }
     log(f"{len(rows)} rows, {args.jobs} at once; seed {SEED}; load {os.getloadavg()[0]:.2f}")
     with ProcessPoolExecutor(args.jobs) as pool:
         futures = {name: pool.submit(run_row, name, row, sizes) for name, row in rows.items()}
         done = {name: f.result() for name, f in futures.items()}
     best_sync: dict[int, float] = {}
     for name, fig in done.items():
-        if rows[name].sync:
+        if rows[name].sync and not rows[name].against:
             best_sync[fig["length"]] = min(best_sync.get(fig["length"], fig["val_loss"]),
                                            fig["val_loss"])  # fmt: skip
     res: dict = {}
     for name, fig in done.items():
-        best = best_sync[fig["length"]]
+        against = rows[name].against
+        best = done[against]["val_loss"] if against else best_sync[fig["length"]]
         res[f"gap_pct_{name}"] = 100 * (fig["val_loss"] - best) / best
     for name, fig in done.items():
         res[f"val_loss_{name}"] = fig["val_loss"]
