@@ -12,8 +12,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
 
 from magnet_market.tasks.rows import ClassifiedRows
 
@@ -39,6 +37,10 @@ class DigitsData(ClassifiedRows):
     def __post_init__(self) -> None:
         if not 0.0 < self.val_fraction < 1.0:
             raise ValueError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
+        # imported here: scikit-learn takes seconds to import and every command loads this module
+        from sklearn.datasets import load_digits
+        from sklearn.model_selection import train_test_split
+
         ds = load_digits()
         x = (ds.data / 16.0).astype(np.float32)  # pixels are 0..16
         y = ds.target.astype(np.int64)

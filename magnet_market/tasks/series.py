@@ -20,7 +20,6 @@ from typing import Literal
 
 import numpy as np
 import torch
-from statsmodels.datasets import co2
 from torch import nn
 
 WINDOW = 52  # past weekly changes per example: one year
@@ -52,6 +51,9 @@ class SeriesData:
             raise ValueError("val_fraction and test_fraction must be > 0 and sum to < 1")
         if self.holdout not in ("val", "test"):
             raise ValueError(f"holdout must be 'val' or 'test', got {self.holdout!r}")
+        # imported here: statsmodels takes seconds to import and every command loads this module
+        from statsmodels.datasets import co2
+
         level = co2.load_pandas().data["co2"]
         observed = level.notna().to_numpy()
         x = level.interpolate(method="linear", limit_direction="both").to_numpy()
